@@ -1,0 +1,138 @@
+/**
+ * Checkpoint directories in Hugging Face's layout: config.json, model.safetensors, vocab.txt.
+ * Reading validates config.json with a schema and names the file and key of any problem.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import type { DistilBertNativeConfig } from './native';
+
+export const CONFIG_FILE = 'config.json';
+export const WEIGHTS_FILE = 'model.safetensors';
+export const VOCAB_FILE = 'vocab.txt';
+
+const positiveInt = z.number().int().positive();
+const probability = z.number().min(0).lt(1);
+
+/** The fields of a transformers DistilBertConfig that define the network. Other keys pass through. */
+export const distilBertConfigSchema = z
+  .object({
+    model_type: z.literal('distilbert').optional(),
+    vocab_size: positiveInt,
+    dim: positiveInt.default(768),
+    n_layers: positiveInt.default(6),
+    n_heads: positiveInt.default(12),
+    hidden_dim: positiveInt.default(3072),
+    max_position_embeddings: positiveInt.default(512),
+    dropout: probability.default(0.1),
+    attention_dropout: probability.default(0.1),
+    sinusoidal_pos_embds: z.boolean().default(false),
+    initializer_range: z.number().positive().default(0.02),
+    pad_token_id: z.number().int().nonnegative().default(0),
+    activation: z.enum(['gelu', 'relu']).default('gelu'),
+    /** ChatBERT's own settings (variant, response layout, context rules); absent in plain HF checkpoints. */
+    chatbert: z
+      .object({
+        variant: z.enum(['imr', 'mlm']).default('mlm'),
+        length_classes: z.number().int().nonnegative().default(0),
+        max_response_length: z.number().int().positive().optional(),
+        end_mode: z.enum(['end_token', 'length_head']).optional(),
+        max_turns: z.number().int().positive().optional(),
+        max_context_tokens: z.number().int().positive().optional(),
+        persona: z.boolean().optional(),
+      })
+      .passthrough()
+      .optional(),
+  })
+  .passthrough()
+  .superRefine((c, ctx) => {
+    if (c.dim % c.n_heads !== 0) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['dim'], message: `dim (${c.dim}) must be divisible by n_heads (${c.n_heads})` });
+    if (c.pad_token_id >= c.vocab_size) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pad_token_id'], message: 'must be below vocab_size' });
+  });
+
+export type DistilBertConfig = z.infer<typeof distilBertConfigSchema>;
+
+/** Formats a zod error as "file: key: problem" lines. */
+export function formatZodError(file: string, err: z.ZodError): string {
+  return err.issues.map((i) => `${file}: ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
+}
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+export function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(code === 'ENOENT' ? `${file}: file not found` : `${file}: cannot read (${code ?? String(e)})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+export function parseDistilBertConfig(raw: unknown, file = CONFIG_FILE): DistilBertConfig {
+  const r = distilBertConfigSchema.safeParse(raw);
+  if (!r.success) throw new CheckpointError(formatZodError(file, r.error));
+  return r.data;
+}
+
+export function readDistilBertConfig(dir: string): DistilBertConfig {
+  const file = path.join(dir, CONFIG_FILE);
+  return parseDistilBertConfig(readJsonFile(file), file);
+}
+
+/** The subset the addon takes. */
+export function nativeConfig(c: DistilBertConfig): DistilBertNativeConfig {
+  return {
+    vocab_size: c.vocab_size,
+    dim: c.dim,
+    n_layers: c.n_layers,
+    n_heads: c.n_heads,
+    hidden_dim: c.hidden_dim,
+    max_position_embeddings: c.max_position_embeddings,
+    dropout: c.dropout,
+    attention_dropout: c.attention_dropout,
+    sinusoidal_pos_embds: c.sinusoidal_pos_embds,
+    initializer_range: c.initializer_range,
+    pad_token_id: c.pad_token_id,
+    activation: c.activation,
+    length_classes: c.chatbert?.length_classes ?? 0,
+  };
+}
+
+/** config.json as transformers writes it for DistilBertForMaskedLM, plus any extra keys. */
+export function hfConfigJson(c: DistilBertConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ...c,
+    architectures: ['DistilBertForMaskedLM'],
+    model_type: 'distilbert',
+    activation: c.activation,
+    qa_dropout: (c as Record<string, unknown>).qa_dropout ?? 0.1,
+    seq_classif_dropout: (c as Record<string, unknown>).seq_classif_dropout ?? 0.2,
+    tie_weights_: true,
+    torch_dtype: 'float32',
+    ...extra,
+  };
+}
+
+/** Writes a file atomically: a temporary file in the same directory, then rename. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+/** Throws a CheckpointError naming what is missing when `dir` is not a checkpoint directory. */
+export function assertCheckpointDir(dir: string): void {
+  if (!fs.existsSync(dir)) throw new CheckpointError(`${dir}: checkpoint directory not found`);
+  if (!fs.statSync(dir).isDirectory()) throw new CheckpointError(`${dir}: not a directory (a checkpoint is a directory with ${CONFIG_FILE}, ${WEIGHTS_FILE}, ${VOCAB_FILE})`);
+  for (const f of [CONFIG_FILE, WEIGHTS_FILE]) {
+    if (!fs.existsSync(path.join(dir, f))) throw new CheckpointError(`${dir}: ${f} is missing`);
+  }
+}

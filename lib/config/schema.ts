@@ -1,0 +1,108 @@
+/**
+ * The schema of training configs (configs/*.yaml). Every section is strict: an unknown key is an
+ * error that names it, as is a wrong type or an out-of-range value.
+ */
+import { z } from 'zod';
+
+const posInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+const prob = z.number().min(0).lt(1);
+
+export const modelSchema = z
+  .object({
+    type: z.enum(['imr']).default('imr'),
+    /** A Hugging Face DistilBERT directory (config.json, model.safetensors, vocab.txt), or null for random init. */
+    init_from: z.string().nullable().default(null),
+    /** 'bert-base-uncased' (30,522 pieces), 'pruned' (the pieces the training data uses), or a vocab.txt path. */
+    vocab: z.string().default('bert-base-uncased'),
+    dim: posInt.default(768),
+    n_layers: posInt.default(6),
+    n_heads: posInt.default(12),
+    hidden_dim: posInt.default(3072),
+    max_position_embeddings: posInt.default(512),
+    dropout: prob.default(0.1),
+    attention_dropout: prob.default(0.1),
+  })
+  .strict();
+
+export const dataSchema = z
+  .object({
+    /** embedded | dailydialog | personachat | jsonl:<path> */
+    sources: z.array(z.string().regex(/^(embedded|dailydialog|personachat|jsonl:.+)$/, 'must be embedded, dailydialog, personachat or jsonl:<path>')).min(1).default(['embedded']),
+    /** Where downloaded datasets live (npm run data -- download NAME puts them there). */
+    data_dir: z.string().default('data'),
+    max_turns: posInt.default(5),
+    /** Token budget of [CLS] + context + [SEP]s. */
+    max_context_tokens: z.number().int().min(8).default(256),
+    /** Prepend the responder's persona sentences to the context. */
+    persona: z.boolean().default(true),
+    /** Use at most this many training examples (null = all). */
+    max_train_examples: posInt.nullable().default(null),
+    max_eval_examples: posInt.default(2000),
+    /** Seed of the embedded corpus generator. */
+    embedded_seed: nonNegInt.default(0),
+  })
+  .strict();
+
+export const imrSchema = z
+  .object({
+    max_response_length: posInt.default(64),
+    /** How the model learns where a reply ends: end tokens fill the slot after the reply and are trained, or a length head predicts the length. */
+    end_mode: z.enum(['end_token', 'length_head']).default('end_token'),
+    mask_ratio_min: z.number().gt(0).max(1).default(0.1),
+    mask_ratio_max: z.number().gt(0).max(1).default(1.0),
+    /** Weight each masked token's loss by 1/t (t = the example's mask ratio). */
+    inverse_t_weighting: z.boolean().default(false),
+    length_loss_weight: z.number().min(0).default(0.1),
+  })
+  .strict()
+  .refine((c) => c.mask_ratio_min <= c.mask_ratio_max, { message: 'mask_ratio_min must be <= mask_ratio_max', path: ['mask_ratio_min'] });
+
+export const trainingSchema = z
+  .object({
+    epochs: posInt.default(10),
+    /** Stop after this many optimizer steps (null = epochs decide). */
+    max_steps: posInt.nullable().default(null),
+    /** Stop after this many minutes of training (null = no limit); a checkpoint is written. */
+    max_minutes: z.number().positive().nullable().default(null),
+    batch_size: posInt.default(32),
+    grad_accum: posInt.default(1),
+    lr: z.number().positive().max(1).default(5e-5),
+    weight_decay: z.number().min(0).max(1).default(0.01),
+    adam_beta1: prob.default(0.9),
+    adam_beta2: prob.default(0.999),
+    adam_eps: z.number().positive().default(1e-8),
+    warmup_ratio: z.number().min(0).max(1).default(0.1),
+    schedule: z.enum(['linear', 'cosine', 'constant']).default('linear'),
+    clip_norm: z.number().min(0).default(1.0),
+    seed: nonNegInt.default(42),
+    /** Evaluate every N optimizer steps (0 = only at the end of each epoch). */
+    eval_every: nonNegInt.default(500),
+    /** Stop when the evaluation loss has not improved for this many evaluations (0 = never). */
+    early_stopping_patience: nonNegInt.default(0),
+    checkpoint_every: nonNegInt.default(1000),
+    keep_checkpoints: posInt.default(3),
+    log_every: posInt.default(10),
+    /** bf16 autocast (CUDA only; ignored on the CPU). */
+    bf16: z.boolean().default(true),
+    /** cpu, cuda, cuda:N, auto */
+    device: z.string().default('auto'),
+    /** Length-bucketed batching: examples are sorted by length within windows of this many batches. */
+    bucket_batches: posInt.default(50),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    model: modelSchema.default({}),
+    data: dataSchema.default({}),
+    imr: imrSchema.default({}),
+    training: trainingSchema.default({}),
+    /** Run directory (checkpoints, metrics.jsonl, loss curve). */
+    output_dir: z.string().optional(),
+  })
+  .strict();
+
+export type ChatBertConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,123 @@
+/**
+ * ChatBERT-IMR training examples and batches.
+ *
+ * An encoded example is its context ids ([CLS] ... [SEP], see format.ts) and response ids. A batch
+ * puts each example in the layout `[CLS] context [SEP] slot [SEP]`, where the slot has exactly
+ * max_response_length positions:
+ *   - end_token mode: the response, then [SEP] end tokens to the end of the slot, all trainable;
+ *   - length_head mode: the response, then positions that are always [MASK] and never trained; a
+ *     length head learns the response length from [CLS].
+ * Each example draws a mask ratio t in [mask_ratio_min, mask_ratio_max] and masks round(t * n)
+ * (at least one) of its n trainable slot positions; only those count in the loss (optionally
+ * weighted 1/t). Context tokens are never masked. Batches are padded to their longest row.
+ */
+import type { BertTokenizer } from '../tokenizer';
+import { Rng } from '../util/rng';
+
+export interface EncodedExample {
+  context: number[];
+  response: number[];
+}
+
+export interface ImrObjective {
+  maxResponseLength: number;
+  endMode: 'end_token' | 'length_head';
+  maskRatioMin: number;
+  maskRatioMax: number;
+  inverseTWeighting: boolean;
+}
+
+export interface ImrBatch {
+  inputIds: Int32Array;
+  attentionMask: Uint8Array;
+  batch: number;
+  seqLen: number;
+  positions: Int32Array;
+  labels: Int32Array;
+  weights?: Float32Array;
+  lengthTargets?: Int32Array;
+}
+
+export interface SpecialIds {
+  pad: number;
+  sep: number;
+  mask: number;
+}
+
+export function specialIds(t: BertTokenizer): SpecialIds {
+  return { pad: t.padTokenId, sep: t.sepTokenId, mask: t.maskTokenId };
+}
+
+/** Sequence length of an example in the IMR layout. */
+export function imrLength(ex: EncodedExample, obj: ImrObjective): number {
+  return ex.context.length + obj.maxResponseLength + 1;
+}
+
+/**
+ * Builds one batch. `rng` draws the mask ratios and positions; `fixedRatio` (evaluation) replaces
+ * the random draw of t.
+ */
+export function makeImrBatch(examples: readonly EncodedExample[], obj: ImrObjective, ids: SpecialIds, rng: Rng, fixedRatio?: number): ImrBatch {
+  const L = obj.maxResponseLength;
+  const T = Math.max(...examples.map((e) => imrLength(e, obj)));
+  const B = examples.length;
+  const inputIds = new Int32Array(B * T).fill(ids.pad);
+  const attentionMask = new Uint8Array(B * T);
+  const positions: number[] = [];
+  const labels: number[] = [];
+  const weights: number[] = [];
+  const lengthTargets = obj.endMode === 'length_head' ? new Int32Array(B) : undefined;
+  examples.forEach((ex, b) => {
+    const row = b * T;
+    const resp = ex.response.length > L ? ex.response.slice(0, L) : ex.response;
+    inputIds.set(ex.context, row);
+    const slot = row + ex.context.length;
+    const total = ex.context.length + L + 1;
+    attentionMask.fill(1, row, row + total);
+    const targets = new Array<number>(L);
+    for (let i = 0; i < L; i++) targets[i] = i < resp.length ? resp[i] : obj.endMode === 'end_token' ? ids.sep : ids.mask;
+    const trainable = obj.endMode === 'end_token' ? L : resp.length;
+    const t = fixedRatio ?? rng.uniform(obj.maskRatioMin, obj.maskRatioMax);
+    const k = trainable === 0 ? 0 : Math.min(trainable, Math.max(1, Math.round(t * trainable)));
+    const masked = new Uint8Array(L);
+    for (const i of rng.sample(trainable, k)) masked[i] = 1;
+    for (let i = 0; i < L; i++) {
+      const untrained = i >= trainable; // length_head mode: beyond the response
+      inputIds[slot + i] = masked[i] || untrained ? ids.mask : targets[i];
+      if (masked[i]) {
+        positions.push(slot + i);
+        labels.push(targets[i]);
+        weights.push(obj.inverseTWeighting ? 1 / Math.max(t, 1e-3) : 1);
+      }
+    }
+    inputIds[slot + L] = ids.sep;
+    if (lengthTargets) lengthTargets[b] = resp.length;
+  });
+  const batch: ImrBatch = {
+    inputIds,
+    attentionMask,
+    batch: B,
+    seqLen: T,
+    positions: Int32Array.from(positions),
+    labels: Int32Array.from(labels),
+  };
+  if (obj.inverseTWeighting) batch.weights = Float32Array.from(weights);
+  if (lengthTargets) batch.lengthTargets = lengthTargets;
+  return batch;
+}
+
+/**
+ * Batches of one epoch: shuffled with (seed, epoch), sorted by length within windows of
+ * `bucketBatches` batches so rows of a batch need little padding, batch order shuffled again.
+ */
+export function epochBatches(lengths: readonly number[], batchSize: number, bucketBatches: number, seed: number, epoch: number): number[][] {
+  const rng = new Rng(seed, epoch, 0xba7c4);
+  const order = rng.shuffle(Array.from(lengths.keys()));
+  const window = batchSize * bucketBatches;
+  const batches: number[][] = [];
+  for (let w = 0; w < order.length; w += window) {
+    const chunk = order.slice(w, w + window).sort((a, b) => lengths[a] - lengths[b] || a - b);
+    for (let i = 0; i < chunk.length; i += batchSize) batches.push(chunk.slice(i, i + batchSize));
+  }
+  return rng.shuffle(batches);
+}

@@ -1,0 +1,61 @@
+/**
+ * How a conversation becomes model input. This is the one definition, used by training and by
+ * chat alike, so the model sees at chat time exactly the layout it learned:
+ *
+ *   [CLS] (persona [SEP])? turn_1 [SEP] turn_2 [SEP] ... turn_n [SEP] <response slot> [SEP]
+ *
+ * The context keeps the newest turns: when it does not fit, whole oldest turns go first, then the
+ * oldest tokens of the oldest remaining turn. The response slot has a fixed length so the model
+ * learns where an answer ends.
+ */
+import type { BertTokenizer } from '../tokenizer';
+
+export interface ContextOptions {
+  /** At most this many turns (the newest). */
+  maxTurns: number;
+  /** Token budget of [CLS] + context + its [SEP]s. */
+  maxContextTokens: number;
+  /** Persona sentences, prepended as one segment when given (PersonaChat / embedded corpus). */
+  persona?: readonly string[];
+}
+
+/** Token ids of `[CLS] persona? [SEP] turns... [SEP]`, at most maxContextTokens long. */
+export function encodeContext(tokenizer: BertTokenizer, turns: readonly string[], opts: ContextOptions): number[] {
+  if (!Number.isInteger(opts.maxTurns) || opts.maxTurns < 1) throw new RangeError(`maxTurns must be a positive integer, got ${opts.maxTurns}`);
+  if (!Number.isInteger(opts.maxContextTokens) || opts.maxContextTokens < 2) throw new RangeError(`maxContextTokens must be an integer >= 2, got ${opts.maxContextTokens}`);
+  const sep = tokenizer.sepTokenId;
+  const segments: number[][] = turns.slice(-opts.maxTurns).map((t) => tokenizer.encode(t));
+  let budget = opts.maxContextTokens - 1; // [CLS]
+  // Newest first: each segment costs its tokens plus its [SEP].
+  const kept: number[][] = [];
+  for (let i = segments.length - 1; i >= 0 && budget > 1; i--) {
+    const seg = segments[i];
+    if (seg.length + 1 <= budget) {
+      kept.unshift(seg);
+      budget -= seg.length + 1;
+    } else {
+      kept.unshift(seg.slice(seg.length - (budget - 1))); // the oldest tokens of this turn go
+      budget = 0;
+    }
+  }
+  if (opts.persona && opts.persona.length > 0 && budget > 1) {
+    const p = tokenizer.encode(opts.persona.join(' '));
+    kept.unshift(p.length + 1 <= budget ? p : p.slice(0, budget - 1));
+  }
+  const out = [tokenizer.clsTokenId];
+  for (const seg of kept) out.push(...seg, sep);
+  return out;
+}
+
+export interface ImrLayout {
+  /** [CLS] context [SEP] slot [SEP] */
+  ids: number[];
+  /** Index of the first slot position. */
+  slotStart: number;
+  slotLength: number;
+}
+
+/** The full input with a response slot of `slotLength` tokens, filled with `fill`. */
+export function imrInput(contextIds: readonly number[], slotLength: number, fill: number, sepId: number): ImrLayout {
+  return { ids: [...contextIds, ...new Array<number>(slotLength).fill(fill), sepId], slotStart: contextIds.length, slotLength };
+}

@@ -1,0 +1,171 @@
+/**
+ * The typed interface of the C++ addon (native/binding). Everything here is loaded once, from a
+ * prebuild or build/Release via node-gyp-build; a missing build gives one clear error.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export interface NativeInfo {
+  torch: string;
+  cudaBuilt: boolean;
+  cuda: boolean;
+  cudaDeviceCount: number;
+  defaultDevice: 'cpu' | 'cuda';
+  threads: number;
+  sdpa: boolean;
+}
+
+/** Hugging Face DistilBertConfig fields the native model reads. */
+export interface DistilBertNativeConfig {
+  vocab_size: number;
+  dim: number;
+  n_layers: number;
+  n_heads: number;
+  hidden_dim: number;
+  max_position_embeddings: number;
+  dropout: number;
+  attention_dropout: number;
+  sinusoidal_pos_embds: boolean;
+  initializer_range: number;
+  pad_token_id: number;
+  activation: 'gelu' | 'relu';
+  /** Classes of ChatBERT's response-length head (0 = none). */
+  length_classes: number;
+}
+
+export interface LoadReport {
+  loaded: string[];
+  unexpected: string[];
+  missing: string[];
+}
+
+export interface ForwardOptions {
+  /** Flattened indices into [batch * seqLen]; the MLM head runs only there. */
+  positions?: Int32Array;
+  output?: 'logits' | 'hidden';
+}
+
+export interface NativeDistilBertModel {
+  forward(inputIds: Int32Array, attentionMask: Int32Array | Uint8Array | null, batch: number, seqLen: number, options?: ForwardOptions): Promise<Float32Array>;
+  save(path: string): Promise<void>;
+  dispose(): void;
+  readonly disposed: boolean;
+  readonly device: string;
+  readonly numParameters: number;
+  readonly config: DistilBertNativeConfig;
+  readonly loadReport: LoadReport;
+}
+
+export interface NativeDistilBertModelClass {
+  create(config: Partial<DistilBertNativeConfig>, options?: { device?: string; weights?: string; seed?: number }): Promise<NativeDistilBertModel>;
+}
+
+/** One IMR/MLM training micro-batch: masked positions (flattened), their labels, optional weights and length targets. */
+export interface MlmTrainBatch {
+  inputIds: Int32Array;
+  attentionMask: Uint8Array;
+  batch: number;
+  seqLen: number;
+  positions: Int32Array;
+  labels: Int32Array;
+  weights?: Float32Array;
+  lengthTargets?: Int32Array;
+}
+
+export interface MlmStepResult {
+  loss: number;
+  mlmLoss: number;
+  lengthLoss: number;
+  lengthAccuracy: number;
+  gradNorm: number;
+  maskedTokens: number;
+  tokens: number;
+  finite: boolean;
+}
+
+export interface MlmEvalResult {
+  ceSum: number;
+  weightedSum: number;
+  maskedTokens: number;
+  lengthSum: number;
+  lengthCorrect: number;
+  lengthRows: number;
+}
+
+export interface MlmTrainerOptions {
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  clipNorm?: number;
+  bf16?: boolean;
+  lengthLossWeight?: number;
+}
+
+export interface NativeMlmTrainer {
+  step(microBatches: MlmTrainBatch[], options: { lr: number; seed?: number }): Promise<MlmStepResult>;
+  evaluate(batch: MlmTrainBatch): Promise<MlmEvalResult>;
+  saveState(path: string): Promise<void>;
+  loadState(path: string): Promise<void>;
+  readonly steps: number;
+}
+
+export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+export interface SafetensorsTensorInfo {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  byteLength: number;
+}
+
+export interface SafetensorsTensor {
+  dtype: SafetensorsDType;
+  shape: number[];
+  data: ArrayBufferView;
+}
+
+export interface NativeAddon {
+  info(): NativeInfo;
+  setNumThreads(threads: number): void;
+  manualSeed(seed: number): void;
+  DistilBertModel: NativeDistilBertModelClass;
+  MlmTrainer: new (model: NativeDistilBertModel, options?: MlmTrainerOptions) => NativeMlmTrainer;
+  inspectSafetensors(path: string): { tensors: SafetensorsTensorInfo[]; metadata: Record<string, string> };
+  readSafetensors(path: string): Promise<{ tensors: Record<string, SafetensorsTensor>; metadata: Record<string, string> }>;
+  writeSafetensors(path: string, tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): Promise<void>;
+}
+
+function load(): NativeAddon {
+  const root = path.resolve(__dirname, '..');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    const addon = nodeGypBuild(root) as NativeAddon;
+    // LibTorch's intra-op pool starts with one thread on some builds; use the machine unless the
+    // user chose (CHATBERT_THREADS).
+    const threads = Number(process.env.CHATBERT_THREADS) || os.availableParallelism();
+    addon.setNumThreads(Math.max(1, Math.floor(threads)));
+    return addon;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(
+      `ChatBERT's native addon could not be loaded (${msg}). Build it with \`npm run build:native\` ` +
+        '(it needs LibTorch: see README, "How LibTorch is found").',
+    );
+  }
+}
+
+let cached: NativeAddon | undefined;
+/** The addon, loaded on first use. */
+export function getNative(): NativeAddon {
+  cached ??= load();
+  return cached;
+}
+
+/** Lazily-loading proxy, so that importing ChatBERT's pure-TypeScript parts never needs the addon. */
+export const native: NativeAddon = new Proxy({} as NativeAddon, {
+  get(_t, key) {
+    return (getNative() as unknown as Record<string | symbol, unknown>)[key];
+  },
+});

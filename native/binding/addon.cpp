@@ -1,0 +1,56 @@
+// Module entry: registers the classes (one per file) and the free functions.
+#include <napi.h>
+#include <torch/torch.h>
+
+#include "binding/addon.h"
+#include "binding/distilbert_model.h"
+#include "binding/mlm_trainer.h"
+#include "binding/safetensors_functions.h"
+#include "binding/util.h"
+#include "torch_compat.h"
+
+namespace chatbert::js {
+
+static Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto o = Napi::Object::New(env);
+  o.Set("torch", compat::torch_version());
+#ifdef CHATBERT_WITH_CUDA
+  o.Set("cudaBuilt", true);
+#else
+  o.Set("cudaBuilt", false);
+#endif
+  const bool cuda = torch::cuda::is_available();
+  o.Set("cuda", cuda);
+  o.Set("cudaDeviceCount", static_cast<double>(cuda ? torch::cuda::device_count() : 0));
+  o.Set("defaultDevice", cuda ? "cuda" : "cpu");
+  o.Set("threads", static_cast<double>(at::get_num_threads()));
+  o.Set("sdpa", compat::kHasSdpa);
+  return o;
+}
+
+static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  at::set_num_threads(static_cast<int>(IntegerArg(info[0], "threads", 1, 1024)));
+  return info.Env().Undefined();
+}
+
+static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  torch::manual_seed(static_cast<uint64_t>(IntegerArg(info[0], "seed", 0, int64_t(1) << 53)));
+  return info.Env().Undefined();
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonData());
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
+  exports.Set("DistilBertModel", DistilBertModelWrap::Init(env));
+  exports.Set("MlmTrainer", MlmTrainerWrap::Init(env));
+  InitSafetensorsFunctions(env, exports);
+  return exports;
+}
+
+}  // namespace chatbert::js
+
+static Napi::Object InitChatbert(Napi::Env env, Napi::Object exports) { return chatbert::js::Init(env, exports); }
+NODE_API_MODULE(chatbert, InitChatbert)

@@ -1,0 +1,283 @@
+#include "binding/mlm_trainer.h"
+
+#include <cmath>
+
+#include "binding/addon.h"
+#include "binding/util.h"
+#include "io/checkpoint.h"
+#include "torch_compat.h"
+#include "train/mlm_objective.h"
+
+namespace chatbert::js {
+
+namespace {
+
+// A micro-batch as it arrives from JS, copied on the JS thread; tensors are made in the worker.
+struct HostBatch {
+  int64_t B = 0, T = 0;
+  std::vector<int32_t> ids, positions, labels, length_targets;
+  std::vector<uint8_t> mask;
+  std::vector<float> weights;
+};
+
+HostBatch ParseBatch(const Napi::Value& v, const DistilBertConfig& cfg, const std::string& name) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject()) throw Napi::TypeError::New(env, name + " must be an object");
+  auto o = v.As<Napi::Object>();
+  HostBatch h;
+  h.B = IntegerArg(o.Get("batch"), name + ".batch", 1, 1 << 20);
+  h.T = IntegerArg(o.Get("seqLen"), name + ".seqLen", 1, cfg.max_position_embeddings);
+  h.ids = Int32ArrayArg(o.Get("inputIds"), name + ".inputIds");
+  if (static_cast<int64_t>(h.ids.size()) != h.B * h.T) throw Napi::RangeError::New(env, name + ".inputIds has " + std::to_string(h.ids.size()) + " elements, expected batch*seqLen = " + std::to_string(h.B * h.T));
+  for (size_t i = 0; i < h.ids.size(); ++i)
+    if (h.ids[i] < 0 || h.ids[i] >= cfg.vocab_size) throw Napi::RangeError::New(env, name + ".inputIds[" + std::to_string(i) + "] = " + std::to_string(h.ids[i]) + " is outside the vocabulary");
+  h.mask = MaskArg(o.Get("attentionMask"), name + ".attentionMask", h.ids.size());
+  h.positions = Int32ArrayArg(o.Get("positions"), name + ".positions");
+  h.labels = Int32ArrayArg(o.Get("labels"), name + ".labels");
+  if (h.labels.size() != h.positions.size()) throw Napi::RangeError::New(env, name + ".labels must have one entry per position");
+  for (size_t i = 0; i < h.positions.size(); ++i) {
+    if (h.positions[i] < 0 || h.positions[i] >= h.B * h.T) throw Napi::RangeError::New(env, name + ".positions[" + std::to_string(i) + "] is outside [0, batch*seqLen)");
+    if (h.labels[i] < 0 || h.labels[i] >= cfg.vocab_size) throw Napi::RangeError::New(env, name + ".labels[" + std::to_string(i) + "] = " + std::to_string(h.labels[i]) + " is outside the vocabulary");
+  }
+  auto w = o.Get("weights");
+  if (!w.IsUndefined()) {
+    if (!w.IsTypedArray() || w.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(env, name + ".weights must be a Float32Array");
+    auto a = w.As<Napi::Float32Array>();
+    if (a.ElementLength() != h.positions.size()) throw Napi::RangeError::New(env, name + ".weights must have one entry per position");
+    h.weights.assign(a.Data(), a.Data() + a.ElementLength());
+    for (float x : h.weights)
+      if (!std::isfinite(x) || x < 0) throw Napi::RangeError::New(env, name + ".weights must be finite and >= 0");
+  }
+  auto lt = o.Get("lengthTargets");
+  if (!lt.IsUndefined()) {
+    h.length_targets = Int32ArrayArg(lt, name + ".lengthTargets");
+    if (static_cast<int64_t>(h.length_targets.size()) != h.B) throw Napi::RangeError::New(env, name + ".lengthTargets must have one entry per row");
+    if (cfg.length_classes == 0) throw Napi::RangeError::New(env, name + ".lengthTargets given but the model has no length head (length_classes = 0)");
+    for (int32_t t : h.length_targets)
+      if (t < -1 || t >= cfg.length_classes) throw Napi::RangeError::New(env, name + ".lengthTargets holds " + std::to_string(t) + ", outside [-1, " + std::to_string(cfg.length_classes) + ")");
+  }
+  return h;
+}
+
+MlmBatch ToDevice(const HostBatch& h, torch::Device dev) {
+  MlmBatch b;
+  auto i32 = [&](const std::vector<int32_t>& v, std::vector<int64_t> shape) {
+    return torch::from_blob(const_cast<int32_t*>(v.data()), shape, torch::kInt32).to(dev, torch::kInt64);
+  };
+  b.input_ids = i32(h.ids, {h.B, h.T});
+  b.attention_mask = torch::from_blob(const_cast<uint8_t*>(h.mask.data()), {h.B, h.T}, torch::kUInt8).to(dev);
+  b.positions = i32(h.positions, {static_cast<int64_t>(h.positions.size())});
+  b.labels = i32(h.labels, {static_cast<int64_t>(h.labels.size())});
+  if (!h.weights.empty()) b.weights = torch::from_blob(const_cast<float*>(h.weights.data()), {static_cast<int64_t>(h.weights.size())}, torch::kFloat32).to(dev);
+  if (!h.length_targets.empty()) b.length_targets = i32(h.length_targets, {h.B});
+  return b;
+}
+
+std::vector<HostBatch> ParseBatches(const Napi::Value& v, const DistilBertConfig& cfg) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "microBatches must be an array of batches");
+  auto a = v.As<Napi::Array>();
+  if (a.Length() == 0) throw Napi::RangeError::New(v.Env(), "microBatches is empty");
+  std::vector<HostBatch> out;
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(ParseBatch(a.Get(i), cfg, "microBatches[" + std::to_string(i) + "]"));
+  return out;
+}
+
+// Autocast is thread-local: enable it on the worker thread for the duration of one call.
+struct AutocastScope {
+  bool on;
+  explicit AutocastScope(bool enable) : on(enable) {
+    if (on) compat::set_cuda_autocast(true, torch::kBFloat16);
+  }
+  ~AutocastScope() {
+    if (on) compat::set_cuda_autocast(false, torch::kBFloat16);
+  }
+};
+
+}  // namespace
+
+Napi::Function MlmTrainerWrap::Init(Napi::Env env) {
+  return DefineClass(env, "MlmTrainer",
+                     {InstanceMethod<&MlmTrainerWrap::Step>("step"), InstanceMethod<&MlmTrainerWrap::Evaluate>("evaluate"),
+                      InstanceMethod<&MlmTrainerWrap::SaveState>("saveState"), InstanceMethod<&MlmTrainerWrap::LoadState>("loadState"),
+                      InstanceAccessor<&MlmTrainerWrap::GetSteps>("steps")});
+}
+
+// new MlmTrainer(model: DistilBertModel, options?: { weightDecay, beta1, beta2, eps, clipNorm, bf16, lengthLossWeight })
+MlmTrainerWrap::MlmTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MlmTrainerWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Data(env).distilbert_model.Value()))
+    throw Napi::TypeError::New(env, "new MlmTrainer(model, options): model must be a DistilBertModel");
+  auto* wrap = Napi::ObjectWrap<DistilBertModelWrap>::Unwrap(info[0].As<Napi::Object>());
+  Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  impl_ = std::make_shared<Impl>();
+  impl_->model = wrap->state(env);
+  AdamWOptions ao;
+  ao.weight_decay = NumberOption(o, "weightDecay", ao.weight_decay, 0, 1);
+  ao.beta1 = NumberOption(o, "beta1", ao.beta1, 0, 0.999999);
+  ao.beta2 = NumberOption(o, "beta2", ao.beta2, 0, 0.999999999);
+  ao.eps = NumberOption(o, "eps", ao.eps, 1e-12, 1);
+  impl_->clip_norm = NumberOption(o, "clipNorm", 1.0, 0, 1e9);
+  impl_->length_loss_weight = NumberOption(o, "lengthLossWeight", 0.1, 0, 1e3);
+  impl_->bf16 = BoolOption(o, "bf16", false) && impl_->model->device.is_cuda();
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  for (const auto& p : impl_->model->model->named_parameters(true)) params.emplace_back(p.key(), p.value());
+  impl_->optimizer = std::make_unique<AdamW>(params, ao);
+  model_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+}
+
+// step(microBatches: MlmBatch[], { lr, seed }) -> Promise<{ loss, mlmLoss, lengthLoss, lengthAccuracy,
+//   gradNorm, maskedTokens, tokens, finite }>. One optimizer step over all micro-batches
+// (gradient accumulation); the loss is normalised by the total number of masked positions.
+// A non-finite loss or gradient skips the update and reports finite = false.
+Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+  Napi::Env env = info.Env();
+  auto impl = impl_;
+  if (!impl->model || !impl->model->model) throw Napi::Error::New(env, "the trainer's model was disposed");
+  auto batches = ParseBatches(info.Length() ? info[0] : env.Undefined(), impl->model->model->config);
+  Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  const double lr = NumberArg(o.Get("lr"), "lr", 0, 10);
+  const int64_t seed = IntegerOption(o, "seed", -1, -1, int64_t(1) << 53);
+  struct Result {
+    double loss = 0, mlm = 0, len = 0, len_acc = 0, grad_norm = 0;
+    int64_t masked = 0, tokens = 0;
+    bool finite = true;
+  };
+  auto r = std::make_shared<Result>();
+  return PromiseWorker::Queue(
+      env, Value(),
+      [impl, batches = std::move(batches), lr, seed, r] {
+        auto st = impl->model;
+        std::lock_guard<std::mutex> lock(st->mu);
+        auto& model = st->model;
+        if (seed >= 0) torch::manual_seed(static_cast<uint64_t>(seed));  // dropout: same per step, resumable
+        model->train();
+        impl->optimizer->zero_grad();
+        int64_t masked = 0, len_rows = 0;
+        for (const auto& h : batches) {
+          masked += static_cast<int64_t>(h.positions.size());
+          for (int32_t t : h.length_targets) len_rows += t >= 0;
+          for (uint8_t m : h.mask) r->tokens += m;
+        }
+        r->masked = masked;
+        const double mlm_norm = std::max<int64_t>(masked, 1), len_norm = std::max<int64_t>(len_rows, 1);
+        double weighted = 0, ce = 0, len = 0;
+        int64_t correct = 0;
+        {
+          AutocastScope autocast(impl->bf16);
+          for (const auto& h : batches) {
+            auto b = ToDevice(h, st->device);
+            auto l = mlm_loss(model, b);
+            auto total = l.weighted_sum / mlm_norm + impl->length_loss_weight * l.length_sum / len_norm;
+            total.backward();
+            weighted += l.weighted_sum.item<double>();
+            ce += l.ce_sum.item<double>();
+            len += l.length_sum.item<double>();
+            correct += l.length_correct.item<int64_t>();
+          }
+        }
+        r->loss = weighted / mlm_norm + impl->length_loss_weight * len / len_norm;
+        r->mlm = ce / mlm_norm;
+        r->len = len_rows ? len / len_norm : 0;
+        r->len_acc = len_rows ? static_cast<double>(correct) / len_rows : 0;
+        std::vector<torch::Tensor> params;
+        for (const auto& p : model->parameters())
+          if (p.requires_grad() && p.grad().defined()) params.push_back(p);
+        r->grad_norm = torch::nn::utils::clip_grad_norm_(params, impl->clip_norm > 0 ? impl->clip_norm : 1e30);
+        r->finite = std::isfinite(r->loss) && std::isfinite(r->grad_norm);
+        if (r->finite) impl->optimizer->step(lr);
+        impl->optimizer->zero_grad();
+        model->eval();
+      },
+      [r](Napi::Env env) -> Napi::Value {
+        auto o = Napi::Object::New(env);
+        o.Set("loss", r->loss);
+        o.Set("mlmLoss", r->mlm);
+        o.Set("lengthLoss", r->len);
+        o.Set("lengthAccuracy", r->len_acc);
+        o.Set("gradNorm", r->grad_norm);
+        o.Set("maskedTokens", static_cast<double>(r->masked));
+        o.Set("tokens", static_cast<double>(r->tokens));
+        o.Set("finite", r->finite);
+        return o;
+      });
+  });
+}
+
+// evaluate(batch) -> Promise<{ ceSum, weightedSum, maskedTokens, lengthSum, lengthCorrect, lengthRows }>
+Napi::Value MlmTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+  Napi::Env env = info.Env();
+  auto impl = impl_;
+  auto h = std::make_shared<HostBatch>(ParseBatch(info.Length() ? info[0] : env.Undefined(), impl->model->model->config, "batch"));
+  struct Result {
+    double ce = 0, weighted = 0, len = 0;
+    int64_t correct = 0, rows = 0, masked = 0;
+  };
+  auto r = std::make_shared<Result>();
+  return PromiseWorker::Queue(
+      env, Value(),
+      [impl, h, r] {
+        auto st = impl->model;
+        std::lock_guard<std::mutex> lock(st->mu);
+        torch::NoGradGuard no_grad;
+        st->model->eval();
+        AutocastScope autocast(impl->bf16);
+        auto l = mlm_loss(st->model, ToDevice(*h, st->device));
+        r->ce = l.ce_sum.item<double>();
+        r->weighted = l.weighted_sum.item<double>();
+        r->len = l.length_sum.item<double>();
+        r->correct = l.length_correct.item<int64_t>();
+        r->rows = l.length_rows;
+        r->masked = static_cast<int64_t>(h->positions.size());
+      },
+      [r](Napi::Env env) -> Napi::Value {
+        auto o = Napi::Object::New(env);
+        o.Set("ceSum", r->ce);
+        o.Set("weightedSum", r->weighted);
+        o.Set("maskedTokens", static_cast<double>(r->masked));
+        o.Set("lengthSum", r->len);
+        o.Set("lengthCorrect", static_cast<double>(r->correct));
+        o.Set("lengthRows", static_cast<double>(r->rows));
+        return o;
+      });
+  });
+}
+
+// saveState(path) / loadState(path): the AdamW moments and step count as safetensors.
+Napi::Value MlmTrainerWrap::SaveState(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+  auto impl = impl_;
+  const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
+  return PromiseWorker::Queue(
+      info.Env(), Value(),
+      [impl, path] {
+        std::lock_guard<std::mutex> lock(impl->model->mu);
+        write_tensors(path, impl->optimizer->state_dict(), {{"format", "pt"}, {"content", "chatbert AdamW state"}});
+      },
+      nullptr);
+  });
+}
+
+Napi::Value MlmTrainerWrap::LoadState(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+  auto impl = impl_;
+  const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
+  return PromiseWorker::Queue(
+      info.Env(), Value(),
+      [impl, path] {
+        auto tensors = read_tensors(path);
+        std::lock_guard<std::mutex> lock(impl->model->mu);
+        try {
+          impl->optimizer->load_state_dict(tensors);
+        } catch (const std::exception& e) {
+          throw std::runtime_error(path + ": " + e.what());
+        }
+      },
+      nullptr);
+  });
+}
+
+Napi::Value MlmTrainerWrap::GetSteps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(impl_->optimizer->steps())); }
+
+}  // namespace chatbert::js

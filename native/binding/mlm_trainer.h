@@ -1,0 +1,38 @@
+// JS class MlmTrainer: the masked-LM training step for a DistilBertModel (ChatBERT-IMR). The loop,
+// schedule and data live in TypeScript; each step (forward, loss, backward over the micro-batches,
+// clipping, AdamW) runs here, off the JS thread, so the next batch is prepared meanwhile.
+#pragma once
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "binding/distilbert_model.h"
+#include "train/adamw.h"
+
+namespace chatbert::js {
+
+class MlmTrainerWrap : public Napi::ObjectWrap<MlmTrainerWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit MlmTrainerWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Step(const Napi::CallbackInfo& info);
+  Napi::Value Evaluate(const Napi::CallbackInfo& info);
+  Napi::Value SaveState(const Napi::CallbackInfo& info);
+  Napi::Value LoadState(const Napi::CallbackInfo& info);
+  Napi::Value GetSteps(const Napi::CallbackInfo& info);
+
+  struct Impl {
+    std::shared_ptr<DistilBertState> model;
+    std::unique_ptr<AdamW> optimizer;
+    double clip_norm = 1.0;
+    double length_loss_weight = 0.1;
+    bool bf16 = false;
+  };
+  std::shared_ptr<Impl> impl_;
+  Napi::ObjectReference model_ref_;
+};
+
+}  // namespace chatbert::js

@@ -1,0 +1,171 @@
+#include "models/distilbert.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "torch_compat.h"
+
+namespace chatbert {
+
+namespace F = torch::nn::functional;
+
+void DistilBertConfig::validate() const {
+  auto positive = [](const char* name, int64_t v) {
+    if (v <= 0) throw std::invalid_argument(std::string("config.") + name + " must be a positive integer, got " + std::to_string(v));
+  };
+  positive("vocab_size", vocab_size);
+  positive("dim", dim);
+  positive("n_layers", n_layers);
+  positive("n_heads", n_heads);
+  positive("hidden_dim", hidden_dim);
+  positive("max_position_embeddings", max_position_embeddings);
+  if (dim % n_heads != 0)
+    throw std::invalid_argument("config.dim (" + std::to_string(dim) + ") must be divisible by config.n_heads (" + std::to_string(n_heads) + ")");
+  if (!(dropout >= 0 && dropout < 1)) throw std::invalid_argument("config.dropout must be in [0, 1)");
+  if (!(attention_dropout >= 0 && attention_dropout < 1)) throw std::invalid_argument("config.attention_dropout must be in [0, 1)");
+  if (!(initializer_range > 0)) throw std::invalid_argument("config.initializer_range must be > 0");
+  if (pad_token_id < 0 || pad_token_id >= vocab_size) throw std::invalid_argument("config.pad_token_id must be in [0, vocab_size)");
+  if (length_classes < 0) throw std::invalid_argument("config.length_classes must be >= 0");
+  if (activation != "gelu" && activation != "relu")
+    throw std::invalid_argument("config.activation '" + activation + "' is not supported (gelu or relu)");
+}
+
+void fill_sinusoidal_embeddings(torch::Tensor weight) {
+  torch::NoGradGuard no_grad;
+  const int64_t n_pos = weight.size(0), dim = weight.size(1);
+  // position / 10000^(2*(j//2)/dim), sin on even columns, cos on odd, computed in double.
+  auto pos = torch::arange(n_pos, torch::kFloat64).unsqueeze(1);
+  auto j = torch::arange(dim, torch::kFloat64);
+  auto angle = pos / torch::pow(10000.0, 2.0 * torch::floor(j / 2) / static_cast<double>(dim));
+  auto table = torch::empty({n_pos, dim}, torch::kFloat64);
+  using torch::indexing::Slice;
+  table.index_put_({Slice(), Slice(0, torch::indexing::None, 2)}, torch::sin(angle.index({Slice(), Slice(0, torch::indexing::None, 2)})));
+  table.index_put_({Slice(), Slice(1, torch::indexing::None, 2)}, torch::cos(angle.index({Slice(), Slice(1, torch::indexing::None, 2)})));
+  weight.copy_(table.to(weight.dtype()));
+  weight.set_requires_grad(false);
+}
+
+EmbeddingsImpl::EmbeddingsImpl(const DistilBertConfig& c) {
+  word_embeddings = register_module("word_embeddings", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.vocab_size, c.dim).padding_idx(c.pad_token_id)));
+  position_embeddings = register_module("position_embeddings", torch::nn::Embedding(c.max_position_embeddings, c.dim));
+  LayerNorm = register_module("LayerNorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(1e-12)));
+  dropout = register_module("dropout", torch::nn::Dropout(c.dropout));
+}
+
+torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& input_ids) {
+  const int64_t seq_len = input_ids.size(1);
+  auto position_ids = torch::arange(seq_len, input_ids.options().dtype(torch::kLong)).unsqueeze(0);
+  auto x = word_embeddings->forward(input_ids) + position_embeddings->forward(position_ids);
+  return dropout->forward(LayerNorm->forward(x));
+}
+
+MultiHeadSelfAttentionImpl::MultiHeadSelfAttentionImpl(const DistilBertConfig& c)
+    : n_heads(c.n_heads), dim(c.dim), attention_dropout(c.attention_dropout) {
+  q_lin = register_module("q_lin", torch::nn::Linear(c.dim, c.dim));
+  k_lin = register_module("k_lin", torch::nn::Linear(c.dim, c.dim));
+  v_lin = register_module("v_lin", torch::nn::Linear(c.dim, c.dim));
+  out_lin = register_module("out_lin", torch::nn::Linear(c.dim, c.dim));
+}
+
+torch::Tensor MultiHeadSelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& keep) {
+  const int64_t B = x.size(0), T = x.size(1), dh = dim / n_heads;
+  auto heads = [&](const torch::Tensor& t) { return t.view({B, T, n_heads, dh}).transpose(1, 2); };
+  auto q = heads(q_lin->forward(x)), k = heads(k_lin->forward(x)), v = heads(v_lin->forward(x));
+  auto ctx = compat::scaled_dot_product_attention(q, k, v, keep, is_training() ? attention_dropout : 0.0, false);
+  return out_lin->forward(ctx.transpose(1, 2).reshape({B, T, dim}));
+}
+
+FFNImpl::FFNImpl(const DistilBertConfig& c) : relu(c.activation == "relu") {
+  lin1 = register_module("lin1", torch::nn::Linear(c.dim, c.hidden_dim));
+  lin2 = register_module("lin2", torch::nn::Linear(c.hidden_dim, c.dim));
+  dropout = register_module("dropout", torch::nn::Dropout(c.dropout));
+}
+
+torch::Tensor FFNImpl::forward(const torch::Tensor& x) {
+  auto h = lin1->forward(x);
+  h = relu ? torch::relu(h) : torch::gelu(h);  // exact (erf) GELU, as HF's "gelu"
+  return dropout->forward(lin2->forward(h));
+}
+
+TransformerBlockImpl::TransformerBlockImpl(const DistilBertConfig& c) {
+  attention = register_module("attention", MultiHeadSelfAttention(c));
+  sa_layer_norm = register_module("sa_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(1e-12)));
+  ffn = register_module("ffn", FFN(c));
+  output_layer_norm = register_module("output_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(1e-12)));
+}
+
+torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& keep) {
+  // Post-LN, as DistilBERT: residual first, then LayerNorm.
+  auto sa = sa_layer_norm->forward(attention->forward(x, keep) + x);
+  return output_layer_norm->forward(ffn->forward(sa) + sa);
+}
+
+TransformerImpl::TransformerImpl(const DistilBertConfig& c) {
+  layer = register_module("layer", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.n_layers; ++i) layer->push_back(TransformerBlock(c));
+}
+
+torch::Tensor TransformerImpl::forward(torch::Tensor x, const torch::Tensor& keep) {
+  for (const auto& block : *layer) x = block->as<TransformerBlock>()->forward(x, keep);
+  return x;
+}
+
+DistilBertModelImpl::DistilBertModelImpl(const DistilBertConfig& c) {
+  embeddings = register_module("embeddings", Embeddings(c));
+  transformer = register_module("transformer", Transformer(c));
+}
+
+torch::Tensor DistilBertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+  auto x = embeddings->forward(input_ids);
+  const int64_t B = input_ids.size(0), T = input_ids.size(1);
+  torch::Tensor keep = attention_mask.defined()
+                           ? attention_mask.ne(0).view({B, 1, 1, T})
+                           : torch::ones({B, 1, 1, T}, input_ids.options().dtype(torch::kBool));
+  return transformer->forward(x, keep);
+}
+
+TiedProjectionImpl::TiedProjectionImpl(int64_t vocab_size) {
+  bias = register_parameter("bias", torch::zeros({vocab_size}));
+}
+
+torch::Tensor TiedProjectionImpl::forward(const torch::Tensor& x, const torch::Tensor& weight) {
+  return F::linear(x, weight, bias);
+}
+
+DistilBertForMaskedLMImpl::DistilBertForMaskedLMImpl(const DistilBertConfig& c) : config(c) {
+  config.validate();
+  distilbert = register_module("distilbert", DistilBertModel(c));
+  vocab_transform = register_module("vocab_transform", torch::nn::Linear(c.dim, c.dim));
+  vocab_layer_norm = register_module("vocab_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(1e-12)));
+  vocab_projector = register_module("vocab_projector", TiedProjection(c.vocab_size));
+  if (c.length_classes > 0) length_head = register_module("length_head", torch::nn::Linear(c.dim, c.length_classes));
+  reset_parameters();
+}
+
+torch::Tensor DistilBertForMaskedLMImpl::mlm_logits(const torch::Tensor& hidden) {
+  auto h = vocab_transform->forward(hidden);
+  h = config.activation == "relu" ? torch::relu(h) : torch::gelu(h);
+  h = vocab_layer_norm->forward(h);
+  return vocab_projector->forward(h, distilbert->embeddings->word_embeddings->weight);
+}
+
+void DistilBertForMaskedLMImpl::reset_parameters() {
+  torch::NoGradGuard no_grad;
+  const double std = config.initializer_range;
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* lin = m->as<torch::nn::Linear>()) {
+      lin->weight.normal_(0, std);
+      if (lin->bias.defined()) lin->bias.zero_();
+    } else if (auto* emb = m->as<torch::nn::Embedding>()) {
+      emb->weight.normal_(0, std);
+      if (emb->options.padding_idx().has_value()) emb->weight[*emb->options.padding_idx()].zero_();
+    } else if (auto* ln = m->as<torch::nn::LayerNorm>()) {
+      ln->weight.fill_(1.0);
+      ln->bias.zero_();
+    }
+  }
+  vocab_projector->bias.zero_();
+  if (config.sinusoidal_pos_embds) fill_sinusoidal_embeddings(distilbert->embeddings->position_embeddings->weight);
+}
+
+}  // namespace chatbert

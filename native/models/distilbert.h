@@ -1,0 +1,133 @@
+// DistilBERT as in Hugging Face's modeling_distilbert.py: the same modules under the same names, so
+// that named_parameters() yields the checkpoint tensor names one to one
+// ("distilbert.transformer.layer.0.attention.q_lin.weight", ..., "vocab_projector.bias").
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+namespace chatbert {
+
+struct DistilBertConfig {
+  int64_t vocab_size = 30522;
+  int64_t dim = 768;
+  int64_t n_layers = 6;
+  int64_t n_heads = 12;
+  int64_t hidden_dim = 3072;
+  int64_t max_position_embeddings = 512;
+  double dropout = 0.1;
+  double attention_dropout = 0.1;
+  bool sinusoidal_pos_embds = false;
+  double initializer_range = 0.02;
+  int64_t pad_token_id = 0;
+  std::string activation = "gelu";
+  // ChatBERT extension: classes of the response-length head on the [CLS] state (0 = no head).
+  int64_t length_classes = 0;
+
+  // Throws std::invalid_argument naming the first offending field.
+  void validate() const;
+};
+
+struct EmbeddingsImpl : torch::nn::Module {
+  explicit EmbeddingsImpl(const DistilBertConfig& c);
+  torch::Tensor forward(const torch::Tensor& input_ids);
+
+  torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr};
+  torch::nn::LayerNorm LayerNorm{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(Embeddings);
+
+struct MultiHeadSelfAttentionImpl : torch::nn::Module {
+  explicit MultiHeadSelfAttentionImpl(const DistilBertConfig& c);
+  // x: [B, T, dim]; keep: [B, 1, 1, T] boolean, true = attend.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& keep);
+
+  int64_t n_heads, dim;
+  double attention_dropout;
+  torch::nn::Linear q_lin{nullptr}, k_lin{nullptr}, v_lin{nullptr}, out_lin{nullptr};
+};
+TORCH_MODULE(MultiHeadSelfAttention);
+
+struct FFNImpl : torch::nn::Module {
+  explicit FFNImpl(const DistilBertConfig& c);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::nn::Linear lin1{nullptr}, lin2{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  bool relu;
+};
+TORCH_MODULE(FFN);
+
+struct TransformerBlockImpl : torch::nn::Module {
+  explicit TransformerBlockImpl(const DistilBertConfig& c);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& keep);
+
+  MultiHeadSelfAttention attention{nullptr};
+  torch::nn::LayerNorm sa_layer_norm{nullptr};
+  FFN ffn{nullptr};
+  torch::nn::LayerNorm output_layer_norm{nullptr};
+};
+TORCH_MODULE(TransformerBlock);
+
+struct TransformerImpl : torch::nn::Module {
+  explicit TransformerImpl(const DistilBertConfig& c);
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& keep);
+
+  torch::nn::ModuleList layer{nullptr};
+};
+TORCH_MODULE(Transformer);
+
+struct DistilBertModelImpl : torch::nn::Module {
+  explicit DistilBertModelImpl(const DistilBertConfig& c);
+  // input_ids [B, T] (int32 or int64), attention_mask [B, T] (any integer/bool dtype, 1 = attend,
+  // or undefined for all ones) -> last_hidden_state [B, T, dim].
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
+
+  Embeddings embeddings{nullptr};
+  Transformer transformer{nullptr};
+};
+TORCH_MODULE(DistilBertModel);
+
+// The MLM head's output projection shares its weight with the word embeddings (HF ties them), so
+// only its bias is a parameter of its own.
+struct TiedProjectionImpl : torch::nn::Module {
+  explicit TiedProjectionImpl(int64_t vocab_size);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& weight);
+  torch::Tensor bias;
+};
+TORCH_MODULE(TiedProjection);
+
+struct DistilBertForMaskedLMImpl : torch::nn::Module {
+  explicit DistilBertForMaskedLMImpl(const DistilBertConfig& c);
+
+  torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+    return distilbert->forward(input_ids, attention_mask);
+  }
+  // MLM head over hidden states of any leading shape [..., dim] -> [..., vocab_size]. Callers that
+  // need logits at a few positions gather those rows first: the vocabulary projection is most of the
+  // model's FLOPs at small sizes.
+  torch::Tensor mlm_logits(const torch::Tensor& hidden);
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+    return mlm_logits(hidden_states(input_ids, attention_mask));
+  }
+  // Hugging Face's _init_weights: N(0, initializer_range) for Linear/Embedding weights, zero biases
+  // and padding row, LayerNorm (1, 0); sinusoidal position table when configured.
+  void reset_parameters();
+
+  DistilBertConfig config;
+  DistilBertModel distilbert{nullptr};
+  torch::nn::Linear vocab_transform{nullptr};
+  torch::nn::LayerNorm vocab_layer_norm{nullptr};
+  TiedProjection vocab_projector{nullptr};
+  // Optional (config.length_classes > 0): predicts the response length from the [CLS] state.
+  // Not part of Hugging Face's model; transformers reports its tensors as unused and loads the rest.
+  torch::nn::Linear length_head{nullptr};
+};
+TORCH_MODULE(DistilBertForMaskedLM);
+
+// Fills `weight` [n_pos, dim] with the fixed sinusoidal table DistilBERT uses when
+// sinusoidal_pos_embds is set.
+void fill_sinusoidal_embeddings(torch::Tensor weight);
+
+}  // namespace chatbert

@@ -1,0 +1,55 @@
+// Everything that differs between the LibTorch versions ChatBERT builds against (1.13 from Debian,
+// 2.x from PyTorch wheels) lives here, so that model and op code is written once.
+#pragma once
+#include <torch/torch.h>
+#include <torch/version.h>
+#include <ATen/autocast_mode.h>
+
+#include <string>
+
+namespace chatbert::compat {
+
+constexpr bool kHasSdpa = TORCH_VERSION_MAJOR >= 2;
+
+// Attention over [B, H, T, D] tensors. `keep` is a boolean mask broadcastable to [B, H, T, S] with
+// true = attend. LibTorch 2.x has a fused kernel (flash / memory-efficient); 1.13 gets the plain
+// formulation with the same semantics. `scale` defaults to 1/sqrt(D).
+inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                                  const torch::Tensor& v,
+                                                  const c10::optional<torch::Tensor>& keep,
+                                                  double dropout_p, bool is_causal) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v, keep, dropout_p, is_causal);
+#else
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+  if (is_causal) {
+    auto causal = torch::ones({q.size(-2), k.size(-2)}, q.options().dtype(torch::kBool)).tril();
+    scores = scores.masked_fill(causal.logical_not(), -std::numeric_limits<float>::infinity());
+  }
+  if (keep.has_value()) {
+    scores = scores.masked_fill(keep->logical_not(), -std::numeric_limits<float>::infinity());
+  }
+  auto probs = torch::softmax(scores, -1);
+  if (dropout_p > 0) probs = torch::dropout(probs, dropout_p, /*train=*/true);
+  return torch::matmul(probs, v);
+#endif
+}
+
+// Autocast (bf16 mixed precision on CUDA) changed its C++ entry points in 2.x.
+inline void set_cuda_autocast(bool enabled, c10::ScalarType dtype) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+  at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+#else
+  at::autocast::set_enabled(enabled);
+  at::autocast::set_autocast_gpu_dtype(dtype);
+#endif
+  if (!enabled) at::autocast::clear_cache();
+}
+
+inline std::string torch_version() { return TORCH_VERSION; }
+
+// c10::Error carries a C++ backtrace in what(); users want the message alone.
+inline std::string error_message(const c10::Error& e) { return e.what_without_backtrace(); }
+
+}  // namespace chatbert::compat

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sets up ChatBERT on a fresh machine: LibTorch when none is found, the npm packages, the native
+# addon (built by npm's install step) and the TypeScript. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+torch_found() {
+  [ -n "${LIBTORCH:-}" ] || [ -n "${Torch_DIR:-}" ] && return 0
+  python3 -c "import torch" >/dev/null 2>&1 && return 0
+  compgen -G "/usr/lib/*/cmake/Torch/TorchConfig.cmake" >/dev/null || compgen -G "/usr/lib/cmake/Torch/TorchConfig.cmake" >/dev/null
+}
+
+missing=()
+torch_found || missing+=(libtorch-dev)
+command -v cmake >/dev/null || missing+=(cmake)
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null; then
+    echo "chatbert setup: installing ${missing[*]} with apt-get"
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "chatbert setup: missing ${missing[*]}. Install LibTorch one of three ways: LIBTORCH=/path/to/libtorch," >&2
+    echo "  a Python torch for python3 (pip install torch), or the system package libtorch-dev; and cmake, g++." >&2
+    exit 1
+  fi
+fi
+command -v ccache >/dev/null || { command -v apt-get >/dev/null && sudo_if_needed apt-get install -y -qq ccache >/dev/null 2>&1 || true; }
+
+# npm ci runs the package's install step (node-gyp-build: a prebuild, or a build of the addon
+# through binding.gyp -> CMake) and prepare (the TypeScript).
+npm ci --no-audit --no-fund
+# Bring an existing build up to date (a no-op right after a fresh build).
+npm run --silent build:native
