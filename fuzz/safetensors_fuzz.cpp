@@ -5,13 +5,32 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
+#include "../native/io/json.h"
 #include "../native/io/safetensors.h"
 
 namespace st = chatbert::safetensors;
+namespace json = chatbert::json;
+
+// The generic DOM parser (not used by parse_header, which streams): whatever
+// it accepts must survive dump -> parse -> dump unchanged.
+static void check_json(const uint8_t* data, size_t size) {
+  json::Value v;
+  try {
+    v = json::parse(reinterpret_cast<const char*>(data), size);
+  } catch (const json::ParseError&) {
+    return;
+  }
+  std::string once = json::dump(v);
+  std::string twice = json::dump(json::parse(once));
+  if (once != twice) std::abort();
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > 8) check_json(data + 8, size - 8);
+
   st::Header h;
   try {
     h = st::parse_header(data, size, "fuzz");

@@ -1,38 +1,45 @@
 #!/usr/bin/env node
 /**
- * The README's main job. Until a trained model exists it is a smoke run of the whole chain: build
- * (done by setup), create a small DistilBERT over a pruned bert-base-uncased vocabulary, save it as
- * a Hugging Face checkpoint, load it back, run the MLM head on a sentence with [MASK] and print
- * the top predictions and the device.
+ * The README's main job (`npm start`): train imr_tiny on the embedded corpus when no trained model
+ * exists yet, print its replies to a few sample prompts, then open the chat REPL (or, when stdin is
+ * not a terminal, print a short scripted conversation).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { BertTokenizer, DistilBertMLM, runtimeInfo } from './index';
+import { trainCommand } from './cli/train';
+import { ImrChatModel } from './imr/generate';
+import { runtimeInfo } from './index';
+import { defaultModelDir, runRepl } from './repl/repl';
 
-async function smoke(): Promise<void> {
+export const SAMPLE_PROMPTS: { turns: string[]; persona?: string[] }[] = [
+  { turns: ['hi ! how are you today ?'] },
+  { turns: ['do you have any pets ?'], persona: ['i have a dog named max .', 'i work as a nurse .'] },
+  { turns: ['what do you do for a living ?'], persona: ['i work as a teacher .', 'i love pizza .'] },
+  { turns: ['what is your favourite food ?'], persona: ['my favourite food is sushi .'] },
+  { turns: ['what are you doing this weekend ?'] },
+];
+
+async function main(): Promise<void> {
   const info = runtimeInfo();
-  console.log(`LibTorch ${info.torch} · CUDA built: ${info.cudaBuilt} · device: ${info.defaultDevice} · threads: ${info.threads}`);
-  const sentence = 'i like to [MASK] music with my friends .';
-  const corpus = [sentence, 'hello , how are you today ?', 'i love to play and listen to music .', 'what do you like to do ?'];
-  const tokenizer = BertTokenizer.bertBaseUncased().prune(corpus);
-  const model = await DistilBertMLM.create(
-    { vocab_size: tokenizer.vocabSize, dim: 64, n_layers: 2, n_heads: 4, hidden_dim: 256, max_position_embeddings: 64 },
-    tokenizer,
-    { seed: 0 },
-  );
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatbert-smoke-'));
-  await model.save(dir);
+  process.stderr.write(`ChatBERT · LibTorch ${info.torch} · ${info.cuda ? `CUDA (${info.cudaDeviceCount} GPU)` : 'CPU'} · ${info.threads} threads\n`);
+  const modelDir = defaultModelDir();
+  if (!fs.existsSync(path.join(modelDir, 'model.safetensors'))) {
+    process.stderr.write(`No trained model at ${modelDir}: training imr_tiny on the embedded corpus first.\n`);
+    await trainCommand({ config: 'imr_tiny' });
+  } else process.stderr.write(`Using the trained model in ${modelDir} (delete it to train again).\n`);
+  const model = await ImrChatModel.load(modelDir);
+  process.stdout.write('\nSample replies:\n');
+  const replies = await model.generate(SAMPLE_PROMPTS);
+  SAMPLE_PROMPTS.forEach((p, i) => {
+    const persona = p.persona ? ` (persona: ${p.persona.join(' ')})` : '';
+    process.stdout.write(`  you> ${p.turns[p.turns.length - 1]}${persona}\n  bot> ${replies[i].text}\n`);
+  });
   model.dispose();
-  const loaded = await DistilBertMLM.load(dir);
-  console.log(`checkpoint ${dir}: ${loaded.numParameters.toLocaleString()} parameters, vocabulary ${tokenizer.vocabSize}, on ${loaded.device}`);
-  const [pred] = await loaded.fillMask(sentence, 5);
-  console.log(`"${sentence}" (untrained, random weights): top predictions for [MASK]:`);
-  for (const c of pred.candidates) console.log(`  ${c.token.padEnd(12)} ${c.probability.toFixed(4)}`);
-  loaded.dispose();
+  process.stdout.write('\n');
+  await runRepl({ modelDir, scripted: process.stdin.isTTY ? undefined : ['hello !', 'do you have any pets ?', 'what is its name ?', 'what do you like to eat ?'] });
 }
 
-smoke().catch((e: unknown) => {
-  console.error(`chatbert: ${e instanceof Error ? e.message : String(e)}`);
+main().catch((e: unknown) => {
+  process.stderr.write(`chatbert: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);
 });

@@ -24,6 +24,8 @@ export interface ModelOptions {
   device?: string;
   /** Seed of the random initialisation (create only). */
   seed?: number;
+  /** Weights in bfloat16 (inference on CUDA); default float32. */
+  dtype?: 'float32' | 'bfloat16';
   /** load only: config fields to change before the weights are loaded (e.g. dropout, chatbert). */
   configOverrides?: Partial<DistilBertConfig>;
 }
@@ -69,7 +71,7 @@ export class DistilBertMLM {
     const cfg = parseDistilBertConfig(config, 'config');
     if (cfg.vocab_size !== tokenizer.vocabSize)
       throw new RangeError(`config.vocab_size (${cfg.vocab_size}) differs from the tokenizer's vocabulary (${tokenizer.vocabSize})`);
-    const m = await native.DistilBertModel.create(nativeConfig(cfg), { device: options.device ?? 'auto', seed: options.seed });
+    const m = await native.DistilBertModel.create(nativeConfig(cfg), { device: options.device ?? 'auto', seed: options.seed, dtype: options.dtype });
     return new DistilBertMLM(m, cfg, tokenizer);
   }
 
@@ -81,7 +83,7 @@ export class DistilBertMLM {
     const tokenizer = fs.existsSync(vocabFile) ? BertTokenizer.fromVocabFile(vocabFile) : BertTokenizer.bertBaseUncased();
     if (tokenizer.vocabSize !== cfg.vocab_size)
       throw new RangeError(`${dir}: ${CONFIG_FILE} says vocab_size ${cfg.vocab_size} but the vocabulary has ${tokenizer.vocabSize} tokens`);
-    const m = await native.DistilBertModel.create(nativeConfig(cfg), { device: options.device ?? 'auto', weights: path.join(dir, WEIGHTS_FILE) });
+    const m = await native.DistilBertModel.create(nativeConfig(cfg), { device: options.device ?? 'auto', weights: path.join(dir, WEIGHTS_FILE), dtype: options.dtype });
     return new DistilBertMLM(m, cfg, tokenizer);
   }
 

@@ -333,7 +333,7 @@ describe('reader errors name the file and the problem', () => {
         '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}',
         2,
       ),
-      /duplicate key "a"/,
+      /duplicate tensor name 'a'/,
     ));
   test('extra keys in a tensor entry', () =>
     expectBad(
@@ -396,6 +396,12 @@ describe('writeSafetensors validates its arguments', () => {
     expectReject({ w: { dtype: 'U8', shape: ['1'], data: new Uint8Array(1) } }, 'TypeError', /shape\[0\] must be a number/));
   test('shape not an array', () =>
     expectReject({ w: { dtype: 'U8', shape: 1, data: new Uint8Array(1) } }, 'TypeError', /tensor 'w': shape must be an array/));
+  test('rank beyond the reader limit', () =>
+    expectReject(
+      { w: { dtype: 'U8', shape: new Array(1025).fill(1), data: new Uint8Array(1) } },
+      'RangeError',
+      /tensor 'w': rank 1025 exceeds the limit of 1024/,
+    ));
   test('byteLength mismatch', () =>
     expectReject(
       { w: { dtype: 'F32', shape: [2, 3], data: new Float32Array(5) } },
@@ -416,6 +422,15 @@ describe('writeSafetensors validates its arguments', () => {
       }),
       'TypeError',
       /reserved/,
+    ));
+  test('names that collide once converted to UTF-8', () =>
+    expectReject(
+      {
+        '\ud800': { dtype: 'U8', shape: [1], data: new Uint8Array(1) },
+        '\udc00': { dtype: 'U8', shape: [1], data: new Uint8Array(1) },
+      },
+      'TypeError',
+      /same once converted to UTF-8/,
     ));
   test('metadata values must be strings', () =>
     expectReject({}, 'TypeError', /metadata 'n' must be a string/, { n: 1 }));

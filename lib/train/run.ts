@@ -66,6 +66,8 @@ export interface TrainOptions {
   transformBatch?: (batch: ImrBatch, step: number) => ImrBatch;
   /** Stop after this many steps of this invocation (tests of resume). */
   stopAfterSteps?: number;
+  /** Benchmark only: reuse the first step's batches at every step (no data pipeline), no checkpoints. */
+  fixedBatch?: boolean;
 }
 
 export interface TrainResult {
@@ -293,7 +295,9 @@ export class ImrTrainingRun extends EventEmitter<TrainerEvents> {
 
     // The step list: (epoch, index in epoch) -> micro-batches of example indices.
     let epochPlan: { epoch: number; batches: number[][] } | undefined;
+    let fixed: ImrBatch[] | undefined;
     const microBatchesOf = (step: number, epoch: number, stepInEpoch: number): ImrBatch[] => {
+      if (fixed) return fixed;
       if (!epochPlan || epochPlan.epoch !== epoch) epochPlan = { epoch, batches: epochBatches(lengths, tc.batch_size, tc.bucket_batches, tc.seed, epoch) };
       const rng = new Rng(tc.seed, step, 0x3a5c);
       const out: ImrBatch[] = [];
@@ -303,6 +307,7 @@ export class ImrTrainingRun extends EventEmitter<TrainerEvents> {
         if (this.options.transformBatch) b = this.options.transformBatch(b, step);
         out.push(b);
       }
+      if (this.options.fixedBatch) fixed = out;
       return out;
     };
     const position = (step: number) => ({ epoch: Math.floor(step / stepsPerEpoch), stepInEpoch: step % stepsPerEpoch });

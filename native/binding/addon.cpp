@@ -4,8 +4,10 @@
 
 #include "binding/addon.h"
 #include "binding/distilbert_model.h"
+#include "binding/imr_generate.h"
 #include "binding/mlm_trainer.h"
 #include "binding/safetensors_functions.h"
+#include "binding/unmask_functions.h"
 #include "binding/util.h"
 #include "torch_compat.h"
 
@@ -47,6 +49,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("DistilBertModel", DistilBertModelWrap::Init(env));
   exports.Set("MlmTrainer", MlmTrainerWrap::Init(env));
   InitSafetensorsFunctions(env, exports);
+  InitUnmaskFunctions(env, exports);
+  InitImrGenerate(env, exports);
   return exports;
 }
 

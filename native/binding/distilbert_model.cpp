@@ -108,10 +108,12 @@ Napi::Value DistilBertModelWrap::Create(const Napi::CallbackInfo& info) {
   const std::string device_spec = StringOption(opts, "device", "cpu");
   const std::string weights = StringOption(opts, "weights", "");
   const int64_t seed = IntegerOption(opts, "seed", -1, -1, (int64_t(1) << 53));
+  const std::string dtype = StringOption(opts, "dtype", "float32");
+  if (dtype != "float32" && dtype != "bfloat16") throw Napi::RangeError::New(env, "options.dtype must be 'float32' or 'bfloat16', got '" + dtype + "'");
   auto state = std::make_shared<DistilBertState>();
   return PromiseWorker::Queue(
       env, Napi::Object(),
-      [state, config, device_spec, weights, seed] {
+      [state, config, device_spec, weights, seed, dtype] {
         state->device = ParseDevice(device_spec);
         if (seed >= 0) torch::manual_seed(static_cast<uint64_t>(seed));
         state->model = DistilBertForMaskedLM(config);
@@ -123,7 +125,9 @@ Napi::Value DistilBertModelWrap::Create(const Napi::CallbackInfo& info) {
           lo.base_prefix = "distilbert.";
           state->report = load_safetensors(*state->model, weights, lo);
         }
-        state->model->to(state->device);
+        // bf16 weights are for inference (generation benchmarks, serving); training keeps float32
+        // master weights and uses autocast instead.
+        state->model->to(state->device, dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
         state->model->eval();
         int64_t bytes = 0;
         for (const auto& p : state->model->parameters()) bytes += p.numel() * p.element_size();

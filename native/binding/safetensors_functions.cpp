@@ -7,10 +7,12 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "../io/json.h"
 #include "../io/safetensors.h"
 
 #if !defined(NAPI_CPP_EXCEPTIONS) && !defined(NODE_ADDON_API_CPP_EXCEPTIONS)
@@ -38,21 +40,10 @@ void to_from_little_endian(uint8_t* p, size_t nbytes, size_t item) {
     for (size_t a = 0, b = item - 1; a < b; ++a, --b) std::swap(p[i + a], p[i + b]);
 }
 
+// Same quoting as the core's messages: one line, escaped, length-capped.
 std::string quoted(const std::string& name) {
-  // Keep messages to one line even for hostile names.
-  std::string out = "'";
-  for (unsigned char c : name.substr(0, 200)) {
-    if (c < 0x20) {
-      static const char* hex = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (name.size() > 200) out += "...";
-  return out + "'";
+  std::string q = chatbert::json::quote_for_message(name);
+  return "'" + q.substr(1, q.size() - 2) + "'";
 }
 
 std::string shape_str(const std::vector<int64_t>& shape) {
@@ -331,6 +322,9 @@ OwnedTensor parse_tensor_arg(Napi::Env env, const std::string& name, Napi::Value
   if (!shape.IsArray()) throw Napi::TypeError::New(env, ctx + "shape must be an array of non-negative integers");
   Napi::Array dims = shape.As<Napi::Array>();
   const uint32_t rank = dims.Length();
+  if (rank > st::kMaxRank)
+    throw Napi::RangeError::New(env, ctx + "rank " + std::to_string(rank) + " exceeds the limit of " +
+                                         std::to_string(st::kMaxRank));
   t.shape.reserve(rank);
   for (uint32_t i = 0; i < rank; ++i) {
     Napi::Value d = dims.Get(i);
@@ -401,7 +395,14 @@ Napi::Value WriteSafetensors(const Napi::CallbackInfo& info) {
       throw Napi::TypeError::New(env, "writeSafetensors: tensors must be an object mapping names to tensors");
     Napi::Object obj = info[1].As<Napi::Object>();
     std::vector<OwnedTensor> tensors;
-    for (const auto& key : own_keys(env, obj)) tensors.push_back(parse_tensor_arg(env, key.second, obj.Get(key.first)));
+    std::set<std::string> names;
+    for (const auto& key : own_keys(env, obj)) {
+      // Distinct JS keys can meet in UTF-8 (lone surrogates become U+FFFD).
+      if (!names.insert(key.second).second)
+        throw Napi::TypeError::New(env, "writeSafetensors: tensor " + quoted(key.second) +
+                                            ": two names are the same once converted to UTF-8");
+      tensors.push_back(parse_tensor_arg(env, key.second, obj.Get(key.first)));
+    }
 
     std::map<std::string, std::string> metadata;
     if (info.Length() >= 3 && !info[2].IsUndefined() && !info[2].IsNull()) {

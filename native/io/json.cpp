@@ -18,15 +18,13 @@ ParseError::ParseError(const std::string& message, size_t offset)
 
 Value Value::boolean(bool b) {
   Value v;
-  v.type_ = Type::Bool;
-  v.bool_ = b;
+  v.v_ = b;
   return v;
 }
 
 Value Value::number_text(std::string text) {
   Value v;
-  v.type_ = Type::Number;
-  v.str_ = std::move(text);
+  v.v_ = NumberText{std::move(text)};
   return v;
 }
 
@@ -35,57 +33,37 @@ Value Value::number(uint64_t n) { return number_text(std::to_string(n)); }
 
 Value Value::string(std::string s) {
   Value v;
-  v.type_ = Type::String;
-  v.str_ = std::move(s);
+  v.v_ = std::move(s);
   return v;
 }
 
 Value Value::array(Array a) {
   Value v;
-  v.type_ = Type::Array;
-  v.arr_ = std::move(a);
+  v.v_ = std::move(a);
   return v;
 }
 
 Value Value::object(Object o) {
   Value v;
-  v.type_ = Type::Object;
-  v.obj_ = std::move(o);
+  v.v_ = std::move(o);
   return v;
 }
 
-static void expect_type(Value::Type have, Value::Type want, const char* what) {
-  if (have != want) throw std::logic_error(std::string("json::Value is not ") + what);
+// Returns the alternative or throws: a mismatch is a caller bug.
+template <typename T, typename V>
+static auto& get_or_throw(V& v, const char* what) {
+  auto* p = std::get_if<T>(&v);
+  if (!p) throw std::logic_error(std::string("json::Value is not ") + what);
+  return *p;
 }
 
-bool Value::as_bool() const {
-  expect_type(type_, Type::Bool, "a boolean");
-  return bool_;
-}
-const std::string& Value::as_string() const {
-  expect_type(type_, Type::String, "a string");
-  return str_;
-}
-const std::string& Value::number_str() const {
-  expect_type(type_, Type::Number, "a number");
-  return str_;
-}
-const Array& Value::as_array() const {
-  expect_type(type_, Type::Array, "an array");
-  return arr_;
-}
-const Object& Value::as_object() const {
-  expect_type(type_, Type::Object, "an object");
-  return obj_;
-}
-Array& Value::as_array() {
-  expect_type(type_, Type::Array, "an array");
-  return arr_;
-}
-Object& Value::as_object() {
-  expect_type(type_, Type::Object, "an object");
-  return obj_;
-}
+bool Value::as_bool() const { return get_or_throw<bool>(v_, "a boolean"); }
+const std::string& Value::as_string() const { return get_or_throw<std::string>(v_, "a string"); }
+const std::string& Value::number_str() const { return get_or_throw<NumberText>(v_, "a number").text; }
+const Array& Value::as_array() const { return get_or_throw<Array>(v_, "an array"); }
+const Object& Value::as_object() const { return get_or_throw<Object>(v_, "an object"); }
+Array& Value::as_array() { return get_or_throw<Array>(v_, "an array"); }
+Object& Value::as_object() { return get_or_throw<Object>(v_, "an object"); }
 
 // Parses the digits of a number already validated by the grammar. Only plain
 // integers qualify: "1.0" and "1e2" are rejected because a header offset
@@ -111,20 +89,22 @@ static bool parse_magnitude(const std::string& s, bool& negative, uint64_t& mag)
 }
 
 bool Value::as_uint64(uint64_t& out) const {
-  if (type_ != Type::Number) return false;
+  const NumberText* n = std::get_if<NumberText>(&v_);
+  if (!n) return false;
   bool neg;
   uint64_t mag;
-  if (!parse_magnitude(str_, neg, mag)) return false;
+  if (!parse_magnitude(n->text, neg, mag)) return false;
   if (neg && mag != 0) return false;  // "-0" is zero
   out = mag;
   return true;
 }
 
 bool Value::as_int64(int64_t& out) const {
-  if (type_ != Type::Number) return false;
+  const NumberText* n = std::get_if<NumberText>(&v_);
+  if (!n) return false;
   bool neg;
   uint64_t mag;
-  if (!parse_magnitude(str_, neg, mag)) return false;
+  if (!parse_magnitude(n->text, neg, mag)) return false;
   const uint64_t max_pos = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   if (!neg) {
     if (mag > max_pos) return false;
@@ -137,9 +117,8 @@ bool Value::as_int64(int64_t& out) const {
 }
 
 double Value::as_double() const {
-  expect_type(type_, Type::Number, "a number");
   // Classic locale: strtod would honour a ',' decimal separator set by the host.
-  std::istringstream in(str_);
+  std::istringstream in(number_str());
   in.imbue(std::locale::classic());
   double d = 0;
   in >> d;
@@ -147,8 +126,9 @@ double Value::as_double() const {
 }
 
 const Value* Value::get(const std::string& key) const {
-  if (type_ != Type::Object) return nullptr;
-  for (const auto& m : obj_)
+  const Object* obj = std::get_if<Object>(&v_);
+  if (!obj) return nullptr;
+  for (const auto& m : *obj)
     if (m.first == key) return &m.second;
   return nullptr;
 }
@@ -219,239 +199,266 @@ static void append_utf8(std::string& out, uint32_t cp) {
 
 // ---------------------------------------------------------------- parser
 
-namespace {
+Reader::Reader(const char* text, size_t size, const ParseOptions& options)
+    : s_(reinterpret_cast<const unsigned char*>(text)), n_(size), opt_(options) {}
 
-class Parser {
- public:
-  Parser(const char* text, size_t size, const ParseOptions& opt)
-      : s_(reinterpret_cast<const unsigned char*>(text)), n_(size), opt_(opt) {}
+void Reader::fail(const std::string& msg) const { throw ParseError(msg, i_); }
+void Reader::fail_at(const std::string& msg, size_t at) const { throw ParseError(msg, at); }
 
-  Value parse_document() {
-    skip_ws();
-    Value v = parse_value(0);
-    skip_ws();
-    if (i_ != n_) fail("unexpected " + describe_here() + " after the JSON value");
-    return v;
+std::string Reader::describe_here() const {
+  if (i_ >= n_) return "end of input";
+  unsigned char c = s_[i_];
+  if (c >= 0x20 && c < 0x7F) return std::string("character '") + static_cast<char>(c) + "'";
+  static const char* hex = "0123456789abcdef";
+  std::string r = "byte 0x";
+  r += hex[c >> 4];
+  r += hex[c & 15];
+  return r;
+}
+
+void Reader::skip_ws() {
+  while (i_ < n_ && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+}
+
+void Reader::expect_literal(const char* lit) {
+  size_t len = std::strlen(lit);
+  if (n_ - i_ < len || std::memcmp(s_ + i_, lit, len) != 0) fail("invalid literal, expected '" + std::string(lit) + "'");
+  i_ += len;
+}
+
+Value::Type Reader::peek() {
+  skip_ws();
+  if (i_ >= n_) fail("unexpected end of input, expected a value");
+  unsigned char c = s_[i_];
+  switch (c) {
+    case '{': return Value::Type::Object;
+    case '[': return Value::Type::Array;
+    case '"': return Value::Type::String;
+    case 't': case 'f': return Value::Type::Bool;
+    case 'n': return Value::Type::Null;
+    default:
+      if (c == '-' || (c >= '0' && c <= '9')) return Value::Type::Number;
+      fail("unexpected " + describe_here() + ", expected a value");
   }
+}
 
- private:
-  const unsigned char* s_;
-  size_t n_;
-  size_t i_ = 0;
-  ParseOptions opt_;
+void Reader::push_level() {
+  // Depth is bounded because Value trees and their destructors recurse.
+  if (stack_.size() >= static_cast<size_t>(opt_.max_depth < 0 ? 0 : opt_.max_depth))
+    fail("nesting deeper than " + std::to_string(opt_.max_depth) + " levels");
+  ++i_;  // '{' or '['
+  stack_.push_back(Level{});
+}
 
-  [[noreturn]] void fail(const std::string& msg) const { throw ParseError(msg, i_); }
-  [[noreturn]] void fail_at(const std::string& msg, size_t at) const { throw ParseError(msg, at); }
+void Reader::begin_object() {
+  if (peek() != Value::Type::Object) fail("unexpected " + describe_here() + ", expected '{'");
+  push_level();
+}
 
-  std::string describe_here() const {
-    if (i_ >= n_) return "end of input";
-    unsigned char c = s_[i_];
-    if (c >= 0x20 && c < 0x7F) return std::string("character '") + static_cast<char>(c) + "'";
-    static const char* hex = "0123456789abcdef";
-    std::string r = "byte 0x";
-    r += hex[c >> 4];
-    r += hex[c & 15];
-    return r;
-  }
-
-  void skip_ws() {
-    while (i_ < n_ && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
-  }
-
-  void expect_literal(const char* lit) {
-    size_t len = std::strlen(lit);
-    if (n_ - i_ < len || std::memcmp(s_ + i_, lit, len) != 0)
-      fail("invalid literal, expected '" + std::string(lit) + "'");
-    i_ += len;
-  }
-
-  Value parse_value(int depth) {
-    if (i_ >= n_) fail("unexpected end of input, expected a value");
-    switch (s_[i_]) {
-      case '{': return parse_object(depth + 1);
-      case '[': return parse_array(depth + 1);
-      case '"': return Value::string(parse_string());
-      case 't': expect_literal("true"); return Value::boolean(true);
-      case 'f': expect_literal("false"); return Value::boolean(false);
-      case 'n': expect_literal("null"); return Value::null();
-      default:
-        if (s_[i_] == '-' || (s_[i_] >= '0' && s_[i_] <= '9')) return parse_number();
-        fail("unexpected " + describe_here() + ", expected a value");
-    }
-  }
-
-  void check_depth(int depth) {
-    if (depth > opt_.max_depth)
-      fail("nesting deeper than " + std::to_string(opt_.max_depth) + " levels");
-  }
-
-  Value parse_object(int depth) {
-    check_depth(depth);
-    ++i_;  // '{'
-    Object obj;
-    // Set of keys seen so far: linear lookup would make hostile headers with
-    // many keys quadratic.
-    std::unordered_set<std::string> seen;
-    skip_ws();
+bool Reader::next_key(std::string& key) {
+  if (stack_.empty()) fail("next_key outside an object");
+  Level& lv = stack_.back();
+  skip_ws();
+  if (lv.first) {
     if (i_ < n_ && s_[i_] == '}') {
       ++i_;
-      return Value::object(std::move(obj));
+      stack_.pop_back();
+      return false;
     }
-    for (;;) {
-      skip_ws();
-      if (i_ >= n_ || s_[i_] != '"') fail("unexpected " + describe_here() + ", expected a string key");
-      size_t key_at = i_;
-      std::string key = parse_string();
-      if (!seen.insert(key).second) fail_at("duplicate key " + quote_for_message(key), key_at);
-      skip_ws();
-      if (i_ >= n_ || s_[i_] != ':') fail("unexpected " + describe_here() + ", expected ':'");
+  } else {
+    if (i_ < n_ && s_[i_] == '}') {
       ++i_;
-      skip_ws();
-      Value v = parse_value(depth);
-      obj.emplace_back(std::move(key), std::move(v));
-      skip_ws();
-      if (i_ < n_ && s_[i_] == ',') {
-        ++i_;
-        continue;
-      }
-      if (i_ < n_ && s_[i_] == '}') {
-        ++i_;
-        return Value::object(std::move(obj));
-      }
-      fail("unexpected " + describe_here() + ", expected ',' or '}'");
+      stack_.pop_back();
+      return false;
     }
-  }
-
-  Value parse_array(int depth) {
-    check_depth(depth);
-    ++i_;  // '['
-    Array arr;
+    if (i_ >= n_ || s_[i_] != ',') fail("unexpected " + describe_here() + ", expected ',' or '}'");
+    ++i_;
     skip_ws();
-    if (i_ < n_ && s_[i_] == ']') {
+  }
+  lv.first = false;
+  if (i_ >= n_ || s_[i_] != '"') fail("unexpected " + describe_here() + ", expected a string key");
+  key_at_ = i_;
+  key = read_string();
+  skip_ws();
+  if (i_ >= n_ || s_[i_] != ':') fail("unexpected " + describe_here() + ", expected ':'");
+  ++i_;
+  return true;
+}
+
+void Reader::begin_array() {
+  if (peek() != Value::Type::Array) fail("unexpected " + describe_here() + ", expected '['");
+  push_level();
+}
+
+bool Reader::next_element() {
+  if (stack_.empty()) fail("next_element outside an array");
+  Level& lv = stack_.back();
+  skip_ws();
+  if (i_ < n_ && s_[i_] == ']') {
+    ++i_;
+    stack_.pop_back();
+    return false;
+  }
+  if (!lv.first) {
+    if (i_ >= n_ || s_[i_] != ',') fail("unexpected " + describe_here() + ", expected ',' or ']'");
+    ++i_;
+    skip_ws();  // a ']' now is a trailing comma: the value parser reports it
+  }
+  lv.first = false;
+  if (lv.count >= opt_.max_array_length)
+    fail("array longer than " + std::to_string(opt_.max_array_length) + " elements");
+  ++lv.count;
+  return true;
+}
+
+std::string Reader::read_number() {
+  if (peek() != Value::Type::Number) fail("unexpected " + describe_here() + ", expected a number");
+  size_t start = i_;
+  auto digit = [&](size_t k) { return k < n_ && s_[k] >= '0' && s_[k] <= '9'; };
+  if (s_[i_] == '-') ++i_;
+  if (!digit(i_)) fail("invalid number: expected a digit");
+  if (s_[i_] == '0') {
+    ++i_;
+    if (digit(i_)) fail("invalid number: leading zero");
+  } else {
+    while (digit(i_)) ++i_;
+  }
+  if (i_ < n_ && s_[i_] == '.') {
+    ++i_;
+    if (!digit(i_)) fail("invalid number: expected a digit after '.'");
+    while (digit(i_)) ++i_;
+  }
+  if (i_ < n_ && (s_[i_] == 'e' || s_[i_] == 'E')) {
+    ++i_;
+    if (i_ < n_ && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+    if (!digit(i_)) fail("invalid number: expected a digit in the exponent");
+    while (digit(i_)) ++i_;
+  }
+  return std::string(reinterpret_cast<const char*>(s_ + start), i_ - start);
+}
+
+uint32_t Reader::parse_hex4() {
+  if (n_ - i_ < 4) fail("truncated \\u escape");
+  uint32_t v = 0;
+  for (int k = 0; k < 4; ++k) {
+    unsigned char c = s_[i_ + k];
+    uint32_t d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    else fail_at("invalid hex digit in \\u escape", i_ + k);
+    v = (v << 4) | d;
+  }
+  i_ += 4;
+  return v;
+}
+
+std::string Reader::read_string() {
+  if (peek() != Value::Type::String) fail("unexpected " + describe_here() + ", expected a string");
+  size_t open = i_;
+  ++i_;  // opening quote
+  std::string out;
+  for (;;) {
+    if (i_ >= n_) fail_at("unterminated string", open);
+    unsigned char c = s_[i_];
+    if (c == '"') {
       ++i_;
+      return out;
+    }
+    if (c < 0x20) fail("unescaped control character in string");
+    if (c == '\\') {
+      size_t esc_at = i_;
+      ++i_;
+      if (i_ >= n_) fail_at("unterminated string", open);
+      unsigned char e = s_[i_++];
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          uint32_t cp = parse_hex4();
+          if (cp >= 0xDC00 && cp <= 0xDFFF) fail_at("lone low surrogate in \\u escape", esc_at);
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            // A high surrogate must be followed by an escaped low surrogate.
+            if (n_ - i_ < 2 || s_[i_] != '\\' || s_[i_ + 1] != 'u') fail_at("lone high surrogate in \\u escape", esc_at);
+            i_ += 2;
+            uint32_t lo = parse_hex4();
+            if (lo < 0xDC00 || lo > 0xDFFF) fail_at("high surrogate not followed by a low surrogate", esc_at);
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          }
+          append_utf8(out, cp);
+          break;
+        }
+        default:
+          fail_at("invalid escape sequence", esc_at);
+      }
+      continue;
+    }
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i_;
+      continue;
+    }
+    size_t len = utf8_sequence_length(s_, n_, i_);
+    if (len == 0) fail("invalid UTF-8 in string");
+    out.append(reinterpret_cast<const char*>(s_ + i_), len);
+    i_ += len;
+  }
+}
+
+Value Reader::read_value() { return read_tree(); }
+
+Value Reader::read_tree() {
+  switch (peek()) {
+    case Value::Type::Null: expect_literal("null"); return Value::null();
+    case Value::Type::Bool:
+      if (s_[i_] == 't') {
+        expect_literal("true");
+        return Value::boolean(true);
+      }
+      expect_literal("false");
+      return Value::boolean(false);
+    case Value::Type::Number: return Value::number_text(read_number());
+    case Value::Type::String: return Value::string(read_string());
+    case Value::Type::Array: {
+      begin_array();
+      Array arr;
+      while (next_element()) arr.push_back(read_tree());
       return Value::array(std::move(arr));
     }
-    for (;;) {
-      skip_ws();
-      arr.push_back(parse_value(depth));
-      skip_ws();
-      if (i_ < n_ && s_[i_] == ',') {
-        ++i_;
-        continue;
+    case Value::Type::Object: {
+      begin_object();
+      Object obj;
+      // Linear lookup would make hostile objects with many keys quadratic.
+      std::unordered_set<std::string> seen;
+      std::string key;
+      while (next_key(key)) {
+        if (!seen.insert(key).second) fail_at("duplicate key " + quote_for_message(key), key_at_);
+        Value v = read_tree();
+        obj.emplace_back(std::move(key), std::move(v));
       }
-      if (i_ < n_ && s_[i_] == ']') {
-        ++i_;
-        return Value::array(std::move(arr));
-      }
-      fail("unexpected " + describe_here() + ", expected ',' or ']'");
+      return Value::object(std::move(obj));
     }
   }
+  fail("unreachable");
+}
 
-  Value parse_number() {
-    size_t start = i_;
-    auto digit = [&](size_t k) { return k < n_ && s_[k] >= '0' && s_[k] <= '9'; };
-    if (s_[i_] == '-') ++i_;
-    if (!digit(i_)) fail("invalid number: expected a digit");
-    if (s_[i_] == '0') {
-      ++i_;
-      if (digit(i_)) fail("invalid number: leading zero");
-    } else {
-      while (digit(i_)) ++i_;
-    }
-    if (i_ < n_ && s_[i_] == '.') {
-      ++i_;
-      if (!digit(i_)) fail("invalid number: expected a digit after '.'");
-      while (digit(i_)) ++i_;
-    }
-    if (i_ < n_ && (s_[i_] == 'e' || s_[i_] == 'E')) {
-      ++i_;
-      if (i_ < n_ && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
-      if (!digit(i_)) fail("invalid number: expected a digit in the exponent");
-      while (digit(i_)) ++i_;
-    }
-    return Value::number_text(std::string(reinterpret_cast<const char*>(s_ + start), i_ - start));
-  }
-
-  uint32_t parse_hex4() {
-    if (n_ - i_ < 4) fail("truncated \\u escape");
-    uint32_t v = 0;
-    for (int k = 0; k < 4; ++k) {
-      unsigned char c = s_[i_ + k];
-      uint32_t d;
-      if (c >= '0' && c <= '9') d = c - '0';
-      else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-      else fail_at("invalid hex digit in \\u escape", i_ + k);
-      v = (v << 4) | d;
-    }
-    i_ += 4;
-    return v;
-  }
-
-  std::string parse_string() {
-    size_t open = i_;
-    ++i_;  // opening quote
-    std::string out;
-    for (;;) {
-      if (i_ >= n_) fail_at("unterminated string", open);
-      unsigned char c = s_[i_];
-      if (c == '"') {
-        ++i_;
-        return out;
-      }
-      if (c < 0x20) fail("unescaped control character in string");
-      if (c == '\\') {
-        size_t esc_at = i_;
-        ++i_;
-        if (i_ >= n_) fail_at("unterminated string", open);
-        unsigned char e = s_[i_++];
-        switch (e) {
-          case '"': out += '"'; break;
-          case '\\': out += '\\'; break;
-          case '/': out += '/'; break;
-          case 'b': out += '\b'; break;
-          case 'f': out += '\f'; break;
-          case 'n': out += '\n'; break;
-          case 'r': out += '\r'; break;
-          case 't': out += '\t'; break;
-          case 'u': {
-            uint32_t cp = parse_hex4();
-            if (cp >= 0xDC00 && cp <= 0xDFFF) fail_at("lone low surrogate in \\u escape", esc_at);
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-              // A high surrogate must be followed by an escaped low surrogate.
-              if (n_ - i_ < 2 || s_[i_] != '\\' || s_[i_ + 1] != 'u')
-                fail_at("lone high surrogate in \\u escape", esc_at);
-              i_ += 2;
-              uint32_t lo = parse_hex4();
-              if (lo < 0xDC00 || lo > 0xDFFF) fail_at("high surrogate not followed by a low surrogate", esc_at);
-              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            append_utf8(out, cp);
-            break;
-          }
-          default:
-            fail_at("invalid escape sequence", esc_at);
-        }
-        continue;
-      }
-      if (c < 0x80) {
-        out += static_cast<char>(c);
-        ++i_;
-        continue;
-      }
-      size_t len = utf8_sequence_length(s_, n_, i_);
-      if (len == 0) fail("invalid UTF-8 in string");
-      out.append(reinterpret_cast<const char*>(s_ + i_), len);
-      i_ += len;
-    }
-  }
-};
-
-}  // namespace
+void Reader::end() {
+  skip_ws();
+  if (!stack_.empty()) fail("unexpected " + describe_here() + ", value not finished");
+  if (i_ != n_) fail("unexpected " + describe_here() + " after the JSON value");
+}
 
 Value parse(const char* text, size_t size, const ParseOptions& options) {
-  Parser p(text, size, options);
-  return p.parse_document();
+  Reader r(text, size, options);
+  Value v = r.read_value();
+  r.end();
+  return v;
 }
 
 // ---------------------------------------------------------------- writer

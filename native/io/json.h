@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace chatbert {
@@ -53,13 +54,13 @@ class Value {
   static Value array(Array a = {});
   static Value object(Object o = {});
 
-  Type type() const { return type_; }
-  bool is_null() const { return type_ == Type::Null; }
-  bool is_bool() const { return type_ == Type::Bool; }
-  bool is_number() const { return type_ == Type::Number; }
-  bool is_string() const { return type_ == Type::String; }
-  bool is_array() const { return type_ == Type::Array; }
-  bool is_object() const { return type_ == Type::Object; }
+  Type type() const { return static_cast<Type>(v_.index()); }
+  bool is_null() const { return type() == Type::Null; }
+  bool is_bool() const { return type() == Type::Bool; }
+  bool is_number() const { return type() == Type::Number; }
+  bool is_string() const { return type() == Type::String; }
+  bool is_array() const { return type() == Type::Array; }
+  bool is_object() const { return type() == Type::Object; }
 
   // Accessors throw std::logic_error on a type mismatch (a programming error,
   // callers check the type first).
@@ -81,20 +82,78 @@ class Value {
   const Value* get(const std::string& key) const;
 
  private:
-  Type type_ = Type::Null;
-  bool bool_ = false;
-  std::string str_;  // String contents or Number text
-  Array arr_;
-  Object obj_;
+  struct NumberText {
+    std::string text;
+  };
+  // One alternative per Type, in the same order. A variant keeps a Value at
+  // 40 bytes, which bounds the memory a hostile header can make us spend.
+  std::variant<std::monostate, bool, NumberText, std::string, Array, Object> v_;
 };
 
 struct ParseOptions {
   // Maximum nesting of arrays/objects. Parsing is recursive, so this bounds
   // stack use on hostile input.
   int max_depth = 64;
+  // Maximum elements in one array; larger arrays are rejected as soon as
+  // the limit is passed rather than after materializing them.
+  size_t max_array_length = static_cast<size_t>(-1);
 };
 
-// Parses exactly one JSON value; only whitespace may follow it.
+// Pull parser: walks one JSON text token by token with the same strictness
+// as parse(), so a consumer with a known schema can validate as it reads and
+// stop at the first problem without building a parse tree. Every method
+// throws ParseError on malformed input. It does not check for duplicate keys
+// (the consumer knows which keys matter); parse() does.
+//
+//   r.begin_object();
+//   while (r.next_key(key)) { switch on r.peek(): read_string() / read_value() / ... }
+//   r.end();
+class Reader {
+ public:
+  Reader(const char* text, size_t size, const ParseOptions& options = {});
+
+  // Type of the next value (skips whitespace; consumes nothing).
+  Value::Type peek();
+  void begin_object();
+  // Reads the next key and its ':'; false (and the '}' consumed) at the end.
+  bool next_key(std::string& key);
+  void begin_array();
+  // True if another element follows (its ',' consumed); false at ']'.
+  bool next_element();
+  std::string read_string();
+  std::string read_number();  // validated source text
+  Value read_value();         // the whole next value as a tree
+  // Only whitespace may remain.
+  void end();
+
+  // Byte offset of the next unread byte, and of the last key's opening quote.
+  size_t offset() const { return i_; }
+  size_t key_offset() const { return key_at_; }
+
+ private:
+  struct Level {
+    bool first = true;
+    size_t count = 0;
+  };
+  const unsigned char* s_;
+  size_t n_;
+  size_t i_ = 0;
+  size_t key_at_ = 0;
+  ParseOptions opt_;
+  std::vector<Level> stack_;
+
+  [[noreturn]] void fail(const std::string& msg) const;
+  [[noreturn]] void fail_at(const std::string& msg, size_t at) const;
+  std::string describe_here() const;
+  void skip_ws();
+  void expect_literal(const char* lit);
+  void push_level();
+  uint32_t parse_hex4();
+  Value read_tree();
+};
+
+// Parses exactly one JSON value; only whitespace may follow it. Rejects
+// duplicate object keys.
 Value parse(const char* text, size_t size, const ParseOptions& options = {});
 inline Value parse(const std::string& text, const ParseOptions& options = {}) {
   return parse(text.data(), text.size(), options);

@@ -15,6 +15,12 @@
 #include "json.h"
 
 #ifdef _WIN32
+#ifndef NOMINMAX
+#define NOMINMAX  // keep std::min/std::max usable
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
 #include <io.h>
 #include <process.h>
 #include <windows.h>
@@ -149,54 +155,89 @@ const TensorInfo* Header::find(const std::string& name) const {
 
 namespace {
 
-TensorInfo parse_tensor_entry(const std::string& name, const json::Value& v, const std::string& pre) {
-  const std::string ctx = pre + tensor_ctx(name);
-  if (!v.is_object()) throw Error(ctx + "entry is not an object");
+// The header is read with a pull parser against the known schema, so it is
+// validated as it is read: the first bad entry stops the parse, and memory
+// is only what the result needs (no parse tree of a hostile 100 MB header).
 
-  const json::Value* dtype_v = nullptr;
-  const json::Value* shape_v = nullptr;
-  const json::Value* offsets_v = nullptr;
-  for (const auto& m : v.as_object()) {
-    if (m.first == "dtype") dtype_v = &m.second;
-    else if (m.first == "shape") shape_v = &m.second;
-    else if (m.first == "data_offsets") offsets_v = &m.second;
-    else throw Error(ctx + "unexpected key " + quoted_name(m.first) + " (allowed: dtype, shape, data_offsets)");
+bool number_as_int64(const std::string& text, int64_t& out) { return json::Value::number_text(text).as_int64(out); }
+bool number_as_uint64(const std::string& text, uint64_t& out) { return json::Value::number_text(text).as_uint64(out); }
+
+// Names the JSON type for "is X, expected Y" messages.
+const char* type_word(json::Value::Type t) {
+  switch (t) {
+    case json::Value::Type::Null: return "null";
+    case json::Value::Type::Bool: return "a boolean";
+    case json::Value::Type::Number: return "a number";
+    case json::Value::Type::String: return "a string";
+    case json::Value::Type::Array: return "an array";
+    case json::Value::Type::Object: return "an object";
   }
-  if (!dtype_v) throw Error(ctx + "missing 'dtype'");
-  if (!shape_v) throw Error(ctx + "missing 'shape'");
-  if (!offsets_v) throw Error(ctx + "missing 'data_offsets'");
+  return "unknown";
+}
+
+TensorInfo read_tensor_entry(json::Reader& r, const std::string& name, const std::string& pre) {
+  const std::string ctx = pre + tensor_ctx(name);
+  if (r.peek() != json::Value::Type::Object)
+    throw Error(ctx + "entry is " + type_word(r.peek()) + ", not an object");
 
   TensorInfo info;
   info.name = name;
-
-  if (!dtype_v->is_string()) throw Error(ctx + "'dtype' is not a string");
-  try {
-    info.dtype = parse_dtype(dtype_v->as_string());
-  } catch (const Error& e) {
-    throw Error(ctx + e.what());
-  }
-
-  if (!shape_v->is_array()) throw Error(ctx + "'shape' is not an array");
-  const json::Array& dims = shape_v->as_array();
-  info.shape.reserve(dims.size());
-  for (size_t i = 0; i < dims.size(); ++i) {
-    int64_t d;
-    if (!dims[i].is_number() || !dims[i].as_int64(d) || d < 0) {
-      std::string shown = dims[i].is_number() ? dims[i].number_str() : "not a number";
-      throw Error(ctx + "shape[" + std::to_string(i) + "] is " + shown +
-                  "; dims must be non-negative integers");
+  bool have_dtype = false, have_shape = false, have_offsets = false;
+  std::string key;
+  r.begin_object();
+  while (r.next_key(key)) {
+    if (key == "dtype") {
+      if (have_dtype) throw Error(ctx + "duplicate key 'dtype'");
+      have_dtype = true;
+      if (r.peek() != json::Value::Type::String) throw Error(ctx + "'dtype' is not a string");
+      std::string dt = r.read_string();
+      try {
+        info.dtype = parse_dtype(dt);
+      } catch (const Error& e) {
+        throw Error(ctx + e.what());
+      }
+    } else if (key == "shape") {
+      if (have_shape) throw Error(ctx + "duplicate key 'shape'");
+      have_shape = true;
+      if (r.peek() != json::Value::Type::Array) throw Error(ctx + "'shape' is not an array");
+      r.begin_array();
+      for (size_t i = 0; r.next_element(); ++i) {
+        int64_t d = -1;
+        std::string shown = "not a number";
+        if (r.peek() == json::Value::Type::Number) {
+          shown = r.read_number();
+          if (!number_as_int64(shown, d)) d = -1;
+        }
+        if (d < 0)
+          throw Error(ctx + "shape[" + std::to_string(i) + "] is " + shown + "; dims must be non-negative integers");
+        info.shape.push_back(d);
+      }
+    } else if (key == "data_offsets") {
+      if (have_offsets) throw Error(ctx + "duplicate key 'data_offsets'");
+      have_offsets = true;
+      if (r.peek() != json::Value::Type::Array) throw Error(ctx + "'data_offsets' must be an array [begin, end]");
+      r.begin_array();
+      uint64_t v[2] = {0, 0};
+      size_t count = 0;
+      while (r.next_element()) {
+        if (count == 2) throw Error(ctx + "'data_offsets' must be an array [begin, end]");
+        if (r.peek() != json::Value::Type::Number || !number_as_uint64(r.read_number(), v[count]))
+          throw Error(ctx + "'data_offsets' must hold two non-negative 64-bit integers");
+        ++count;
+      }
+      if (count != 2) throw Error(ctx + "'data_offsets' must be an array [begin, end]");
+      info.begin = v[0];
+      info.end = v[1];
+    } else {
+      throw Error(ctx + "unexpected key " + quoted_name(key) + " (allowed: dtype, shape, data_offsets)");
     }
-    info.shape.push_back(d);
   }
+  if (!have_dtype) throw Error(ctx + "missing 'dtype'");
+  if (!have_shape) throw Error(ctx + "missing 'shape'");
+  if (!have_offsets) throw Error(ctx + "missing 'data_offsets'");
 
-  if (!offsets_v->is_array() || offsets_v->as_array().size() != 2)
-    throw Error(ctx + "'data_offsets' must be an array [begin, end]");
-  const json::Array& offs = offsets_v->as_array();
-  if (!offs[0].as_uint64(info.begin) || !offs[1].as_uint64(info.end))
-    throw Error(ctx + "'data_offsets' must hold two non-negative 64-bit integers");
   if (info.end < info.begin)
     throw Error(ctx + "data_offsets " + range_str(info.begin, info.end) + " end before they begin");
-
   uint64_t numel, nbytes;
   if (!checked_sizes(info.shape, info.dtype, numel, nbytes))
     throw Error(ctx + "shape " + shape_str(info.shape) + " of " + dtype_name(info.dtype) +
@@ -207,6 +248,24 @@ TensorInfo parse_tensor_entry(const std::string& name, const json::Value& v, con
                 " bytes but shape " + shape_str(info.shape) + " of " + dtype_name(info.dtype) + " needs " +
                 std::to_string(nbytes));
   return info;
+}
+
+void read_metadata(json::Reader& r, std::map<std::string, std::string>& out, const std::string& pre) {
+  json::Value::Type t = r.peek();
+  if (t == json::Value::Type::Null) {  // the reference reader accepts null
+    r.read_value();
+    return;
+  }
+  if (t != json::Value::Type::Object) throw Error(pre + "'__metadata__' is not an object of strings");
+  std::string key;
+  r.begin_object();
+  while (r.next_key(key)) {
+    if (r.peek() != json::Value::Type::String)
+      throw Error(pre + "'__metadata__' value for key " + quoted_name(key) + " is not a string");
+    std::string value = r.read_string();
+    if (!out.emplace(key, std::move(value)).second)
+      throw Error(pre + "duplicate '__metadata__' key " + quoted_name(key));
+  }
 }
 
 }  // namespace
@@ -241,33 +300,34 @@ Header parse_prefix(const uint8_t* bytes, size_t available, uint64_t file_size, 
   // Writers always emit an object first; reject leading junk (e.g. a BOM).
   if (text[0] != '{') throw Error(pre + "header does not start with '{' (not a safetensors file?)");
 
-  json::Value root;
+  Header h;
+  h.data_offset = 8 + n;
   try {
+    // A valid header nests exactly 3 deep (object > entry > shape/offsets)
+    // and its arrays are short.
     json::ParseOptions opt;
-    opt.max_depth = 16;  // a valid header nests 3 deep
-    root = json::parse(text, len, opt);
+    opt.max_depth = 3;
+    opt.max_array_length = kMaxRank;
+    json::Reader r(text, len, opt);
+    std::unordered_set<std::string> names;
+    bool have_metadata = false;
+    std::string key;
+    r.begin_object();
+    while (r.next_key(key)) {
+      if (key == "__metadata__") {
+        if (have_metadata) throw Error(pre + "duplicate '__metadata__'");
+        have_metadata = true;
+        read_metadata(r, h.metadata, pre);
+        continue;
+      }
+      if (!names.insert(key).second) throw Error(pre + "duplicate tensor name " + quoted_name(key));
+      h.tensors.push_back(read_tensor_entry(r, key, pre));
+    }
+    r.end();
   } catch (const json::ParseError& e) {
     throw Error(pre + "header is not valid JSON: " + e.detail() + " (header byte " + std::to_string(e.offset()) +
                 ", file offset " + std::to_string(e.offset() + 8) + ")");
   }
-  if (!root.is_object()) throw Error(pre + "header is not a JSON object");
-
-  Header h;
-  h.data_offset = 8 + n;
-  for (const auto& m : root.as_object()) {
-    if (m.first == "__metadata__") {
-      if (m.second.is_null()) continue;  // the reference reader accepts null
-      if (!m.second.is_object()) throw Error(pre + "'__metadata__' is not an object of strings");
-      for (const auto& kv : m.second.as_object()) {
-        if (!kv.second.is_string())
-          throw Error(pre + "'__metadata__' value for key " + quoted_name(kv.first) + " is not a string");
-        h.metadata[kv.first] = kv.second.as_string();
-      }
-      continue;
-    }
-    h.tensors.push_back(parse_tensor_entry(m.first, m.second, pre));
-  }
-  // Names are unique already: the JSON parser rejects duplicate keys.
 
   std::sort(h.tensors.begin(), h.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
     if (a.begin != b.begin) return a.begin < b.begin;
@@ -437,6 +497,8 @@ Prepared prepare(const std::vector<TensorView>& tensors, const std::map<std::str
     if (t.name == "__metadata__") throw Error("tensor name '__metadata__' is reserved for metadata");
     if (!names.insert(t.name).second) throw Error("duplicate tensor name " + quoted_name(t.name));
     dtype_size(t.dtype);  // throws on an out-of-range enum value
+    if (t.shape.size() > kMaxRank)
+      throw Error(ctx + "rank " + std::to_string(t.shape.size()) + " exceeds the limit of " + std::to_string(kMaxRank));
     for (size_t i = 0; i < t.shape.size(); ++i)
       if (t.shape[i] < 0)
         throw Error(ctx + "shape[" + std::to_string(i) + "] is " + std::to_string(t.shape[i]) +

@@ -33,6 +33,9 @@ DType parse_dtype(const std::string& name);
 
 // Limits enforced by the reader (same as the reference implementation).
 constexpr uint64_t kMaxHeaderSize = 100000000;
+// Longest array accepted in a header, i.e. the maximum tensor rank. Far above
+// any real model; bounds parse memory on hostile input.
+constexpr size_t kMaxRank = 1024;
 
 struct TensorInfo {
   std::string name;

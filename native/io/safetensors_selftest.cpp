@@ -162,6 +162,15 @@ static void test_json() {
   CHECK(json::parse("[[1]]", shallow).is_array());
   expect_throw<json::ParseError>("json depth 2", [&] { json::parse("[[[1]]]", shallow); }, {"nesting deeper than 2"});
 
+  json::ParseOptions short_arrays;
+  short_arrays.max_array_length = 2;
+  CHECK(json::parse("[1,2]", short_arrays).as_array().size() == 2);
+  expect_throw<json::ParseError>("json array limit", [&] { json::parse("[1,2,3]", short_arrays); },
+                                 {"array longer than 2 elements"});
+  CHECK(sizeof(json::Value) <= 48);
+  CHECK(json::parse("{}").type() == json::Value::Type::Object && json::parse("1").type() == json::Value::Type::Number);
+  CHECK(json::parse("\"s\"").type() == json::Value::Type::String && json::Value().is_null());
+
   // Writer escapes like serde_json and round-trips through the parser.
   std::string raw("q\"b\\s/\b\f\n\r\t\x01\x1f\x7f\xc3\xa9", 16);
   CHECK(json::quote(raw) == "\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\xc3\xa9\"");
@@ -375,10 +384,28 @@ static void test_validation() {
   bad("not object", with_header("[1]", 0), {"does not start with '{'"});
   bad("duplicate tensor", with_header(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
                                       R"("a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})", 2),
-      {"duplicate key \"a\""});
+      {"duplicate tensor name 'a'"});
+  bad("duplicate dtype", with_header(R"({"x":{"dtype":"U8","dtype":"U8","shape":[1],"data_offsets":[0,1]}})", 1),
+      {"tensor 'x': duplicate key 'dtype'"});
+  bad("duplicate metadata", with_header(R"({"__metadata__":{},"__metadata__":{}})", 0), {"duplicate '__metadata__'"});
+  bad("duplicate metadata key", with_header(R"({"__metadata__":{"k":"1","k":"2"}})", 0),
+      {"duplicate '__metadata__' key 'k'"});
+  bad("three offsets", with_header(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1,2]}})", 1),
+      {"must be an array [begin, end]"});
+  bad("offsets not array", with_header(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":"0,1"}})", 1),
+      {"must be an array [begin, end]"});
+  bad("offsets fraction", with_header(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1.0]}})", 1),
+      {"two non-negative 64-bit integers"});
+  // Fail fast: the first bad entry is reported even if the text goes bad later.
+  bad("fail fast", with_header(R"({"x":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}, garbage)", 1),
+      {"unknown dtype 'Q4'"});
+  bad("syntax after good entry", with_header(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}, garbage)", 1),
+      {"not valid JSON", "expected a string key"});
+  bad("unclosed", with_header(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]})", 1),
+      {"not valid JSON", "expected ',' or '}'"});
   bad("metadata not object", with_header(R"({"__metadata__":[]})", 0), {"'__metadata__' is not an object"});
   bad("metadata value", with_header(R"({"__metadata__":{"k":1}})", 0), {"key 'k' is not a string"});
-  bad("entry not object", with_header(R"({"x":5})", 0), {"tensor 'x': entry is not an object"});
+  bad("entry not object", with_header(R"({"x":5})", 0), {"tensor 'x': entry is a number, not an object"});
   bad("missing dtype", with_header(R"({"x":{"shape":[],"data_offsets":[0,4]}})", 4), {"tensor 'x': missing 'dtype'"});
   bad("missing shape", with_header(R"({"x":{"dtype":"F32","data_offsets":[0,4]}})", 4), {"missing 'shape'"});
   bad("missing offsets", with_header(R"({"x":{"dtype":"F32","shape":[]}})", 4), {"missing 'data_offsets'"});
@@ -424,9 +451,21 @@ static void test_validation() {
   bad("past end", with_header(kGood, 20), {"tensor 'a': data_offsets [0, 24] run past the 20-byte data section"});
   bad("trailing data", with_header(kGood, 30), {"tensors cover 24 bytes but the data section holds 30"});
   bad("no tensors trailing", with_header("{}", 1), {"tensors cover 0 bytes"});
-  bad("hostile name", with_header("{\"\\u0001\\n\":5}", 0), {"tensor '\\u0001\\n': entry is not an object"});
-  bad("deep nesting", with_header("{\"a\":" + std::string(40, '[') + std::string(40, ']') + "}", 0),
-      {"nesting deeper than 16"});
+  bad("hostile name", with_header("{\"\\u0001\\n\":5}", 0), {"tensor '\\u0001\\n': entry is a number, not an object"});
+  // Nesting is refused by the schema before any depth limit matters.
+  bad("deep nesting", with_header("{\"a\":" + std::string(100000, '[') + "}", 0),
+      {"tensor 'a': entry is an array, not an object"});
+  bad("nested shape", with_header(R"({"x":{"dtype":"F32","shape":[[1]],"data_offsets":[0,4]}})", 4),
+      {"shape[0] is not a number"});
+  {
+    // Rank up to the limit is fine; one more is refused while parsing.
+    std::string ones;
+    for (size_t q = 0; q < st::kMaxRank; ++q) ones += q ? ",1" : "1";
+    CHECK(parse(with_header(R"({"x":{"dtype":"U8","shape":[)" + ones + R"(],"data_offsets":[0,1]}})", 1))
+              .tensors[0].shape.size() == st::kMaxRank);
+    bad("rank limit", with_header(R"({"x":{"dtype":"U8","shape":[)" + ones + R"(,1],"data_offsets":[0,1]}})", 1),
+        {"array longer than 1024 elements"});
+  }
   bad("invalid utf8 name", with_header("{\"\xff\":5}", 0), {"invalid UTF-8"});
   // No prefix when no name is given.
   expect_throw<st::Error>("no what", [] { std::vector<uint8_t> b{1}; st::parse_header(b.data(), 1); }, {"file is 1 bytes"});
@@ -449,6 +488,9 @@ static void test_writer_validation() {
                           {"tensor 'x': shape[0] is -1"});
   expect_throw<st::Error>("w overflow", [&] { st::serialize({view("x", st::DType::F32, {INT64_MAX, 2}, 0)}); },
                           {"overflows"});
+  expect_throw<st::Error>("w rank", [&] {
+    st::serialize({view("x", st::DType::U8, std::vector<int64_t>(st::kMaxRank + 1, 1), 1)});
+  }, {"rank 1025 exceeds"});
   expect_throw<st::Error>("w dup", [&] { st::serialize({view("x", st::DType::U8, {1}, 1), view("x", st::DType::U8, {1}, 1)}); },
                           {"duplicate tensor name 'x'"});
   expect_throw<st::Error>("w reserved", [&] { st::serialize({view("__metadata__", st::DType::U8, {1}, 1)}); },

@@ -1,0 +1,71 @@
+/** `chatbert train`: runs a config with a progress bar, Ctrl+C saving a checkpoint. */
+import { SingleBar } from 'cli-progress';
+import { loadConfig } from '../config/load';
+import { ImrTrainingRun, type TrainResult } from '../train/run';
+
+export interface TrainCommandOptions {
+  config: string;
+  set?: string[];
+  resume?: boolean;
+  runDir?: string;
+  /** Print log lines instead of a bar (default when stderr is not a terminal). */
+  plain?: boolean;
+  out?: NodeJS.WritableStream;
+}
+
+const fmtTime = (s: number) => (!Number.isFinite(s) ? '--' : s < 60 ? `${Math.round(s)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
+
+export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult> {
+  const out = o.out ?? process.stderr;
+  const { config, files } = loadConfig(o.config, o.set ?? []);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      out.write('\nchatbert: interrupted: finishing this step and saving a checkpoint (Ctrl+C again to quit at once)\n');
+      controller.abort();
+    } else process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  const run = new ImrTrainingRun(config, { resume: o.resume, runDir: o.runDir, signal: controller.signal });
+  const tty = !o.plain && (out as NodeJS.WriteStream).isTTY === true;
+  let bar: SingleBar | undefined;
+  run.on('start', (s) => {
+    out.write(
+      `chatbert train ${config.name} (${files.map((f) => f.replace(process.cwd() + '/', '')).join(' <- ')})\n` +
+        `  ${s.trainExamples.toLocaleString()} training / ${s.validationExamples.toLocaleString()} validation examples · vocabulary ${s.vocabSize.toLocaleString()} · ` +
+        `${s.parameters.toLocaleString()} parameters · ${s.device} · ${s.totalSteps.toLocaleString()} steps\n` +
+        `  run directory ${s.runDir}${s.resumedFrom ? ` (resuming from ${s.resumedFrom})` : ''}\n`,
+    );
+    if (tty) {
+      bar = new SingleBar(
+        { format: '  {bar} {value}/{total} | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_h}', barsize: 24, hideCursor: true, stream: out as NodeJS.WriteStream, etaBuffer: 50 },
+      );
+      bar.start(s.totalSteps, 0, { loss: '-', lr: '-', tps: '-', eta_h: '--' });
+    }
+  });
+  run.on('step', (l) => {
+    const payload = { loss: l.mlmLoss.toFixed(4), lr: l.lr.toExponential(2), tps: Math.round(l.tokensPerSecond).toLocaleString(), eta_h: fmtTime(l.etaSeconds) };
+    if (bar) bar.update(l.step, payload);
+    else out.write(`  step ${l.step}/${l.totalSteps} loss ${payload.loss} lr ${payload.lr} ${payload.tps} tok/s grad ${l.gradNorm.toFixed(2)} ETA ${payload.eta_h}\n`);
+  });
+  const say = (m: string) => {
+    if (bar) {
+      out.write('\r\x1b[2K');
+      out.write(m + '\n');
+    } else out.write(m + '\n');
+  };
+  run.on('eval', (e) => say(`  eval @ step ${e.step}: loss ${e.evalLoss.toFixed(4)}${e.lengthAccuracy !== undefined ? ` · length accuracy ${(100 * e.lengthAccuracy).toFixed(1)}%` : ''}${e.best ? ' (best: model saved)' : ''}`));
+  run.on('checkpoint', (d) => say(`  checkpoint ${d}`));
+  run.on('message', (m) => say(`  ${m}`));
+  try {
+    const r = await run.run();
+    bar?.stop();
+    out.write(`chatbert: ${r.stoppedBy === 'interrupted' ? 'interrupted' : 'done'} after ${r.steps} steps (${r.stoppedBy}); best eval loss ${r.bestEvalLoss?.toFixed(4) ?? '-'}; model in ${r.modelDir}\n`);
+    return r;
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * ChatBERT-IMR generation from TypeScript: conversations in, replies out, decoded by the native
+ * iterative unmasking loop (native/generate/imr.cpp).
+ */
+import { encodeContext } from './format';
+import { DistilBertMLM, type ModelOptions } from '../model';
+import { native } from '../native';
+import type { DistilBertConfig } from '../checkpoint';
+
+/** Decoding options; every one has a default and is validated natively (a bad value rejects with a message naming it). */
+export interface ImrGenerateOptions {
+  /** Refinement iterations (default 10). */
+  iterations?: number;
+  /** How many positions are committed after each iteration: linear, cosine (default), or every position with confidence >= threshold. */
+  schedule?: 'linear' | 'cosine' | 'threshold';
+  threshold?: number;
+  /** Temperature annealed from initialTemperature (default 1.0) to finalTemperature (default 0.1). */
+  initialTemperature?: number;
+  finalTemperature?: number;
+  anneal?: 'linear' | 'cosine';
+  /** Token choice (default argmax). */
+  sampling?: 'argmax' | 'gumbel' | 'top_k' | 'top_p';
+  topK?: number;
+  topP?: number;
+  /** Confidence measure (default max_prob). */
+  confidence?: 'max_prob' | 'margin' | 'neg_entropy';
+  /** Mask-Predict re-masking: share of committed tokens returned to [MASK], decaying to 0 (default 0). */
+  remask?: number;
+  /** Reply length: predicted by the model before decoding (default), fixed at maxLength, or free (end tokens compete). */
+  lengthMode?: 'predict' | 'fixed' | 'free';
+  maxLength?: number;
+  minLength?: number;
+  /** The unmasking op: fused (default) or the naive reference. */
+  impl?: 'fused' | 'naive';
+  seed?: number;
+}
+
+export const DEFAULT_GENERATE_OPTIONS: Required<Omit<ImrGenerateOptions, 'maxLength'>> = {
+  iterations: 10,
+  schedule: 'cosine',
+  threshold: 0.9,
+  initialTemperature: 1.0,
+  finalTemperature: 0.1,
+  anneal: 'linear',
+  sampling: 'argmax',
+  topK: 50,
+  topP: 0.9,
+  confidence: 'max_prob',
+  remask: 0,
+  lengthMode: 'predict',
+  minLength: 1,
+  impl: 'fused',
+  seed: 0,
+};
+
+export interface Conversation {
+  /** Utterances so far, oldest first; the reply answers the last. */
+  turns: readonly string[];
+  persona?: readonly string[];
+}
+
+export interface IterationState {
+  iteration: number;
+  /** Per conversation: the slot's token strings, null where still [MASK]. */
+  slots: (string | null)[][];
+}
+
+export interface ImrReply {
+  text: string;
+  tokens: string[];
+  iterations: number;
+}
+
+export class GenerationAbortedError extends Error {
+  override name = 'AbortError';
+}
+
+export interface ImrMeta {
+  maxResponseLength: number;
+  endMode: 'end_token' | 'length_head';
+  maxTurns: number;
+  maxContextTokens: number;
+  persona: boolean;
+}
+
+export function imrMeta(c: DistilBertConfig, where: string): ImrMeta {
+  const m = c.chatbert;
+  if (!m || m.variant !== 'imr' || !m.max_response_length || !m.max_turns || !m.max_context_tokens)
+    throw new Error(`${where}: not a ChatBERT-IMR checkpoint (config.json has no chatbert section with variant "imr"); train one with \`npm run train -- imr_tiny\``);
+  return { maxResponseLength: m.max_response_length, endMode: m.end_mode ?? 'end_token', maxTurns: m.max_turns, maxContextTokens: m.max_context_tokens, persona: m.persona ?? false };
+}
+
+export class ImrChatModel {
+  private constructor(
+    readonly mlm: DistilBertMLM,
+    readonly meta: ImrMeta,
+    readonly dir: string,
+  ) {}
+
+  /** Wraps an already loaded model (benchmarks, tests) with the IMR layout it was trained with. */
+  static fromModel(mlm: DistilBertMLM, meta: ImrMeta, dir = '(in memory)'): ImrChatModel {
+    return new ImrChatModel(mlm, meta, dir);
+  }
+
+  static async load(dir: string, options: ModelOptions = {}): Promise<ImrChatModel> {
+    const mlm = await DistilBertMLM.load(dir, options);
+    try {
+      return new ImrChatModel(mlm, imrMeta(mlm.config, dir), dir);
+    } catch (e) {
+      mlm.dispose();
+      throw e;
+    }
+  }
+
+  get tokenizer() {
+    return this.mlm.tokenizer;
+  }
+  get device(): string {
+    return this.mlm.device;
+  }
+
+  /** The model input of a conversation: the same function training used. */
+  contextIds(c: Conversation): number[] {
+    return encodeContext(this.tokenizer, c.turns, { maxTurns: this.meta.maxTurns, maxContextTokens: this.meta.maxContextTokens, persona: this.meta.persona ? c.persona : undefined });
+  }
+
+  /** Replies to a batch of conversations. */
+  async generate(
+    conversations: readonly Conversation[],
+    options: ImrGenerateOptions = {},
+    hooks: { onIteration?: (s: IterationState) => void; signal?: AbortSignal } = {},
+  ): Promise<ImrReply[]> {
+    if (conversations.length === 0) return [];
+    if (hooks.signal?.aborted) throw new GenerationAbortedError('generation aborted');
+    const tok = this.tokenizer;
+    const L = this.meta.maxResponseLength;
+    const contexts = conversations.map((c) => this.contextIds(c));
+    const T = Math.max(...contexts.map((c) => c.length)) + L + 1;
+    const B = contexts.length;
+    const inputIds = new Int32Array(B * T).fill(tok.padTokenId);
+    const attentionMask = new Uint8Array(B * T);
+    const slotStart = new Int32Array(B);
+    contexts.forEach((ctx, b) => {
+      inputIds.set(ctx, b * T);
+      inputIds.fill(tok.maskTokenId, b * T + ctx.length, b * T + ctx.length + L);
+      inputIds[b * T + ctx.length + L] = tok.sepTokenId;
+      attentionMask.fill(1, b * T, b * T + ctx.length + L + 1);
+      slotStart[b] = ctx.length;
+    });
+    const abort = new Int32Array(new SharedArrayBuffer(4));
+    const onAbort = () => Atomics.store(abort, 0, 1);
+    hooks.signal?.addEventListener('abort', onAbort, { once: true });
+    const toStrings = (tokens: Int32Array, masked?: Uint8Array) =>
+      Array.from({ length: B }, (_, b) => Array.from(tokens.subarray(b * L, (b + 1) * L), (id, j) => (masked && masked[b * L + j] ? null : tok.idToToken(id))));
+    try {
+      const r = await native.imrGenerate(this.mlm.native, {
+        inputIds,
+        attentionMask,
+        batch: B,
+        seqLen: T,
+        slotStart,
+        slotLength: L,
+        specialIds: { pad: tok.padTokenId, unk: tok.unkTokenId, cls: tok.clsTokenId, sep: tok.sepTokenId, mask: tok.maskTokenId },
+        endTokenModel: this.meta.endMode === 'end_token',
+        options: { ...options },
+        onIteration: hooks.onIteration ? (s) => hooks.onIteration!({ iteration: s.iteration, slots: toStrings(s.tokens, s.masked) }) : undefined,
+        abort,
+      });
+      return Array.from({ length: B }, (_, b) => {
+        const ids = Array.from(r.tokens.subarray(b * L, b * L + r.lengths[b]));
+        return { text: tok.decode(ids, { skipSpecialTokens: true }), tokens: ids.map((id) => tok.idToToken(id)), iterations: r.iterations };
+      });
+    } catch (e) {
+      if (e instanceof Error && /generation aborted/.test(e.message)) throw new GenerationAbortedError('generation aborted');
+      throw e;
+    } finally {
+      hooks.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** One reply to one conversation. */
+  async reply(c: Conversation, options: ImrGenerateOptions = {}, hooks: { onIteration?: (s: IterationState) => void; signal?: AbortSignal } = {}): Promise<ImrReply> {
+    return (await this.generate([c], options, hooks))[0];
+  }
+
+  dispose(): void {
+    this.mlm.dispose();
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The chat REPL (`npx chatbert-repl`, `chatbert chat`). On a terminal: a prompt with history kept
+ * across runs, commands, Ctrl+C aborting a generation, `/steps on` redrawing the reply as it is
+ * unmasked. Without a terminal: one user turn per line in, one reply per line out (`--json` for
+ * machine-readable lines).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { ChatSession } from '../chat/session';
+import { describeOptions, parseOptionAssignment } from '../chat/options';
+import { GenerationAbortedError, ImrChatModel, type IterationState } from '../imr/generate';
+import { chatbertHome } from '../train/run';
+
+/** Where the quickstart (`npm start`, `npm run train -- imr_tiny`) puts its model. */
+export function defaultModelDir(): string {
+  return path.join(chatbertHome(), 'runs', 'imr_tiny', 'model');
+}
+
+export interface ReplOptions {
+  modelDir?: string;
+  device?: string;
+  json?: boolean;
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream;
+  /** Lines to run as if typed (used by `npm start` when stdin is not a terminal). */
+  scripted?: string[];
+  historyFile?: string;
+  persona?: string[];
+}
+
+const HELP = `Commands:
+  /help                 this help
+  /reset                forget the conversation
+  /history              show the conversation
+  /set KEY=VALUE        change a generation setting (iterations, schedule, threshold, initial_temperature,
+                        final_temperature, anneal, sampling, top_k, top_p, confidence, remask, length,
+                        max_length, min_length, impl, seed)
+  /show                 the current settings
+  /steps on|off         watch the reply being unmasked, iteration by iteration
+  /model DIR            load another model
+  /mode imr             the decoding variant (imr; ed and ra come with their models)
+  /persona TEXT|off     give the bot a persona (sentences) or remove it
+  /save FILE            write the transcript
+  /quit                 leave (also Ctrl+D, or Ctrl+C at an empty prompt)
+Ctrl+C during a reply stops that reply.`;
+
+async function loadModel(dir: string, device?: string): Promise<ImrChatModel> {
+  if (!fs.existsSync(dir)) {
+    throw new Error(
+      dir === defaultModelDir()
+        ? `no trained model at ${dir}. Make one with \`npm run train -- imr_tiny\` (or \`npm start\`), or pass --model DIR.`
+        : `model directory ${dir} not found`,
+    );
+  }
+  return ImrChatModel.load(dir, { device: device ?? 'auto' });
+}
+
+/** Renders a slot mid-decoding: committed tokens, ▒ for positions still masked. */
+export function renderSlot(slot: (string | null)[]): string {
+  const out: string[] = [];
+  for (const t of slot) {
+    if (t === null) out.push('▒');
+    else if (t === '[SEP]' || t === '[PAD]') continue;
+    else if (t.startsWith('##') && out.length) out[out.length - 1] += t.slice(2);
+    else out.push(t);
+  }
+  return out.join(' ');
+}
+
+export async function runRepl(o: ReplOptions = {}): Promise<void> {
+  const input = o.input ?? process.stdin;
+  const output = o.output ?? process.stdout;
+  const interactive = !o.scripted && (input as NodeJS.ReadStream).isTTY === true && (output as NodeJS.WriteStream).isTTY === true;
+  const modelDir = path.resolve(o.modelDir ?? defaultModelDir());
+  const write = (s: string) => output.write(s);
+  const errorLine = (e: unknown) => write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+
+  let model = await loadModel(modelDir, o.device);
+  const session = new ChatSession(model, o.persona);
+  let steps = false;
+  let current: AbortController | undefined;
+
+  // Returns false when the REPL should end.
+  const command = async (line: string): Promise<boolean> => {
+    const [cmd, ...rest] = line.slice(1).split(/\s+/);
+    const arg = rest.join(' ').trim();
+    switch (cmd) {
+      case 'help':
+        write(HELP + '\n');
+        return true;
+      case 'quit':
+      case 'exit':
+        return false;
+      case 'reset':
+        session.reset();
+        write('(conversation cleared)\n');
+        return true;
+      case 'history':
+        write(session.transcript() || '(no conversation yet)\n');
+        return true;
+      case 'set':
+        session.options = { ...session.options, ...parseOptionAssignment(arg) };
+        write(`ok: ${arg}\n`);
+        return true;
+      case 'show':
+        write(`model ${model.dir} on ${model.device}${session.persona ? `\npersona: ${session.persona.join(' ')}` : ''}\n${describeOptions(session.options)}\n`);
+        return true;
+      case 'steps':
+        if (arg !== 'on' && arg !== 'off') throw new Error("usage: /steps on|off");
+        steps = arg === 'on';
+        write(`steps ${arg}\n`);
+        return true;
+      case 'model': {
+        if (!arg) throw new Error('usage: /model DIR');
+        const next = await loadModel(path.resolve(arg), o.device);
+        model.dispose();
+        model = next;
+        session.model = next;
+        session.reset();
+        write(`loaded ${next.dir} (${next.device}); conversation cleared\n`);
+        return true;
+      }
+      case 'mode':
+        if (arg === 'imr') write('mode imr\n');
+        else throw new Error(`mode '${arg}' is not available: this model is a ChatBERT-IMR model (modes: imr)`);
+        return true;
+      case 'persona':
+        session.persona = !arg || arg === 'off' ? undefined : arg.split(/(?<=[.!?])\s+/);
+        write(session.persona ? `persona: ${session.persona.join(' ')}\n` : 'persona off\n');
+        return true;
+      case 'save':
+        if (!arg) throw new Error('usage: /save FILE');
+        session.save(path.resolve(arg));
+        write(`saved ${session.turns.length} turns to ${path.resolve(arg)}\n`);
+        return true;
+      default:
+        throw new Error(`unknown command /${cmd} (try /help)`);
+    }
+  };
+
+  const respond = async (text: string): Promise<void> => {
+    current = new AbortController();
+    const started = Date.now();
+    const live = interactive && steps;
+    const onIteration = live
+      ? (s: IterationState) => write(`\r\x1b[2Kbot> ${renderSlot(s.slots[0])}  \x1b[2m(iteration ${s.iteration + 1})\x1b[0m`)
+      : steps && !interactive && !o.json
+        ? (s: IterationState) => write(`  [${s.iteration + 1}] ${renderSlot(s.slots[0])}\n`)
+        : undefined;
+    try {
+      const reply = await session.send(text, { onIteration, signal: current.signal });
+      const ms = Date.now() - started;
+      if (o.json) write(JSON.stringify({ user: text, reply: reply.text, ms, iterations: reply.iterations, settings: session.options }) + '\n');
+      else if (live) write(`\r\x1b[2Kbot> ${reply.text}\n`);
+      else write(interactive ? `bot> ${reply.text}\n` : `${o.scripted ? `you> ${text}\nbot> ` : ''}${reply.text}\n`);
+    } catch (e) {
+      if (e instanceof GenerationAbortedError) write(`${live ? '\r\x1b[2K' : '\n'}(reply stopped)\n`);
+      else if (o.json) write(JSON.stringify({ user: text, error: e instanceof Error ? e.message : String(e) }) + '\n');
+      else errorLine(e);
+    } finally {
+      current = undefined;
+    }
+  };
+
+  const handle = async (raw: string): Promise<boolean> => {
+    const line = raw.trim();
+    if (!line) return true;
+    if (line.startsWith('/')) {
+      try {
+        return await command(line);
+      } catch (e) {
+        errorLine(e);
+        return true;
+      }
+    }
+    await respond(line);
+    return true;
+  };
+
+  try {
+    if (o.scripted) {
+      for (const line of o.scripted) if (!(await handle(line))) break;
+      return;
+    }
+    if (!interactive) {
+      // Pipe: one turn per line, replies in order.
+      const rl = readline.createInterface({ input, terminal: false });
+      for await (const line of rl) if (!(await handle(line))) break;
+      return;
+    }
+    const historyFile = o.historyFile ?? path.join(chatbertHome(), 'repl_history');
+    let history: string[] = [];
+    try {
+      history = fs.readFileSync(historyFile, 'utf8').split('\n').filter(Boolean).reverse().slice(0, 500);
+    } catch {
+      /* first run */
+    }
+    const rl = readline.createInterface({ input, output, terminal: true, history, historySize: 500, prompt: 'you> ' });
+    write(`ChatBERT-IMR · ${model.dir} · ${model.device} · /help for commands, Ctrl+D to leave\n`);
+    await new Promise<void>((resolve) => {
+      let busy = false;
+      rl.on('SIGINT', () => {
+        if (current) {
+          current.abort();
+          return;
+        }
+        if (rl.line.length === 0) rl.close();
+        else {
+          rl.write(null, { ctrl: true, name: 'u' });
+          write('\n');
+          rl.prompt();
+        }
+      });
+      rl.on('close', () => {
+        current?.abort();
+        resolve();
+      });
+      rl.on('line', (line) => {
+        if (busy) return;
+        if (line.trim()) {
+          try {
+            fs.mkdirSync(path.dirname(historyFile), { recursive: true });
+            fs.appendFileSync(historyFile, line + '\n');
+          } catch {
+            /* history is a convenience */
+          }
+        }
+        busy = true;
+        void handle(line).then((cont) => {
+          busy = false;
+          if (!cont) rl.close();
+          else rl.prompt();
+        });
+      });
+      rl.prompt();
+    });
+    write('bye\n');
+  } finally {
+    model.dispose();
+  }
+}

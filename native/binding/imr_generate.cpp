@@ -1,0 +1,236 @@
+// imrGenerate(model, request) -> Promise<result>: ChatBERT-IMR decoding off the JS thread, with an
+// optional per-iteration callback (the REPL's /steps view) and an abort flag in shared memory.
+#include "binding/imr_generate.h"
+
+#include <atomic>
+
+#include "binding/addon.h"
+#include "binding/distilbert_model.h"
+#include "binding/util.h"
+#include "generate/imr.h"
+
+namespace chatbert::js {
+
+namespace {
+
+struct Snapshot {
+  int64_t iteration;
+  std::vector<int32_t> tokens;
+  std::vector<uint8_t> masked;
+};
+
+class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
+ public:
+  ImrWorker(Napi::Env env, Napi::Object model, std::shared_ptr<DistilBertState> st, ImrOptions opt, ImrSpecialIds ids, int64_t B, int64_t T,
+            int64_t L, std::vector<int32_t> input_ids, std::vector<uint8_t> mask, std::vector<int32_t> slot_start, bool end_token_model,
+            Napi::Function on_iteration, Napi::Value abort)
+      : Napi::AsyncProgressQueueWorker<Snapshot>(env, "chatbert.imr"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        model_ref_(Napi::Persistent(model)),
+        st_(std::move(st)),
+        opt_(std::move(opt)),
+        ids_(ids),
+        B_(B),
+        T_(T),
+        L_(L),
+        input_ids_(std::move(input_ids)),
+        mask_(std::move(mask)),
+        slot_start_(std::move(slot_start)),
+        end_token_model_(end_token_model) {
+    if (!on_iteration.IsEmpty()) callback_ref_ = Napi::Persistent(on_iteration);
+    if (abort.IsTypedArray()) {
+      auto a = abort.As<Napi::Int32Array>();
+      abort_ref_ = Napi::Persistent(abort.As<Napi::Object>());
+      // A SharedArrayBuffer-backed Int32Array: JS writes 1 to ask the worker to stop.
+      abort_flag_ = reinterpret_cast<const std::atomic<int32_t>*>(a.Data());
+    }
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override {
+    try {
+      std::lock_guard<std::mutex> lock(st_->mu);
+      auto dev = st_->device;
+      ImrRequest req;
+      req.input_ids = torch::from_blob(input_ids_.data(), {B_, T_}, torch::kInt32).to(dev, torch::kInt64);
+      req.attention_mask = torch::from_blob(mask_.data(), {B_, T_}, torch::kUInt8).to(dev);
+      req.slot_start = torch::from_blob(slot_start_.data(), {B_}, torch::kInt32).to(torch::kInt64);
+      req.slot_length = L_;
+      req.has_length_head = static_cast<bool>(st_->model->length_head);
+      req.end_token_model = end_token_model_;
+      st_->model->eval();
+      ImrProgress cb;
+      if (!callback_ref_.IsEmpty()) {
+        cb = [&](int64_t it, const torch::Tensor& tokens, const torch::Tensor& masked) {
+          Snapshot s;
+          s.iteration = it;
+          auto t = tokens.to(torch::kCPU, torch::kInt32).contiguous();
+          auto m = masked.to(torch::kCPU, torch::kUInt8).contiguous();
+          s.tokens.assign(t.data_ptr<int32_t>(), t.data_ptr<int32_t>() + t.numel());
+          s.masked.assign(m.data_ptr<uint8_t>(), m.data_ptr<uint8_t>() + m.numel());
+          progress.Send(&s, 1);
+        };
+      }
+      result_ = imr_generate(st_->model, req, opt_, ids_, cb, abort_flag_);
+      result_.tokens = result_.tokens.to(torch::kCPU);
+      result_.lengths = result_.lengths.to(torch::kCPU);
+    } catch (...) {
+      SetError(CurrentExceptionMessage());
+    }
+  }
+
+  void OnProgress(const Snapshot* data, size_t count) override {
+    if (callback_ref_.IsEmpty()) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    for (size_t i = 0; i < count; ++i) {
+      auto o = Napi::Object::New(env);
+      o.Set("iteration", static_cast<double>(data[i].iteration));
+      auto t = Napi::Int32Array::New(env, data[i].tokens.size());
+      std::copy(data[i].tokens.begin(), data[i].tokens.end(), t.Data());
+      auto m = Napi::Uint8Array::New(env, data[i].masked.size());
+      std::copy(data[i].masked.begin(), data[i].masked.end(), m.Data());
+      o.Set("tokens", t);
+      o.Set("masked", m);
+      // An exception in the user's callback must not take the process down: it is reported when
+      // the generation settles.
+      try {
+        callback_ref_.Call({o});
+      } catch (const Napi::Error& e) {
+        if (callback_error_.empty()) callback_error_ = e.Message();
+      }
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!callback_error_.empty()) {
+      deferred_.Reject(Napi::Error::New(env, "onIteration callback threw: " + callback_error_).Value());
+      return;
+    }
+    auto o = Napi::Object::New(env);
+    o.Set("tokens", TensorToTypedArray(env, result_.tokens));
+    o.Set("lengths", TensorToTypedArray(env, result_.lengths));
+    o.Set("committed", TensorToTypedArray(env, result_.committed));
+    o.Set("iterations", static_cast<double>(result_.iterations));
+    deferred_.Resolve(o);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference model_ref_, abort_ref_;
+  Napi::FunctionReference callback_ref_;
+  std::shared_ptr<DistilBertState> st_;
+  ImrOptions opt_;
+  ImrSpecialIds ids_;
+  int64_t B_, T_, L_;
+  std::vector<int32_t> input_ids_;
+  std::vector<uint8_t> mask_;
+  std::vector<int32_t> slot_start_;
+  bool end_token_model_;
+  const std::atomic<int32_t>* abort_flag_ = nullptr;
+  ImrResult result_;
+  std::string callback_error_;
+};
+
+template <typename T>
+void OneOf(const Napi::Env& env, const std::string& name, const std::string& v, std::initializer_list<T> allowed) {
+  for (const auto& a : allowed)
+    if (v == a) return;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  throw Napi::RangeError::New(env, name + " must be one of " + list + ", got '" + v + "'");
+}
+
+ImrOptions ParseOptions(const Napi::Object& o, int64_t L) {
+  Napi::Env env = o.Env();
+  ImrOptions opt;
+  opt.iterations = IntegerOption(o, "iterations", opt.iterations, 1, 1024);
+  opt.schedule = StringOption(o, "schedule", opt.schedule);
+  OneOf(env, "schedule", opt.schedule, {"linear", "cosine", "threshold"});
+  opt.threshold = NumberOption(o, "threshold", opt.threshold, 0, 1);
+  opt.initial_temperature = NumberOption(o, "initialTemperature", opt.initial_temperature, 1e-4, 100);
+  opt.final_temperature = NumberOption(o, "finalTemperature", opt.final_temperature, 1e-4, 100);
+  opt.anneal = StringOption(o, "anneal", opt.anneal);
+  OneOf(env, "anneal", opt.anneal, {"linear", "cosine"});
+  opt.sampling = StringOption(o, "sampling", opt.sampling);
+  OneOf(env, "sampling", opt.sampling, {"argmax", "gumbel", "top_k", "top_p"});
+  opt.top_k = IntegerOption(o, "topK", opt.top_k, 1, 1 << 24);
+  opt.top_p = NumberOption(o, "topP", opt.top_p, 1e-6, 1);
+  opt.confidence = StringOption(o, "confidence", opt.confidence);
+  OneOf(env, "confidence", opt.confidence, {"max_prob", "margin", "neg_entropy"});
+  opt.remask = NumberOption(o, "remask", opt.remask, 0, 1);
+  opt.length_mode = StringOption(o, "lengthMode", opt.length_mode);
+  OneOf(env, "lengthMode", opt.length_mode, {"predict", "fixed", "free"});
+  opt.max_length = IntegerOption(o, "maxLength", L, 1, L);
+  opt.min_length = IntegerOption(o, "minLength", opt.min_length, 0, L);
+  if (opt.min_length > opt.max_length) throw Napi::RangeError::New(env, "minLength (" + std::to_string(opt.min_length) + ") must be <= maxLength (" + std::to_string(opt.max_length) + ")");
+  opt.impl = StringOption(o, "impl", opt.impl);
+  OneOf(env, "impl", opt.impl, {"fused", "naive"});
+  opt.seed = IntegerOption(o, "seed", opt.seed, 0, int64_t(1) << 53);
+  return opt;
+}
+
+// imrGenerate(model, { inputIds, attentionMask, batch, seqLen, slotStart: Int32Array, slotLength,
+//   specialIds: { pad, unk, cls, sep, mask }, endTokenModel, options, onIteration?, abort? })
+Napi::Value ImrGenerate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return AsyncGuard(env, [&]() -> Napi::Value {
+    if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Data(env).distilbert_model.Value()))
+      throw Napi::TypeError::New(env, "imrGenerate(model, request): model must be a DistilBertModel");
+    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "imrGenerate(model, request): request must be an object");
+    auto st = Napi::ObjectWrap<DistilBertModelWrap>::Unwrap(info[0].As<Napi::Object>())->state(env);
+    const auto& cfg = st->model->config;
+    auto r = info[1].As<Napi::Object>();
+    const int64_t B = IntegerArg(r.Get("batch"), "batch", 1, 1 << 16);
+    const int64_t T = IntegerArg(r.Get("seqLen"), "seqLen", 2, cfg.max_position_embeddings);
+    const int64_t L = IntegerArg(r.Get("slotLength"), "slotLength", 1, T - 1);
+    auto ids = Int32ArrayArg(r.Get("inputIds"), "inputIds");
+    if (static_cast<int64_t>(ids.size()) != B * T) throw Napi::RangeError::New(env, "inputIds has " + std::to_string(ids.size()) + " elements, expected batch*seqLen = " + std::to_string(B * T));
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (ids[i] < 0 || ids[i] >= cfg.vocab_size) throw Napi::RangeError::New(env, "inputIds[" + std::to_string(i) + "] = " + std::to_string(ids[i]) + " is outside the vocabulary");
+    auto mask = MaskArg(r.Get("attentionMask"), "attentionMask", ids.size());
+    auto starts = Int32ArrayArg(r.Get("slotStart"), "slotStart");
+    if (static_cast<int64_t>(starts.size()) != B) throw Napi::RangeError::New(env, "slotStart must have one entry per row");
+    for (int64_t b = 0; b < B; ++b) {
+      if (starts[b] < 1 || starts[b] + L > T) throw Napi::RangeError::New(env, "slotStart[" + std::to_string(b) + "] = " + std::to_string(starts[b]) + " puts the slot outside the sequence");
+      for (int64_t j = 0; j < L; ++j)
+        if (!mask[b * T + starts[b] + j]) throw Napi::RangeError::New(env, "the slot of row " + std::to_string(b) + " is not attended (attentionMask is 0 inside it)");
+    }
+    if (!r.Get("specialIds").IsObject()) throw Napi::TypeError::New(env, "specialIds must be an object");
+    auto so = r.Get("specialIds").As<Napi::Object>();
+    ImrSpecialIds sid;
+    sid.pad = IntegerArg(so.Get("pad"), "specialIds.pad", 0, cfg.vocab_size - 1);
+    sid.unk = IntegerArg(so.Get("unk"), "specialIds.unk", 0, cfg.vocab_size - 1);
+    sid.cls = IntegerArg(so.Get("cls"), "specialIds.cls", 0, cfg.vocab_size - 1);
+    sid.sep = IntegerArg(so.Get("sep"), "specialIds.sep", 0, cfg.vocab_size - 1);
+    sid.mask = IntegerArg(so.Get("mask"), "specialIds.mask", 0, cfg.vocab_size - 1);
+    Napi::Object oo = r.Get("options").IsObject() ? r.Get("options").As<Napi::Object>() : Napi::Object::New(env);
+    auto opt = ParseOptions(oo, L);
+    const bool end_token_model = BoolOption(r, "endTokenModel", true);
+    Napi::Function cb;
+    auto cbv = r.Get("onIteration");
+    if (!cbv.IsUndefined() && !cbv.IsNull()) {
+      if (!cbv.IsFunction()) throw Napi::TypeError::New(env, "onIteration must be a function");
+      cb = cbv.As<Napi::Function>();
+    }
+    auto abort = r.Get("abort");
+    if (!abort.IsUndefined()) {
+      if (!abort.IsTypedArray() || abort.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || abort.As<Napi::TypedArray>().ElementLength() < 1)
+        throw Napi::TypeError::New(env, "abort must be an Int32Array (over a SharedArrayBuffer) of length >= 1");
+    }
+    auto* w = new ImrWorker(env, info[0].As<Napi::Object>(), st, opt, sid, B, T, L, std::move(ids), std::move(mask), std::move(starts), end_token_model, cb, abort);
+    auto p = w->Promise();
+    w->Queue();
+    return p;
+  });
+}
+
+}  // namespace
+
+void InitImrGenerate(Napi::Env env, Napi::Object exports) { exports.Set("imrGenerate", Napi::Function::New(env, ImrGenerate, "imrGenerate")); }
+
+}  // namespace chatbert::js

@@ -1,0 +1,68 @@
+// ChatBERT-IMR decoding: the reply starts as an all-[MASK] slot; each iteration runs the model over
+// context and slot and commits the still-masked positions it is most confident about (the unmasking
+// op), with the temperature annealed from initial to final. Batched; reports every iteration.
+#pragma once
+#include <torch/torch.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "models/distilbert.h"
+
+namespace chatbert {
+
+struct ImrOptions {
+  int64_t iterations = 10;
+  std::string schedule = "cosine";  // linear | cosine | threshold
+  double threshold = 0.9;           // threshold schedule: commit confidence >= tau (>= 1 per row)
+  double initial_temperature = 1.0;
+  double final_temperature = 0.1;
+  std::string anneal = "linear";     // linear | cosine
+  std::string sampling = "argmax";   // argmax | gumbel | top_k | top_p
+  int64_t top_k = 50;
+  double top_p = 0.9;
+  std::string confidence = "max_prob";  // max_prob | margin | neg_entropy
+  double remask = 0.0;  // Mask-Predict: share of committed tokens returned to [MASK] (decaying to 0)
+  // How the reply's length is decided:
+  //   predict: from the model before decoding (the end-token distribution, or the length head),
+  //            which fixes the slot; end tokens are then banned inside it;
+  //   fixed:   max_length content positions;
+  //   free:    end tokens compete with content at every position (the collapse-prone baseline).
+  std::string length_mode = "predict";
+  int64_t max_length = 0;  // 0 = the slot length
+  int64_t min_length = 1;
+  std::string impl = "fused";  // fused | naive (the unmasking op's reference)
+  int64_t seed = 0;
+};
+
+struct ImrSpecialIds {
+  int64_t pad, unk, cls, sep, mask;
+};
+
+struct ImrRequest {
+  torch::Tensor input_ids;       // [B, T] int64, slot positions hold [MASK]
+  torch::Tensor attention_mask;  // [B, T] uint8
+  torch::Tensor slot_start;      // [B] int64
+  int64_t slot_length = 0;
+  bool has_length_head = false;
+  bool end_token_model = true;   // trained with end-token padding (else: length head, positions after the reply are [MASK])
+};
+
+struct ImrResult {
+  torch::Tensor tokens;     // [B, L] int64 slot tokens
+  torch::Tensor lengths;    // [B] int64 reply lengths
+  torch::Tensor committed;  // [iterations, B] int64 positions committed at each iteration
+  int64_t iterations = 0;
+};
+
+// Called after every iteration with the slot tokens [B, L] and the still-masked flags [B, L].
+using ImrProgress = std::function<void(int64_t iteration, const torch::Tensor& tokens, const torch::Tensor& masked)>;
+
+ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, const ImrOptions& opt, const ImrSpecialIds& ids,
+                       const ImrProgress& progress, const std::atomic<int32_t>* abort_flag);
+
+double annealed_temperature(const ImrOptions& o, int64_t i, int64_t n);
+
+}  // namespace chatbert

@@ -1,0 +1,40 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseConfig } from '../lib/config/load';
+import { ImrTrainingRun } from '../lib/train/run';
+
+const root = path.resolve(__dirname, '..');
+
+/** Compiles lib/ to dist/ when a source is newer than its output (the CLI tests run dist/). */
+export function ensureDist(): void {
+  const newest = (dir: string): number =>
+    fs.readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+      const p = path.join(dir, e.name);
+      return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0);
+    }, 0);
+  const marker = path.join(root, 'dist', 'repl-bin.js');
+  if (!fs.existsSync(marker) || fs.statSync(marker).mtimeMs < newest(path.join(root, 'lib'))) {
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+  }
+}
+
+/** A small ChatBERT-IMR model trained for a few steps on a generated JSONL corpus. */
+export async function trainSmallImr(dir: string, steps = 20): Promise<string> {
+  const words = 'hello hi how are you good fine what do like music food dog cat play read walk today yes no'.split(' ');
+  const lines = Array.from({ length: 80 }, (_, i) => {
+    const w = (k: number) => words[(i * 5 + k * 3) % words.length];
+    return JSON.stringify({ context: [`${w(0)} ${w(1)} ?`], response: `${w(2)} ${w(3)} ${w(4)} .` });
+  });
+  const file = path.join(dir, 'chat.jsonl');
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  const cfg = parseConfig({
+    name: 'chat_test',
+    model: { vocab: 'pruned', dim: 32, n_layers: 2, n_heads: 4, hidden_dim: 64, max_position_embeddings: 64 },
+    data: { sources: [`jsonl:${file}`], max_turns: 3, max_context_tokens: 32, max_eval_examples: 8 },
+    imr: { max_response_length: 12 },
+    training: { max_steps: steps, batch_size: 16, lr: 3e-3, eval_every: 0, checkpoint_every: 0, device: 'cpu', seed: 1 },
+  });
+  const r = await new ImrTrainingRun(cfg, { runDir: path.join(dir, 'run') }).run();
+  return r.modelDir;
+}

@@ -1,0 +1,136 @@
+import { DistilBertMLM } from '../lib/model';
+import { GenerationAbortedError, ImrChatModel, type ImrGenerateOptions } from '../lib/imr/generate';
+import { native } from '../lib/native';
+import { tinyConfig, tinyTokenizer } from './helpers';
+
+const tok = tinyTokenizer();
+let model: ImrChatModel;
+
+beforeAll(async () => {
+  const mlm = await DistilBertMLM.create(tinyConfig(tok.vocabSize), tok, { device: 'cpu', seed: 11 });
+  model = ImrChatModel.fromModel(mlm, { maxResponseLength: 12, endMode: 'end_token', maxTurns: 3, maxContextTokens: 16, persona: false });
+});
+afterAll(() => model.dispose());
+
+const conv = { turns: ['hello how are you ?'] };
+
+/** The native call, to see per-iteration commit counts. */
+async function raw(options: ImrGenerateOptions) {
+  const ctx = model.contextIds(conv);
+  const L = 12;
+  const T = ctx.length + L + 1;
+  const inputIds = Int32Array.from([...ctx, ...new Array(L).fill(tok.maskTokenId), tok.sepTokenId]);
+  return native.imrGenerate(model.mlm.native, {
+    inputIds,
+    attentionMask: new Uint8Array(T).fill(1),
+    batch: 1,
+    seqLen: T,
+    slotStart: Int32Array.from([ctx.length]),
+    slotLength: L,
+    specialIds: { pad: tok.padTokenId, unk: tok.unkTokenId, cls: tok.clsTokenId, sep: tok.sepTokenId, mask: tok.maskTokenId },
+    endTokenModel: true,
+    options: { ...options },
+  });
+}
+
+describe('ChatBERT-IMR generation', () => {
+  test('linear, cosine and threshold schedules commit differently', async () => {
+    const base = { lengthMode: 'fixed' as const, iterations: 4 };
+    const lin = await raw({ ...base, schedule: 'linear' });
+    const cos = await raw({ ...base, schedule: 'cosine' });
+    const thr = await raw({ ...base, schedule: 'threshold', threshold: 0.5, initialTemperature: 1, finalTemperature: 1 });
+    expect(Array.from(lin.committed)).toEqual([3, 3, 3, 3]);
+    expect(Array.from(cos.committed)).toEqual([1, 3, 4, 4]);
+    // an untrained model is never 50% sure: one position per iteration, so the iteration count adapts
+    expect(thr.iterations).toBe(12);
+    expect(Array.from(thr.committed)).toEqual(new Array(12).fill(1));
+    const sure = await raw({ ...base, schedule: 'threshold', threshold: 0 });
+    expect(sure.iterations).toBe(1);
+  });
+
+  test('length: fixed fills maxLength, free stops at the first end token and honours minLength', async () => {
+    const fixed = await model.reply(conv, { lengthMode: 'fixed', maxLength: 7 });
+    expect(fixed.tokens).toHaveLength(7);
+    expect(fixed.tokens).not.toContain('[SEP]');
+    const free = await raw({ lengthMode: 'free', minLength: 5, iterations: 6 });
+    const slot = Array.from(free.tokens);
+    const firstEnd = slot.indexOf(tok.sepTokenId);
+    expect(free.lengths[0]).toBe(firstEnd === -1 ? 12 : firstEnd);
+    expect(free.lengths[0]).toBeGreaterThanOrEqual(5);
+    const predicted = await model.reply(conv, { lengthMode: 'predict', minLength: 2, maxLength: 9 });
+    expect(predicted.tokens.length).toBeGreaterThanOrEqual(2);
+    expect(predicted.tokens.length).toBeLessThanOrEqual(9);
+  });
+
+  test('special tokens never appear inside a reply', async () => {
+    for (const sampling of ['argmax', 'gumbel', 'top_k', 'top_p'] as const) {
+      const r = await model.reply(conv, { sampling, lengthMode: 'fixed', seed: 5 });
+      for (const t of ['[PAD]', '[CLS]', '[MASK]', '[UNK]', '[SEP]']) expect(r.tokens).not.toContain(t);
+    }
+  });
+
+  test('a seed makes sampling repeatable; another seed changes it', async () => {
+    for (const sampling of ['gumbel', 'top_k', 'top_p'] as const) {
+      const o: ImrGenerateOptions = { sampling, topK: 20, topP: 0.95, initialTemperature: 2, finalTemperature: 1.5, lengthMode: 'fixed', seed: 1 };
+      const a = await model.reply(conv, o);
+      const b = await model.reply(conv, o);
+      expect(b.tokens).toEqual(a.tokens);
+      const others = await Promise.all([2, 3, 4, 5].map((seed) => model.reply(conv, { ...o, seed })));
+      expect(others.some((x) => x.tokens.join(' ') !== a.tokens.join(' '))).toBe(true);
+    }
+  });
+
+  test('fused and naive unmasking decode the same reply', async () => {
+    for (const confidence of ['max_prob', 'margin', 'neg_entropy'] as const) {
+      const f = await model.reply(conv, { confidence, impl: 'fused', lengthMode: 'fixed', sampling: 'gumbel', seed: 9 });
+      const n = await model.reply(conv, { confidence, impl: 'naive', lengthMode: 'fixed', sampling: 'gumbel', seed: 9 });
+      expect(n.tokens).toEqual(f.tokens);
+    }
+  });
+
+  test('a batch of different contexts answers each as alone', async () => {
+    const convs = [conv, { turns: ['what do you like ?', 'i like music'] }, { turns: ['hi'] }];
+    const batch = await model.generate(convs, { lengthMode: 'fixed' });
+    for (let i = 0; i < convs.length; i++) expect(batch[i].tokens).toEqual((await model.reply(convs[i], { lengthMode: 'fixed' })).tokens);
+  });
+
+  test('every iteration is reported, masked positions shrinking to none', async () => {
+    const states: number[] = [];
+    await model.reply(conv, { iterations: 5, lengthMode: 'fixed', schedule: 'linear' }, { onIteration: (s) => states.push(s.slots[0].filter((t) => t === null).length) });
+    expect(states).toEqual([9, 7, 4, 2, 0]); // floor(12 * (1 - i/5)) still masked after iteration i
+  });
+
+  test('re-masking returns committed tokens to [MASK] for revision', async () => {
+    const states: number[] = [];
+    await model.reply(conv, { iterations: 6, lengthMode: 'fixed', schedule: 'linear', remask: 0.5 }, { onIteration: (s) => states.push(s.slots[0].filter((t) => t === null).length) });
+    const plain: number[] = [];
+    await model.reply(conv, { iterations: 6, lengthMode: 'fixed', schedule: 'linear' }, { onIteration: (s) => plain.push(s.slots[0].filter((t) => t === null).length) });
+    expect(states[states.length - 1]).toBe(0);
+    expect(states.slice(0, -1).some((n, i) => n > plain[i])).toBe(true);
+  });
+
+  test('an AbortSignal stops a generation', async () => {
+    const ac = new AbortController();
+    const p = model.reply(conv, { iterations: 1000, remask: 1, lengthMode: 'fixed' }, { signal: ac.signal, onIteration: (s) => s.iteration === 2 && ac.abort() });
+    await expect(p).rejects.toBeInstanceOf(GenerationAbortedError);
+    ac.abort();
+    await expect(model.reply(conv, {}, { signal: ac.signal })).rejects.toBeInstanceOf(GenerationAbortedError);
+  });
+
+  test.each([
+    [{ iterations: 0 }, /iterations must be in \[1, 1024\]/],
+    [{ schedule: 'sideways' }, /schedule must be one of linear, cosine, threshold/],
+    [{ sampling: 'beam' }, /sampling must be one of argmax, gumbel, top_k, top_p/],
+    [{ topP: 0 }, /topP must be in/],
+    [{ finalTemperature: -1 }, /finalTemperature must be in/],
+    [{ minLength: 8, maxLength: 4 }, /minLength \(8\) must be <= maxLength \(4\)/],
+    [{ maxLength: 99 }, /maxLength must be in \[1, 12\]/],
+    [{ confidence: 'vibes' }, /confidence must be one of/],
+  ])('bad option %j is a clear error', async (o, message) => {
+    await expect(model.reply(conv, o as ImrGenerateOptions)).rejects.toThrow(message);
+  });
+
+  test('a throwing onIteration callback rejects the generation instead of crashing', async () => {
+    await expect(model.reply(conv, { iterations: 3 }, { onIteration: () => { throw new Error('boom'); } })).rejects.toThrow(/onIteration callback threw: boom/);
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * The REPL as a user drives it: through a pseudo-terminal (tmux: keystrokes in, the screen read
+ * back) and through a pipe.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { ensureDist, trainSmallImr } from './chat-helpers';
+import { tmpDir } from './helpers';
+
+const root = path.resolve(__dirname, '..');
+const replBin = path.join(root, 'dist', 'repl-bin.js');
+let modelDir: string;
+let home: string;
+
+beforeAll(async () => {
+  ensureDist();
+  const dir = tmpDir();
+  home = path.join(dir, 'home');
+  modelDir = await trainSmallImr(dir);
+}, 300_000);
+
+describe('through a pipe', () => {
+  test('one reply per line; commands work; errors are one line and the REPL goes on', () => {
+    const input = 'hello how are you ?\n/set iterations=4\n/set schedule=sideways\nwhat do you like ?\n/show\n';
+    const r = spawnSync(process.execPath, [replBin, '--model', modelDir], { input, encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: home }, timeout: 60_000 });
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0].length).toBeGreaterThan(0); // first reply
+    expect(lines[1]).toBe('ok: iterations=4');
+    expect(lines[2]).toMatch(/^error: schedule=sideways: Invalid enum value/);
+    expect(lines[3].length).toBeGreaterThan(0); // second reply
+    expect(r.stdout).toMatch(/iterations\s+4\n/);
+    expect(r.stdout).toMatch(/schedule\s+cosine\s+\(default\)/);
+  });
+
+  test('--json prints each reply with its timings and settings', () => {
+    const r = spawnSync(process.execPath, [replBin, '--model', modelDir, '--json'], { input: '/set seed=3\nhi !\n', encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: home }, timeout: 60_000 });
+    expect(r.status).toBe(0);
+    const rec = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(rec.user).toBe('hi !');
+    expect(typeof rec.reply).toBe('string');
+    expect(rec.ms).toBeGreaterThanOrEqual(0);
+    expect(rec.settings).toEqual({ seed: 3 });
+  });
+
+  test('a missing model says which command makes one', () => {
+    const r = spawnSync(process.execPath, [replBin], { input: '', encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: path.join(home, 'empty') }, timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/no trained model at .*npm run train -- imr_tiny/);
+  });
+
+  test('a broken checkpoint is one clear line', () => {
+    const r = spawnSync(process.execPath, [replBin, '--model', path.join(root, 'test', 'fixtures', 'parity')], { input: '', encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^chatbert-repl: .*not a ChatBERT-IMR checkpoint/);
+  });
+});
+
+describe('through a pseudo-terminal (tmux)', () => {
+  const session = `chatbert-test-${process.pid}`;
+  const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
+  const screen = () => tmux('capture-pane', '-p', '-t', session);
+  async function waitFor(re: RegExp, ms = 20_000): Promise<string> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const s = screen();
+      if (re.test(s)) return s;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${re}; screen:\n${s}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const keys = (...k: string[]) => tmux('send-keys', '-t', session, ...k);
+
+  afterAll(() => {
+    try {
+      tmux('kill-session', '-t', session);
+    } catch {
+      /* already gone */
+    }
+  });
+
+  test('chat, /steps on, Ctrl+C during a reply, Ctrl+D to leave', async () => {
+    tmux('new-session', '-d', '-s', session, '-x', '140', '-y', '40', `CHATBERT_HOME=${home} ${process.execPath} ${replBin} --model ${modelDir}; echo REPL-EXITED-$?; sleep 30`);
+    await waitFor(/you> $/m);
+    keys('hello how are you ?', 'Enter');
+    let s = await waitFor(/bot> .+\n.*you> $/m);
+    expect(s).toMatch(/ChatBERT-IMR · /);
+
+    keys('/steps on', 'Enter');
+    await waitFor(/steps on/);
+    // Many iterations with re-masking make a reply slow enough to watch and to interrupt.
+    keys('/set iterations=400', 'Enter');
+    keys('/set remask=1', 'Enter');
+    await waitFor(/ok: remask=1/);
+    keys('what do you like ?', 'Enter');
+    s = await waitFor(/\(iteration \d+\)/);
+    expect(s).toMatch(/bot> .*▒/); // still-masked positions are visible
+    keys('C-c');
+    s = await waitFor(/\(reply stopped\)/);
+    await waitFor(/you> $/m);
+
+    // The REPL is still alive and answers again.
+    keys('/set iterations=4', 'Enter');
+    keys('/set remask=0', 'Enter');
+    keys('/history', 'Enter');
+    s = await waitFor(/you> hello how are you \?\nbot> /);
+    keys('C-d');
+    s = await waitFor(/REPL-EXITED-0/);
+    expect(s).toMatch(/bye/);
+  }, 120_000);
+});
