@@ -167,6 +167,25 @@ export function buildCli(argv: string[]) {
       },
     )
     .command(
+      'eval',
+      'evaluate models on a data split and compare them in one table (also written as JSON and Markdown)',
+      (y) =>
+        y
+          .option('model', { type: 'string', array: true, demandOption: true, describe: 'checkpoint directories (several: side by side)' })
+          .option('data', { type: 'string', default: 'embedded:validation', describe: 'NAME[:split], e.g. embedded:test' })
+          .option('n', { type: 'number', default: 500, describe: 'examples (a fixed, seeded sample)' })
+          .option('opt', { type: 'string', array: true, describe: 'generation settings, e.g. --opt lengthMode=free' })
+          .option('device', { type: 'string' })
+          .option('out', { type: 'string', describe: 'directory for eval.json and eval.md (default: the first model directory)' }),
+      async (a) => {
+        try {
+          await (await import('./eval/command')).evalCommand({ models: a.model, data: a.data, n: a.n, opt: a.opt ?? [], device: a.device, out: a.out });
+        } catch (e) {
+          fail(e);
+        }
+      },
+    )
+    .command(
       'chat',
       'the chat REPL (same as chatbert-repl)',
       (y) =>

@@ -1,6 +1,7 @@
 import { DistilBertMLM } from '../lib/model';
 import { GenerationAbortedError, ImrChatModel, type ImrGenerateOptions } from '../lib/imr/generate';
 import { native } from '../lib/native';
+import { imrInput } from '../lib/imr/format';
 import { tinyConfig, tinyTokenizer } from './helpers';
 
 const tok = tinyTokenizer();
@@ -16,16 +17,16 @@ const conv = { turns: ['hello how are you ?'] };
 
 /** The native call, to see per-iteration commit counts. */
 async function raw(options: ImrGenerateOptions) {
-  const ctx = model.contextIds(conv);
   const L = 12;
-  const T = ctx.length + L + 1;
-  const inputIds = Int32Array.from([...ctx, ...new Array(L).fill(tok.maskTokenId), tok.sepTokenId]);
+  const layout = imrInput(model.contextIds(conv), L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId });
+  const T = layout.ids.length;
+  const inputIds = Int32Array.from(layout.ids);
   return native.imrGenerate(model.mlm.native, {
     inputIds,
     attentionMask: new Uint8Array(T).fill(1),
     batch: 1,
     seqLen: T,
-    slotStart: Int32Array.from([ctx.length]),
+    slotStart: Int32Array.from([layout.slotStart]),
     slotLength: L,
     specialIds: { pad: tok.padTokenId, unk: tok.unkTokenId, cls: tok.clsTokenId, sep: tok.sepTokenId, mask: tok.maskTokenId },
     endTokenModel: true,

@@ -5,32 +5,33 @@ import { Rng } from '../lib/util/rng';
 import { tinyTokenizer } from './helpers';
 
 const tok = tinyTokenizer();
-const ids = { pad: tok.padTokenId, sep: tok.sepTokenId, mask: tok.maskTokenId };
+const ids = { pad: tok.padTokenId, cls: tok.clsTokenId, sep: tok.sepTokenId, mask: tok.maskTokenId };
 const obj: ImrObjective = { maxResponseLength: 6, endMode: 'end_token', maskRatioMin: 0.1, maskRatioMax: 1, inverseTWeighting: false };
 
 describe('conversation -> model input', () => {
   test('turns are joined with [SEP], newest kept, persona first', () => {
     const ctx = encodeContext(tok, ['hello', 'hi how are you ?', 'good'], { maxTurns: 2, maxContextTokens: 64, persona: ['i love music .'] });
-    expect(tok.decode(ctx)).toBe('[CLS] i love music. [SEP] hi how are you? [SEP] good [SEP]');
+    expect(tok.decode(ctx)).toBe('i love music. [SEP] hi how are you? [SEP] good [SEP]');
   });
   test('over-long contexts lose their oldest tokens, never the newest', () => {
     const turns = ['i like my dog and my cat', 'what do you like', 'i love food'];
     const ctx = encodeContext(tok, turns, { maxTurns: 5, maxContextTokens: 9 });
-    expect(ctx.length).toBe(9);
-    expect(tok.decode(ctx)).toBe('[CLS] do you like [SEP] i love food [SEP]');
+    expect(ctx.length).toBe(8); // + the [CLS] that opens the input
+    expect(tok.decode(ctx)).toBe('do you like [SEP] i love food [SEP]');
     // A single turn longer than the budget keeps its end.
     const one = encodeContext(tok, ['i like my dog and my cat and music'], { maxTurns: 5, maxContextTokens: 5 });
-    expect(tok.decode(one)).toBe('[CLS] cat and music [SEP]');
-    expect(one.length).toBe(5);
+    expect(tok.decode(one)).toBe('cat and music [SEP]');
+    expect(one.length).toBe(4);
   });
   test('invalid options are rejected', () => {
     expect(() => encodeContext(tok, ['x'], { maxTurns: 0, maxContextTokens: 10 })).toThrow(/maxTurns/);
     expect(() => encodeContext(tok, ['x'], { maxTurns: 1, maxContextTokens: 1 })).toThrow(/maxContextTokens/);
   });
-  test('imrInput lays out the slot and the closing [SEP]', () => {
-    const l = imrInput([tok.clsTokenId, 7, tok.sepTokenId], 4, tok.maskTokenId, tok.sepTokenId);
-    expect(l.ids).toEqual([tok.clsTokenId, 7, tok.sepTokenId, 4, 4, 4, 4, tok.sepTokenId].map((x, i) => (i >= 3 && i < 7 ? tok.maskTokenId : x)));
-    expect(l.slotStart).toBe(3);
+  test('imrInput puts the slot first, at fixed positions, then the context', () => {
+    const M = tok.maskTokenId, C = tok.clsTokenId, S = tok.sepTokenId;
+    const l = imrInput([7, S], 4, M, { cls: C, sep: S });
+    expect(l.ids).toEqual([C, M, M, M, M, S, 7, S]);
+    expect(l.slotStart).toBe(1);
   });
 });
 
@@ -42,12 +43,13 @@ describe('IMR batches', () => {
 
   test('end-token mode: slot = response then [SEP]s; only masked slot positions are labelled; context never masked', () => {
     const b = makeImrBatch(ex, obj, ids, new Rng(1));
-    expect(b.seqLen).toBe(Math.max(...ex.map((e) => e.context.length)) + 7);
+    expect(b.seqLen).toBe(Math.max(...ex.map((e) => e.context.length)) + 8);
     for (let r = 0; r < 2; r++) {
       const row = b.inputIds.subarray(r * b.seqLen, (r + 1) * b.seqLen);
-      const c = ex[r].context.length;
-      expect(Array.from(row.subarray(0, c))).toEqual(ex[r].context);
-      expect(row[c + 6]).toBe(tok.sepTokenId);
+      const c = 1; // the slot starts after [CLS]
+      expect(row[0]).toBe(tok.clsTokenId);
+      expect(row[7]).toBe(tok.sepTokenId);
+      expect(Array.from(row.subarray(8, 8 + ex[r].context.length))).toEqual(ex[r].context);
       const targets = [...ex[r].response, ...new Array(6 - ex[r].response.length).fill(tok.sepTokenId)];
       for (let i = 0; i < 6; i++) {
         const p = r * b.seqLen + c + i;
@@ -58,10 +60,10 @@ describe('IMR batches', () => {
         } else expect(row[c + i]).toBe(targets[i]);
       }
       // padding after the row is not attended
-      const total = c + 7;
+      const total = 8 + ex[r].context.length;
       expect(Array.from(b.attentionMask.subarray(r * b.seqLen, (r + 1) * b.seqLen))).toEqual(Array.from({ length: b.seqLen }, (_, i) => (i < total ? 1 : 0)));
     }
-    for (const p of b.positions) expect(p % b.seqLen).toBeGreaterThanOrEqual(ex[Math.floor(p / b.seqLen)].context.length);
+    for (const p of b.positions) expect(p % b.seqLen).toBeGreaterThanOrEqual(1), expect(p % b.seqLen).toBeLessThanOrEqual(6);
   });
 
   test('the mask ratio spans [min, max]; ratio 1 masks the whole slot', () => {
@@ -78,8 +80,7 @@ describe('IMR batches', () => {
     const b = makeImrBatch(ex, lh, ids, new Rng(3), 1.0);
     expect(Array.from(b.lengthTargets!)).toEqual(ex.map((e) => e.response.length));
     expect(b.positions.length).toBe(ex[0].response.length + ex[1].response.length);
-    const c = ex[1].context.length;
-    expect(b.inputIds[b.seqLen + c + 5]).toBe(tok.maskTokenId);
+    expect(b.inputIds[b.seqLen + 1 + 5]).toBe(tok.maskTokenId);
   });
 
   test('1/t weighting', () => {

@@ -30,7 +30,7 @@ export async function benchGenerate(o: GenerateBenchOptions = {}): Promise<strin
   const model = ImrChatModel.fromModel(mlm, { maxResponseLength: 32, endMode: 'end_token', maxTurns: 5, maxContextTokens: 128, persona: false });
   const words = 'the quick brown fox jumps over a lazy dog while we talk about music films food and travel plans'.split(' ');
   const conversation = (i: number) => ({ turns: [Array.from({ length: 200 }, (_, j) => words[(i + j * 7) % words.length]).join(' ')] });
-  if (model.contextIds(conversation(0)).length !== 128) throw new Error('benchmark context is not 128 tokens');
+  if (model.contextIds(conversation(0)).length !== 127) throw new Error('benchmark context is not 128 tokens'); // + [CLS]
   const options = { iterations: o.iterations ?? 10, schedule: 'linear' as const, lengthMode: 'fixed' as const };
   const rows: string[] = [];
   for (const B of o.batches ?? [1, 64]) {

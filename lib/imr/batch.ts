@@ -1,8 +1,8 @@
 /**
  * ChatBERT-IMR training examples and batches.
  *
- * An encoded example is its context ids ([CLS] ... [SEP], see format.ts) and response ids. A batch
- * puts each example in the layout `[CLS] context [SEP] slot [SEP]`, where the slot has exactly
+ * An encoded example is its context ids (see format.ts) and response ids. A batch puts each example
+ * in the layout of imrInput, `[CLS] slot [SEP] context`, where the slot has exactly
  * max_response_length positions:
  *   - end_token mode: the response, then [SEP] end tokens to the end of the slot, all trainable;
  *   - length_head mode: the response, then positions that are always [MASK] and never trained; a
@@ -13,6 +13,7 @@
  */
 import type { BertTokenizer } from '../tokenizer';
 import { Rng } from '../util/rng';
+import { imrInput } from './format';
 
 export interface EncodedExample {
   context: number[];
@@ -40,17 +41,18 @@ export interface ImrBatch {
 
 export interface SpecialIds {
   pad: number;
+  cls: number;
   sep: number;
   mask: number;
 }
 
 export function specialIds(t: BertTokenizer): SpecialIds {
-  return { pad: t.padTokenId, sep: t.sepTokenId, mask: t.maskTokenId };
+  return { pad: t.padTokenId, cls: t.clsTokenId, sep: t.sepTokenId, mask: t.maskTokenId };
 }
 
 /** Sequence length of an example in the IMR layout. */
 export function imrLength(ex: EncodedExample, obj: ImrObjective): number {
-  return ex.context.length + obj.maxResponseLength + 1;
+  return 1 + obj.maxResponseLength + 1 + ex.context.length;
 }
 
 /**
@@ -70,10 +72,10 @@ export function makeImrBatch(examples: readonly EncodedExample[], obj: ImrObject
   examples.forEach((ex, b) => {
     const row = b * T;
     const resp = ex.response.length > L ? ex.response.slice(0, L) : ex.response;
-    inputIds.set(ex.context, row);
-    const slot = row + ex.context.length;
-    const total = ex.context.length + L + 1;
-    attentionMask.fill(1, row, row + total);
+    const layout = imrInput(ex.context, L, ids.mask, ids);
+    inputIds.set(layout.ids, row);
+    const slot = row + layout.slotStart;
+    attentionMask.fill(1, row, row + layout.ids.length);
     const targets = new Array<number>(L);
     for (let i = 0; i < L; i++) targets[i] = i < resp.length ? resp[i] : obj.endMode === 'end_token' ? ids.sep : ids.mask;
     const trainable = obj.endMode === 'end_token' ? L : resp.length;
@@ -90,7 +92,6 @@ export function makeImrBatch(examples: readonly EncodedExample[], obj: ImrObject
         weights.push(obj.inverseTWeighting ? 1 / Math.max(t, 1e-3) : 1);
       }
     }
-    inputIds[slot + L] = ids.sep;
     if (lengthTargets) lengthTargets[b] = resp.length;
   });
   const batch: ImrBatch = {

@@ -2,24 +2,27 @@
  * How a conversation becomes model input. This is the one definition, used by training and by
  * chat alike, so the model sees at chat time exactly the layout it learned:
  *
- *   [CLS] (persona [SEP])? turn_1 [SEP] turn_2 [SEP] ... turn_n [SEP] <response slot> [SEP]
+ *   [CLS] <response slot> [SEP] (persona [SEP])? turn_1 [SEP] turn_2 [SEP] ... turn_n [SEP]
  *
- * The context keeps the newest turns: when it does not fit, whole oldest turns go first, then the
- * oldest tokens of the oldest remaining turn. The response slot has a fixed length so the model
- * learns where an answer ends.
+ * The response slot comes first so that its positions are the same absolute positions (1..L) in
+ * every example: "the k-th token of the reply" is then a position embedding, not something a small
+ * model has to work out from where the context happens to end. Attention is bidirectional, so the
+ * order costs nothing in conditioning. The slot has a fixed length so the model learns where an
+ * answer ends. The context keeps the newest turns: when it does not fit, whole oldest turns go
+ * first, then the oldest tokens of the oldest remaining turn.
  */
 import type { BertTokenizer } from '../tokenizer';
 
 export interface ContextOptions {
   /** At most this many turns (the newest). */
   maxTurns: number;
-  /** Token budget of [CLS] + context + its [SEP]s. */
+  /** Token budget of the context with its [SEP]s, plus the [CLS] that opens the input. */
   maxContextTokens: number;
   /** Persona sentences, prepended as one segment when given (PersonaChat / embedded corpus). */
   persona?: readonly string[];
 }
 
-/** Token ids of `[CLS] persona? [SEP] turns... [SEP]`, at most maxContextTokens long. */
+/** Token ids of `persona? [SEP] turns... [SEP]`, at most maxContextTokens - 1 long. */
 export function encodeContext(tokenizer: BertTokenizer, turns: readonly string[], opts: ContextOptions): number[] {
   if (!Number.isInteger(opts.maxTurns) || opts.maxTurns < 1) throw new RangeError(`maxTurns must be a positive integer, got ${opts.maxTurns}`);
   if (!Number.isInteger(opts.maxContextTokens) || opts.maxContextTokens < 2) throw new RangeError(`maxContextTokens must be an integer >= 2, got ${opts.maxContextTokens}`);
@@ -42,20 +45,22 @@ export function encodeContext(tokenizer: BertTokenizer, turns: readonly string[]
     const p = tokenizer.encode(opts.persona.join(' '));
     kept.unshift(p.length + 1 <= budget ? p : p.slice(0, budget - 1));
   }
-  const out = [tokenizer.clsTokenId];
+  const out: number[] = [];
   for (const seg of kept) out.push(...seg, sep);
   return out;
 }
 
 export interface ImrLayout {
-  /** [CLS] context [SEP] slot [SEP] */
+  /** [CLS] slot [SEP] context */
   ids: number[];
-  /** Index of the first slot position. */
+  /** Index of the first slot position (always 1). */
   slotStart: number;
   slotLength: number;
 }
 
-/** The full input with a response slot of `slotLength` tokens, filled with `fill`. */
-export function imrInput(contextIds: readonly number[], slotLength: number, fill: number, sepId: number): ImrLayout {
-  return { ids: [...contextIds, ...new Array<number>(slotLength).fill(fill), sepId], slotStart: contextIds.length, slotLength };
+export const IMR_SLOT_START = 1;
+
+/** The full input: [CLS], a response slot of `slotLength` tokens filled with `fill`, [SEP], the context. */
+export function imrInput(contextIds: readonly number[], slotLength: number, fill: number, ids: { cls: number; sep: number }): ImrLayout {
+  return { ids: [ids.cls, ...new Array<number>(slotLength).fill(fill), ids.sep, ...contextIds], slotStart: IMR_SLOT_START, slotLength };
 }

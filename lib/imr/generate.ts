@@ -2,7 +2,7 @@
  * ChatBERT-IMR generation from TypeScript: conversations in, replies out, decoded by the native
  * iterative unmasking loop (native/generate/imr.cpp).
  */
-import { encodeContext } from './format';
+import { encodeContext, imrInput } from './format';
 import { DistilBertMLM, type ModelOptions } from '../model';
 import { native } from '../native';
 import type { DistilBertConfig } from '../checkpoint';
@@ -135,17 +135,16 @@ export class ImrChatModel {
     const tok = this.tokenizer;
     const L = this.meta.maxResponseLength;
     const contexts = conversations.map((c) => this.contextIds(c));
-    const T = Math.max(...contexts.map((c) => c.length)) + L + 1;
+    const layouts = contexts.map((ctx) => imrInput(ctx, L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId }));
+    const T = Math.max(...layouts.map((l) => l.ids.length));
     const B = contexts.length;
     const inputIds = new Int32Array(B * T).fill(tok.padTokenId);
     const attentionMask = new Uint8Array(B * T);
     const slotStart = new Int32Array(B);
-    contexts.forEach((ctx, b) => {
-      inputIds.set(ctx, b * T);
-      inputIds.fill(tok.maskTokenId, b * T + ctx.length, b * T + ctx.length + L);
-      inputIds[b * T + ctx.length + L] = tok.sepTokenId;
-      attentionMask.fill(1, b * T, b * T + ctx.length + L + 1);
-      slotStart[b] = ctx.length;
+    layouts.forEach((l, b) => {
+      inputIds.set(l.ids, b * T);
+      attentionMask.fill(1, b * T, b * T + l.ids.length);
+      slotStart[b] = l.slotStart;
     });
     const abort = new Int32Array(new SharedArrayBuffer(4));
     const onAbort = () => Atomics.store(abort, 0, 1);
@@ -171,7 +170,8 @@ export class ImrChatModel {
         return { text: tok.decode(ids, { skipSpecialTokens: true }), tokens: ids.map((id) => tok.idToToken(id)), iterations: r.iterations };
       });
     } catch (e) {
-      if (e instanceof Error && /generation aborted/.test(e.message)) throw new GenerationAbortedError('generation aborted');
+      // Errors made by the addon may come from another realm (jest's), so test the message, not the class.
+      if (/generation aborted/.test(String((e as { message?: unknown })?.message))) throw new GenerationAbortedError('generation aborted');
       throw e;
     } finally {
       hooks.signal?.removeEventListener('abort', onAbort);

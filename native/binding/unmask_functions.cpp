@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,13 +44,19 @@ torch::Device DeviceOption(const Napi::Object& o) {
   }
 }
 
+std::string Num(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.9g", x);
+  return buf;
+}
+
 double TemperatureArg(const Napi::Object& o) {
   auto v = o.Get("temperature");
   if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), "temperature must be a number");
   const double t = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(t)) throw Napi::RangeError::New(o.Env(), "temperature must be finite, got " + std::to_string(t));
-  if (!(t > 0)) throw Napi::RangeError::New(o.Env(), "temperature must be > 0, got " + std::to_string(t));
-  if (t < 1e-30 || t > 1e30) throw Napi::RangeError::New(o.Env(), "temperature must be in [1e-30, 1e30], got " + std::to_string(t));
+  if (!std::isfinite(t)) throw Napi::RangeError::New(o.Env(), "temperature must be finite, got " + Num(t));
+  if (!(t > 0)) throw Napi::RangeError::New(o.Env(), "temperature must be > 0, got " + Num(t));
+  if (t < 1e-30 || t > 1e30) throw Napi::RangeError::New(o.Env(), "temperature must be in [1e-30, 1e30], got " + Num(t));
   return t;
 }
 
@@ -89,7 +96,7 @@ StepRequest ParseStep(const Napi::Object& o) {
   r.V = IntegerArg(o.Get("vocab"), "vocab", 1, (int64_t(1) << 31) - 1);
   const double total = static_cast<double>(r.B) * static_cast<double>(r.L) * static_cast<double>(r.V);
   if (total > static_cast<double>(int64_t(1) << 32))
-    throw Napi::RangeError::New(env, "batch * length * vocab = " + std::to_string(total) + " is too large for one typed array");
+    throw Napi::RangeError::New(env, "batch * length * vocab = " + Num(total) + " is too large for one typed array");
   const size_t n = static_cast<size_t>(r.B * r.L * r.V), bl = static_cast<size_t>(r.B * r.L);
 
   // logits: Float32Array (float32) or Uint16Array (bfloat16 bits); dtype, when given, must agree.

@@ -1,5 +1,6 @@
 #include "io/checkpoint.h"
 
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
@@ -51,9 +52,15 @@ std::string shape_str(c10::IntArrayRef s) {
   return o.str();
 }
 
-// A view of the file's bytes as a CPU tensor; the caller copies before the file goes away.
+// A view of the file's bytes as a CPU tensor; the caller copies before the file goes away. Files
+// from older writers may leave data unaligned for its dtype: those bytes are copied first.
 torch::Tensor view_of(const st::File& file, const st::TensorInfo& info) {
-  return torch::from_blob(const_cast<uint8_t*>(file.data(info)), info.shape, torch::TensorOptions().dtype(to_torch(info.dtype)));
+  const auto opts = torch::TensorOptions().dtype(to_torch(info.dtype));
+  const uint8_t* p = file.data(info);
+  if (reinterpret_cast<uintptr_t>(p) % st::dtype_size(info.dtype) == 0) return torch::from_blob(const_cast<uint8_t*>(p), info.shape, opts);
+  auto t = torch::empty(info.shape, opts);
+  std::memcpy(t.data_ptr(), p, info.end - info.begin);
+  return t;
 }
 
 std::map<std::string, torch::Tensor> module_state(const torch::nn::Module& module) {

@@ -58,7 +58,7 @@ UnmaskResult unmask(const at::Tensor& logits, at::Tensor& tokens, at::Tensor& ma
   if (logits.device().is_cuda()) return unmask_cuda(logits, tokens, masked, options);
 #endif
   TORCH_CHECK(false, "unmask: no fused implementation for device ", logits.device(),
-              " (this build has CPU", logits.device().is_cuda() ? " only; it was built without CUDA)" : " and CUDA)");
+              logits.device().is_cuda() ? " (this build of ChatBERT has no CUDA)" : "");
 }
 
 void check_unmask_status(const UnmaskResult& result, int64_t B, int64_t L) {
@@ -130,7 +130,11 @@ UnmaskResult unmask_naive(const at::Tensor& logits_in, at::Tensor& tokens, at::T
   auto committed = at::zeros({B}, at::TensorOptions().dtype(at::kLong));
   for (int64_t b = 0; b < B; ++b) {
     at::Tensor zb = z[b];  // [L, V]
-    at::Tensor p = at::softmax(zb, -1);
+    // The probabilities in float64: a float32 softmax over V = 30522 accumulates about 1e-5 of
+    // relative error, which would make the reference less accurate than what it checks. The
+    // confidence is then rounded to float32, and the selection orders those float32 values, as
+    // the fused implementations do.
+    at::Tensor p = at::softmax(zb, -1, at::kDouble);
     at::Tensor pred = (o.choice == TokenChoice::kGumbel ? zb + noise[b] : zb).argmax(-1);  // first max
     at::Tensor conf;
     switch (o.confidence) {
@@ -146,11 +150,12 @@ UnmaskResult unmask_naive(const at::Tensor& logits_in, at::Tensor& tokens, at::T
         }
         break;
       case ConfidenceMeasure::kNegEntropy: {
-        auto logp = at::log_softmax(zb, -1);
+        auto logp = at::log_softmax(zb, -1, at::kDouble);
         conf = at::where(p.gt(0), p * logp, at::zeros_like(p)).sum(-1);
         break;
       }
     }
+    conf = conf.to(at::kFloat);
     out.confidence[b].copy_(conf);
     out.predicted[b].copy_(pred);
 

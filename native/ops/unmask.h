@@ -28,9 +28,11 @@
 //   Ties in confidence go to the lowest position.
 // Outputs: UnmaskResult (below); tokens and masked are updated in place.
 //
-// Three implementations compute the same thing: unmask_naive (ATen ops, a loop over rows: the
-// reference), unmask_cpu (one fused pass over the logits per position) and unmask_cuda (one
-// kernel; ops/unmask_cuda.cu). `unmask` dispatches on the logits' device to the fused ones.
+// Three implementations compute the same thing: unmask_naive (ATen ops, a loop over rows, the
+// probabilities in float64: the reference), unmask_cpu (one fused pass over the logits per
+// position; ops/unmask_cpu.cpp) and unmask_cuda (one kernel; ops/unmask_cuda.cu). `unmask`
+// dispatches on the logits' device to the fused ones. All three agree exactly on predicted tokens
+// (same float32 z, same noise bits) and on confidences to float32 rounding.
 #pragma once
 #include <torch/torch.h>
 

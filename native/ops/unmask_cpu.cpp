@@ -3,21 +3,25 @@
 // Plan. Positions (b, l) are independent until the selection, so at::parallel_for splits the
 // B*L positions over the intra-op threads and each position is one pass over its V logits, read
 // once from memory, in chunks of kChunk values that stay in L1:
-//   A. load a vector of 8 logits (bfloat16 widened exactly), z = logit * (1/T); keep z in the
+//   A. load a vector of logits (bfloat16 widened exactly), z = logit * (1/T); keep z in the
 //      chunk buffer; update per-lane running max / first argmax / second max / NaN flag, and for
 //      Gumbel sampling the per-lane max of z + g (g from ops/unmask_cuda.h, same bits as the GPU);
 //   B. the chunk's max M is known: rescale the running sums (online softmax: S *= e^(M_old-M))
 //      and add e^(z-M) (and e^(z-M) * (z-M) for the entropy) from the L1 buffer.
 // No [B, L, V] temporary exists; the only per-position storage is a 4 KiB stack buffer. The
-// inner loops use GCC/Clang vector extensions (8 floats: two SSE registers on baseline x86-64,
-// NEON on ARM), exp is a branch-free Cephes polynomial, and special values (-inf, +inf, NaN) are
-// handled with selects, not branches. The selection (top-k per row over L) is then serial.
+// inner loops use GCC/Clang vector extensions, written once for VW-lane vectors and compiled
+// twice: VW = 4 (one SSE / NEON register; the portable baseline) and VW = 8 (AVX2, chosen at run
+// time on x86-64, without FMA so that every operation rounds as in the baseline and on the GPU).
+// Two independent state vectors per step shorten the dependency chains. exp is a branch-free
+// Cephes polynomial; special values (-inf, +inf, NaN) are handled with selects, not branches.
+// The selection (top-k per row over L) is then serial and cheap.
 #include "ops/unmask.h"
 
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -32,56 +36,80 @@ namespace {
 
 using namespace unmask_detail;
 
-constexpr int kLanes = 8;
-constexpr int kChunk = 1024;  // floats per L1 chunk (a multiple of kLanes)
+constexpr int kChunk = 1024;  // floats per L1 chunk (a multiple of every lane count below)
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kExpFloor = -87.0f;  // exp(-87) is still a normal float; below, exp counts as 0
 
-typedef float vf __attribute__((vector_size(32)));
-typedef int32_t vi __attribute__((vector_size(32)));
-typedef uint32_t vu __attribute__((vector_size(32)));
-typedef uint16_t vh __attribute__((vector_size(16)));
-
 #define CB_INLINE inline __attribute__((always_inline))
 
-CB_INLINE vf splat(float x) { return vf{x, x, x, x, x, x, x, x}; }
-CB_INLINE vi splati(int32_t x) { return vi{x, x, x, x, x, x, x, x}; }
+// Vectors of VW lanes (GCC/Clang vector extensions): VW = 4 is one SSE / NEON register, VW = 8
+// one AVX2 register. The code is written once and compiled for both (see all_positions).
+template <int VW>
+struct SimdTypes;
+template <>
+struct SimdTypes<4> {
+  typedef float f __attribute__((vector_size(16)));
+  typedef int32_t i __attribute__((vector_size(16)));
+  typedef uint32_t u __attribute__((vector_size(16)));
+  typedef uint16_t h __attribute__((vector_size(8)));
+};
+template <>
+struct SimdTypes<8> {
+  typedef float f __attribute__((vector_size(32)));
+  typedef int32_t i __attribute__((vector_size(32)));
+  typedef uint32_t u __attribute__((vector_size(32)));
+  typedef uint16_t h __attribute__((vector_size(16)));
+};
 
-// Eight values from memory as floats.
-CB_INLINE vf load8(const float* p) {
-  vf v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-CB_INLINE vf load8(const uint16_t* p) {
-  vh h;
-  std::memcpy(&h, p, sizeof(h));
-  vu u = __builtin_convertvector(h, vu) << 16;
-  return (vf)u;
-}
+template <int VW>
+struct Simd {
+  using f = typename SimdTypes<VW>::f;
+  using i = typename SimdTypes<VW>::i;
+  using u = typename SimdTypes<VW>::u;
+  using h = typename SimdTypes<VW>::h;
+
+  static CB_INLINE f splat(float x) { return f{} + x; }
+  static CB_INLINE i splati(int32_t x) { return i{} + x; }
+  static CB_INLINE i iota() {
+    i v{};
+    for (int j = 0; j < VW; ++j) v[j] = j;
+    return v;
+  }
+  static CB_INLINE f load(const float* p) {
+    f v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  static CB_INLINE f load(const uint16_t* p) {  // bfloat16 bits, widened exactly
+    h b;
+    std::memcpy(&b, p, sizeof(b));
+    const u w = __builtin_convertvector(b, u) << 16;
+    return (f)w;
+  }
+  // e^x for x in [kExpFloor, 0] (Cephes expf: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial;
+  // n by the round-to-nearest magic constant, 2^n built in the exponent bits). ~2 ulp.
+  static CB_INLINE f exp_nonpositive(const f& x) {
+    const float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+    const f fx = x * 1.44269504088896341f + kMagic;
+    const i n = (i)fx - 0x4B400000;  // the bits of kMagic
+    const f fn = fx - kMagic;
+    f r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    const f r2 = r * r;
+    f y = splat(1.9875691500E-4f);
+    y = y * r + 1.3981999507E-3f;
+    y = y * r + 8.3334519073E-3f;
+    y = y * r + 4.1665795894E-2f;
+    y = y * r + 1.6666665459E-1f;
+    y = y * r + 5.0000001201E-1f;
+    y = y * r2 + r + 1.0f;
+    const i scale = (n + 127) << 23;
+    return y * (f)scale;
+  }
+};
+
 CB_INLINE float load1(const float* p) { return *p; }
 CB_INLINE float load1(const uint16_t* p) { return bf16_to_float(*p); }
-
-// e^x for x in [kExpFloor, 0] (Cephes expf: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial;
-// n by the round-to-nearest magic constant, 2^n built in the exponent bits). ~2 ulp.
-CB_INLINE vf exp_nonpositive(const vf& x) {
-  const float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const vf fx = x * splat(1.44269504088896341f) + splat(kMagic);
-  const vi n = (vi)fx - splati(0x4B400000);  // the bits of kMagic
-  const vf fn = fx - splat(kMagic);
-  vf r = x - fn * splat(0.693359375f);
-  r = r - fn * splat(-2.12194440e-4f);
-  const vf r2 = r * r;
-  vf y = splat(1.9875691500E-4f);
-  y = y * r + splat(1.3981999507E-3f);
-  y = y * r + splat(8.3334519073E-3f);
-  y = y * r + splat(4.1665795894E-2f);
-  y = y * r + splat(1.6666665459E-1f);
-  y = y * r + splat(5.0000001201E-1f);
-  y = y * r2 + r + splat(1.0f);
-  const vi scale = (n + splati(127)) << 23;
-  return y * (vf)scale;
-}
 
 enum PositionError : int8_t { kFine = -1, kNaN = kUnmaskErrorNaN, kAllNegInf = kUnmaskErrorAllNegInf };
 
@@ -91,21 +119,32 @@ struct PositionResult {
   int8_t error;
 };
 
-// One position: one pass over its V logits. T = float or uint16_t (bfloat16 bits).
-template <typename T, bool kGumbel, int kConf>
-PositionResult position_pass(const T* row, int64_t V, float inv_t, uint64_t key, uint64_t flat_base) {
+// One position: one pass over its V logits. T = float or uint16_t (bfloat16 bits). Two
+// independent vectors of state (U = 2) per step shorten the dependency chains.
+template <int VW, typename T, bool kGumbel, int kConf>
+CB_INLINE PositionResult position_pass(const T* row, int64_t V, float inv_t, uint64_t key, uint64_t flat_base) {
+  using S_ = Simd<VW>;
+  using vf = typename S_::f;
+  using vi = typename S_::i;
+  constexpr int U = 2;
+  constexpr int kStep = U * VW;  // values per step
+  static_assert(kChunk % kStep == 0, "chunk must hold whole steps");
   alignas(64) float zbuf[kChunk];
   alignas(64) float gbuf[kGumbel ? kChunk : 1];
-  const vi lane = vi{0, 1, 2, 3, 4, 5, 6, 7};
-  const vf vinv = splat(inv_t);
-  vf m1 = splat(-kInf), m2 = splat(-kInf), ym = splat(-kInf);
-  vi i1 = splati(std::numeric_limits<int32_t>::max()), yi = i1, nan = splati(0);
+  const vi lane = S_::iota();
+  vf m1[U], m2[U], ym[U];
+  vi i1[U], yi[U], nan[U];
+  for (int u = 0; u < U; ++u) {
+    m1[u] = m2[u] = ym[u] = S_::splat(-kInf);
+    i1[u] = yi[u] = S_::splati(std::numeric_limits<int32_t>::max());
+    nan[u] = S_::splati(0);
+  }
   double S = 0.0, A = 0.0;  // sum e^(z-M) and sum e^(z-M) (z-M), at the running max M
   float M = -kInf;
 
   for (int64_t c0 = 0; c0 < V; c0 += kChunk) {
     const int n = static_cast<int>(std::min<int64_t>(kChunk, V - c0));
-    const int nvec = (n + kLanes - 1) / kLanes;
+    const int nstep = (n + kStep - 1) / kStep;
     const T* src = row + c0;
     if constexpr (kGumbel) {
       const uint64_t f0 = flat_base + static_cast<uint64_t>(c0);
@@ -115,39 +154,41 @@ PositionResult position_pass(const T* row, int64_t V, float inv_t, uint64_t key,
       } else {  // the chunk straddles a 2^32 boundary of the flat index
         for (int i = 0; i < n; ++i) gbuf[i] = gumbel_noise(key, f0 + static_cast<uint64_t>(i));
       }
-      for (int i = n; i < nvec * kLanes; ++i) gbuf[i] = 0.0f;
+      for (int i = n; i < nstep * kStep; ++i) gbuf[i] = 0.0f;
     }
-    // A: scale, store, running max / argmax / second max / NaN (and max of z + g).
-    for (int v = 0; v < nvec; ++v) {
-      const int i = v * kLanes;
-      vf x;
-      if (i + kLanes <= n) {
-        x = load8(src + i);
-      } else {  // the chunk's last, partial vector: pad with -inf (contributes nothing)
-        alignas(32) float tmp[kLanes];
-        for (int j = 0; j < kLanes; ++j) tmp[j] = i + j < n ? load1(src + i + j) : -kInf;
-        x = load8(tmp);
+    // A: scale, store, running max / first argmax / second max / NaN (and max of z + g).
+    for (int st = 0; st < nstep; ++st) {
+      const int i0 = st * kStep;
+      alignas(64) float tmp[kStep];
+      const bool partial = i0 + kStep > n;
+      if (partial) {  // the chunk's last, partial step: pad with -inf (contributes nothing)
+        for (int j = 0; j < kStep; ++j) tmp[j] = i0 + j < n ? load1(src + i0 + j) : -kInf;
       }
-      x = x * vinv;
-      std::memcpy(zbuf + i, &x, sizeof(x));
-      nan |= (x != x);
-      const vf lo = x < m1 ? x : m1;
-      m2 = lo > m2 ? lo : m2;
-      const vi gt = x > m1;
-      const vi idx = lane + splati(static_cast<int32_t>(c0 + i));
-      i1 = gt ? idx : i1;
-      m1 = gt ? x : m1;
-      if constexpr (kGumbel) {
-        vf g;
-        std::memcpy(&g, gbuf + i, sizeof(g));
-        const vf y = x + g;
-        const vi gy = y > ym;
-        yi = gy ? idx : yi;
-        ym = gy ? y : ym;
+      for (int u = 0; u < U; ++u) {
+        const int i = i0 + u * VW;
+        vf x = partial ? S_::load(tmp + u * VW) : S_::load(src + i);
+        x = x * inv_t;
+        std::memcpy(zbuf + i, &x, sizeof(x));
+        nan[u] |= (x != x);
+        const vf lo = x < m1[u] ? x : m1[u];
+        m2[u] = lo > m2[u] ? lo : m2[u];
+        const vi gt = x > m1[u];
+        const vi idx = lane + static_cast<int32_t>(c0 + i);
+        i1[u] = gt ? idx : i1[u];
+        m1[u] = gt ? x : m1[u];
+        if constexpr (kGumbel) {
+          vf g;
+          std::memcpy(&g, gbuf + i, sizeof(g));
+          const vf y = x + g;
+          const vi gy = y > ym[u];
+          yi[u] = gy ? idx : yi[u];
+          ym[u] = gy ? y : ym[u];
+        }
       }
     }
-    float cm = m1[0];
-    for (int j = 1; j < kLanes; ++j) cm = m1[j] > cm ? m1[j] : cm;
+    float cm = -kInf;
+    for (int u = 0; u < U; ++u)
+      for (int j = 0; j < VW; ++j) cm = m1[u][j] > cm ? m1[u][j] : cm;
     if (cm > M) {  // the running max grows: rescale the sums to the new max
       if (S > 0.0 && cm < kInf) {
         const double d = static_cast<double>(M) - static_cast<double>(cm);
@@ -159,57 +200,61 @@ PositionResult position_pass(const T* row, int64_t V, float inv_t, uint64_t key,
     }
     if (!(M > -kInf && M < kInf)) continue;  // all -inf so far (nothing to add), or +inf (one-hot)
     // B: the exponentials, from the L1 buffer.
-    const vf vm = splat(M);
-    vf s = splat(0.0f), a = splat(0.0f);
-    for (int v = 0; v < nvec; ++v) {
-      vf z;
-      std::memcpy(&z, zbuf + v * kLanes, sizeof(z));
-      const vf d = z - vm;                                    // <= 0, or -inf
-      const vf dc = d > splat(kExpFloor) ? d : splat(kExpFloor);
-      vf e = exp_nonpositive(dc);
-      e = d >= splat(kExpFloor) ? e : splat(0.0f);
-      s += e;
-      if constexpr (kConf == kUnmaskNegEntropy) a += e * dc;  // e = 0 wherever dc was clamped
+    vf s[U], a[U];
+    for (int u = 0; u < U; ++u) s[u] = a[u] = S_::splat(0.0f);
+    for (int st = 0; st < nstep; ++st) {
+      for (int u = 0; u < U; ++u) {
+        vf z;
+        std::memcpy(&z, zbuf + st * kStep + u * VW, sizeof(z));
+        const vf d = z - M;  // <= 0, or -inf
+        const vf dc = d > kExpFloor ? d : S_::splat(kExpFloor);
+        vf e = S_::exp_nonpositive(dc);
+        e = d >= kExpFloor ? e : S_::splat(0.0f);
+        s[u] += e;
+        if constexpr (kConf == kUnmaskNegEntropy) a[u] += e * dc;  // e = 0 wherever dc was clamped
+      }
     }
     double cs = 0.0, ca = 0.0;
-    for (int j = 0; j < kLanes; ++j) {
-      cs += s[j];
-      if constexpr (kConf == kUnmaskNegEntropy) ca += a[j];
-    }
+    for (int u = 0; u < U; ++u)
+      for (int j = 0; j < VW; ++j) {
+        cs += s[u][j];
+        if constexpr (kConf == kUnmaskNegEntropy) ca += a[u][j];
+      }
     S += cs;
     A += ca;
   }
 
   PositionResult r{0.0f, 0, kFine};
-  for (int j = 0; j < kLanes; ++j)
-    if (nan[j]) r.error = kNaN;
+  for (int u = 0; u < U; ++u)
+    for (int j = 0; j < VW; ++j)
+      if (nan[u][j]) r.error = kNaN;
   if (r.error == kFine && M == -kInf) r.error = kAllNegInf;
   if (r.error != kFine) return r;
 
-  // Lanes -> one: first argmax among the lanes holding the max; top-2 of the union.
+  // Lanes -> one: first argmax among the lanes holding the max; the second largest of the
+  // multiset is the largest of every lane's second max and every lane max but one copy of M.
   int32_t arg = std::numeric_limits<int32_t>::max();
   float top2 = -kInf;
-  for (int j = 0; j < kLanes; ++j) {
-    if (m1[j] == M && i1[j] < arg) arg = i1[j];
-    top2 = std::max(top2, m2[j]);
-  }
-  {  // second largest of the multiset: the largest lane max other than one copy of M
-    bool skipped = false;
-    for (int j = 0; j < kLanes; ++j) {
-      if (!skipped && m1[j] == M) {
+  bool skipped = false;
+  for (int u = 0; u < U; ++u)
+    for (int j = 0; j < VW; ++j) {
+      if (m1[u][j] == M && i1[u][j] < arg) arg = i1[u][j];
+      top2 = std::max(top2, m2[u][j]);
+      if (!skipped && m1[u][j] == M) {
         skipped = true;
-        continue;
+      } else {
+        top2 = std::max(top2, m1[u][j]);
       }
-      top2 = std::max(top2, m1[j]);
     }
-  }
   int64_t pred = arg;
   if constexpr (kGumbel) {
-    float best = ym[0];
-    for (int j = 1; j < kLanes; ++j) best = ym[j] > best ? ym[j] : best;
+    float best = -kInf;
+    for (int u = 0; u < U; ++u)
+      for (int j = 0; j < VW; ++j) best = ym[u][j] > best ? ym[u][j] : best;
     int32_t yarg = std::numeric_limits<int32_t>::max();
-    for (int j = 0; j < kLanes; ++j)
-      if (ym[j] == best && yi[j] < yarg) yarg = yi[j];
+    for (int u = 0; u < U; ++u)
+      for (int j = 0; j < VW; ++j)
+        if (ym[u][j] == best && yi[u][j] < yarg) yarg = yi[u][j];
     pred = yarg;
   }
   r.predicted = pred;
@@ -233,17 +278,56 @@ PositionResult position_pass(const T* row, int64_t V, float inv_t, uint64_t key,
   return r;
 }
 
+struct PositionsJob {
+  int64_t V;
+  float inv_t;
+  uint64_t key;
+  float* conf;
+  int64_t* pred;
+  int8_t* err;
+};
+
+template <int VW, typename T, bool kGumbel, int kConf>
+CB_INLINE void positions_range(const T* logits, int64_t begin, int64_t end, const PositionsJob& j) {
+  for (int64_t p = begin; p < end; ++p) {
+    const PositionResult r = position_pass<VW, T, kGumbel, kConf>(logits + p * j.V, j.V, j.inv_t, j.key, static_cast<uint64_t>(p * j.V));
+    j.conf[p] = r.confidence;
+    j.pred[p] = r.predicted;
+    j.err[p] = r.error;
+  }
+}
+
+// The same code for 8-lane AVX2 registers, chosen at run time. Only "avx2" (not "fma"): every
+// operation still rounds on its own, so both builds compute identical z, noise and sums.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CHATBERT_UNMASK_AVX2 1
+template <typename T, bool kGumbel, int kConf>
+__attribute__((target("avx2"), noinline)) void positions_range_avx2(const T* logits, int64_t begin, int64_t end,
+                                                                      const PositionsJob& j) {
+  positions_range<8, T, kGumbel, kConf>(logits, begin, end, j);
+}
+bool have_avx2() {
+  // CHATBERT_UNMASK_NO_AVX2=1 forces the baseline build (to test that both agree).
+  static const bool yes = __builtin_cpu_supports("avx2") && std::getenv("CHATBERT_UNMASK_NO_AVX2") == nullptr;
+  return yes;
+}
+#endif
+
+template <typename T, bool kGumbel, int kConf>
+__attribute__((noinline)) void positions_range_base(const T* logits, int64_t begin, int64_t end, const PositionsJob& j) {
+  positions_range<4, T, kGumbel, kConf>(logits, begin, end, j);
+}
+
 template <typename T, bool kGumbel, int kConf>
 void all_positions(const T* logits, int64_t P, int64_t V, float inv_t, uint64_t key, float* conf, int64_t* pred,
                    int8_t* err) {
+  const PositionsJob job{V, inv_t, key, conf, pred, err};
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(V, 1));
   at::parallel_for(0, P, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t p = begin; p < end; ++p) {
-      const PositionResult r = position_pass<T, kGumbel, kConf>(logits + p * V, V, inv_t, key, static_cast<uint64_t>(p * V));
-      conf[p] = r.confidence;
-      pred[p] = r.predicted;
-      err[p] = r.error;
-    }
+#ifdef CHATBERT_UNMASK_AVX2
+    if (have_avx2()) return positions_range_avx2<T, kGumbel, kConf>(logits, begin, end, job);
+#endif
+    positions_range_base<T, kGumbel, kConf>(logits, begin, end, job);
   });
 }
 

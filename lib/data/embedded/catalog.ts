@@ -13,7 +13,7 @@ function build(): Record<string, string[]> {
   put('thank', TP.THANK, TP.THANK_REPLY);
   put('bye', TP.BYE);
   put('ask_feeling', TP.ASK_FEELING);
-  put('tell_feeling', TP.TELL_FEELING);
+  put('tell_feeling', TP.TELL_FEELING.pos, TP.TELL_FEELING.neg);
   put('ask_feeling_detail', TP.ASK_FEELING_DETAIL.pos, TP.ASK_FEELING_DETAIL.neg);
   put('tell_feeling_detail', TP.TELL_FEELING_DETAIL.pos, TP.TELL_FEELING_DETAIL.neg);
   for (const t of TOPICS) {

@@ -87,7 +87,7 @@ function splitSentences(tokens: string[]): RawSentence[] {
 const FILLERS = new Set([
   'oh', 'ohh', 'well', 'hmm', 'hm', 'ah', 'ahh', 'haha', 'hahaha', 'hehe', 'lol', 'so', 'um', 'uh', 'yes', 'yeah', 'yep',
   'yup', 'no', 'nope', 'nah', 'sure', 'honestly', 'actually', 'aww', 'aw', 'awww', 'wow', 'ooh', 'oooh', 'right', 'anyway',
-  'anyways', 'and', 'mm', 'sadly', 'luckily', 'really', 'yay',
+  'anyways', 'and', 'mm', 'sadly', 'luckily', 'really', 'yay', 'meh',
 ]);
 const FILLER_PHRASES = [['to', 'be', 'honest'], ['by', 'the', 'way'], ['oh', 'well'], ['i', 'mean'], ['you', 'know'], ['i', 'see']];
 const SOUND_REACTIONS = new Set(['haha', 'hahaha', 'hehe', 'lol', 'wow', 'aww', 'aw', 'awww', 'ooh', 'oooh', 'yay']);
@@ -117,8 +117,11 @@ const FIRST_PERSON_RE = /\b(i|my|me|we|our|mine|myself|us)\b/;
 const PET_POSSESS = new Set(['have', 'has', 'own', 'owns', 'got', 'adopted', 'rescued', 'my', 'our', 'keep']);
 const NAME_FRAME_RE = /\b(named|called|name is|call (him|her|it)|named (him|her|it))\b/;
 const REACT_CUE_RE =
-  /\b(sounds?|sound like|must be|must have been|i bet|what a|how (cute|lovely|fun|cool|nice|great|sweet|interesting|exciting|amazing|wonderful|awesome)|such a|lucky you|good for you|love that|glad|good to hear|great to hear|nice to hear|happy for you|sorry|oh no|poor you|poor thing|yum|yummy|mmm|aww+|wow|ooh|yay|ugh|yikes|always wanted to|the best|good choice|good taste|so cool|that is (great|cool|nice|awesome|amazing|lovely|wonderful)|have fun|enjoy it|enjoy yourself|stay (dry|safe|cosy)|no fun|congrat\w*|well done|nice one)\b/;
-const REACT_START_RE = /^(nice|cool|great|awesome|lovely|wow|wonderful|amazing|fantastic|brilliant|sweet)\b/;
+  /\b(sounds?|sound like|must be|must have been|i bet|what a|how (cute|lovely|fun|cool|nice|great|sweet|interesting|exciting|amazing|wonderful|awesome)|such a|lucky you|good for you|love that|glad|good to hear|great to hear|nice to hear|happy for you|sorry|oh no|poor you|poor thing|yum|yummy|mmm|aww+|wow|ooh|yay|ugh|yikes|always wanted to|the best|good choice|good taste|so cool|that is (great|cool|nice|awesome|amazing|lovely|wonderful)|have fun|enjoy yourself|stay (dry|safe|cosy)|no fun|congrat\w*|well done|nice one|work so hard|so important|such important)\b/;
+const REACT_START_RE = /^(nice|cool|great|awesome|lovely|wow|wonderful|amazing|fantastic|brilliant|sweet|enjoy|have fun)\b/;
+/** How reactions begin ("that sounds ...", "how lovely", "good for you"). */
+const REACT_OPENING_RE =
+  /^(that (sounds|must|is so|is such|is great|is awesome|is cool|is nice|is lovely)|how |what a|good for|lucky|glad|good to|great to|happy for|i love that|poor|sorry|oh no|wow|aww|cool|nice|awesome|lovely|great|good choice|good taste|yum|mmm|ooh|have fun|enjoy)/;
 const REACT_ADJ = new Set([
   'cute', 'adorable', 'lovely', 'sweet', 'fun', 'great', 'good', 'nice', 'cool', 'amazing', 'awesome', 'interesting',
   'exciting', 'wonderful', 'beautiful', 'delicious', 'tasty', 'yummy', 'brilliant', 'fantastic', 'relaxing', 'impressive',
@@ -131,6 +134,8 @@ const FEEL_PRE = new Set([
   'little', 'kind', 'of', 'just', 'honestly', 'rather', 'too', 'not', 'all', 'actually', 'still', 'extremely', 'totally',
   'today', ',', 'overall', 'generally', 'mostly', 'fairly', 'm',
 ]);
+/** "i am well", "doing well": well is a mood after these. */
+const WELL_PRE = new Set(['am', 'doing', 'feeling', 'been', 'very', 'really', 'pretty', 'quite']);
 /** What may follow a mood word ("i am tired , thanks" but not "good to hear", "good night"). */
 const FEEL_POST = new Set([
   ',', 'thanks', 'thank', 'today', 'now', 'right', 'at', 'this', 'lately', 'though', 'and', 'but', 'overall', 'actually',
@@ -154,13 +159,15 @@ const ANSWER_CUES = new Set([
   'almost', 'nearly', 'since', 'every', 'once', 'twice', 'just', 'only', 'with', 'at', 'in', 'on', 'home', 'minutes',
   'weeks', 'week', 'years', 'year', 'months', 'days', 'day', 'he', 'she', 'it', 'they', 'we', 'i', 'my', 'them', 'him',
   'her', 'probably', 'maybe', 'definitely', 'early', 'first', 'tomorrow', 'soon', 'today', 'last', 'next', 'few', 'lot',
-  'the', 'a', 'everything', 'because', 'so', 'two', 'three', 'ten', 'twenty', 'one',
+  'the', 'a', 'everything', 'because', 'so', 'two', 'three', 'ten', 'twenty', 'one', 'most', 'sundays', 'weekends',
+  'weekend', 'mornings', 'evenings', 'morning', 'evening', 'night', 'nights', 'lately', 'recently', 'daily', 'later',
 ]);
 const STOP = new Set([
   'a', 'an', 'the', 'my', 'his', 'her', 'its', 'it', 'that', 'this', 'what', 'and', 'but', 'or', 'is', 'was', 'he', 'she',
   'him', 'they', 'them', 'you', 'your', 'me', 'i', 'so', 'very', 'really', 'too', 'after', 'because', 'by', 'something',
   'anything', 'nothing', 'yet', 'now', 'here', 'there', 'for', 'to', 'of', 'in', 'on', 'at', 'with',
 ]);
+const POSSESSIVES = new Set(['my', 'your', 'our', 'his', 'her', 'their']);
 const FAMILY_MODS = new Set(['younger', 'older', 'little', 'big', 'baby', 'twin', 'grown', 'lovely', 'two', 'three']);
 const SPECIAL_RE = /\[(unk|pad|mask|cls|sep)\]|##/i;
 const PET_PRONOUN_Q_RE = /\b(it|its|him|her|he|she|his)\b/;
@@ -176,6 +183,8 @@ export interface Mention {
   count?: string;
   /** family: plural noun. */
   plural?: boolean;
+  /** family: "my/your sisters" (not "sisters are the best"). */
+  possessed?: boolean;
   /** mood: its valence. */
   valence?: 'pos' | 'neg';
   /** pet_name: not a lexicon name (frame "named X"). */
@@ -245,12 +254,14 @@ function isBareValue(core: string[], hits: LexHit[]): boolean {
 function feelingMood(core: string[]): { value?: string; valence: 'pos' | 'neg'; index: number } | null {
   for (let k = 0; k < core.length && k <= 6; k++) {
     const two = k + 1 < core.length ? MOOD_INDEX.get(`${core[k]} ${core[k + 1]}`) : undefined;
-    const one = MOOD_INDEX.get(core[k]);
+    const one = MOOD_INDEX.get(core[k]) ?? (core[k] === 'well' && k > 0 && WELL_PRE.has(core[k - 1]) ? MOOD_INDEX.get('good') : undefined);
     const mood = two ?? one;
     if (mood) {
       for (let j = 0; j < k; j++) if (!FEEL_PRE.has(core[j])) return null;
-      const after = core[k + (two ? 2 : 1)];
-      if (after !== undefined && !FEEL_POST.has(after)) return null;
+      const a = k + (two ? 2 : 1);
+      const after = core[a];
+      const honest = after === 'to' && core[a + 1] === 'be' && core[a + 2] === 'honest';
+      if (after !== undefined && !FEEL_POST.has(after) && !honest) return null;
       const negated = core.slice(0, k).includes('not') && !two;
       if (negated) return { valence: mood.valence === 'pos' ? 'neg' : 'pos', index: k };
       return { value: mood.value, valence: mood.valence, index: k };
@@ -289,7 +300,7 @@ function analyzeSentence(raw: RawSentence): Sentence {
   const coreStr = core.join(' ');
   const fullStr = tokens.join(' ');
   const isQ =
-    raw.isQ || /^tell me\b/.test(coreStr) || (!raw.terminated && QSTART_RE.test(coreStr) && !/^(what a|how (cute|lovely|fun|cool|nice|great|sweet|interesting|exciting|amazing|wonderful|awesome))\b/.test(coreStr));
+    raw.isQ || /(^|, )tell me about\b/.test(coreStr) || (!raw.terminated && QSTART_RE.test(coreStr) && !/^(what a|how (cute|lovely|fun|cool|nice|great|sweet|interesting|exciting|amazing|wonderful|awesome))\b/.test(coreStr));
   const hits = findLexicon(core);
   const s: Sentence = { tokens, core, coreStr, fullStr, isQ, hits, cands: [], fillerOnly };
 
@@ -349,10 +360,12 @@ function analyzeSentence(raw: RawSentence): Sentence {
       // a question about the speaker's own name: not in this corpus
     } else if (t) {
       if (t === 'pet' && NAME_Q_RE.test(coreStr)) add('ask_pet_name');
+      const opener = OPENER_FRAME_RE.test(coreStr);
       if (values.length) {
-        if (OPENER_FRAME_RE.test(coreStr)) add(`ask_${t}`, `ask_${t}_detail`);
+        if (opener) add(`ask_${t}`, `ask_${t}_detail`);
         else add(`ask_${t}_detail`);
-      } else if (REF_RE.test(coreStr)) add(`ask_${t}_detail`, `ask_${t}`);
+      } else if (opener) add(`ask_${t}`);
+      else if (REF_RE.test(coreStr)) add(`ask_${t}_detail`, `ask_${t}`);
       else add(`ask_${t}`, `ask_${t}_detail`);
     } else if (!social && !cands.length && wc >= 1) {
       if (NAME_Q_RE.test(coreStr) && PET_PRONOUN_Q_RE.test(coreStr)) add('ask_pet_name');
@@ -360,7 +373,8 @@ function analyzeSentence(raw: RawSentence): Sentence {
     }
   } else {
     const cue = REACT_CUE_RE.test(fullStr) || REACT_START_RE.test(coreStr);
-    const adj = core.some((w) => REACT_ADJ.has(w)) && !FIRST_PERSON_RE.test(coreStr) && (wc <= 6 || (wc <= 8 && !core.includes(',')));
+    const inHit = (k: number): boolean => hits.some((h) => h.start <= k && k < h.end);
+    const adj = core.some((w, k) => REACT_ADJ.has(w) && !inHit(k)) && !FIRST_PERSON_RE.test(coreStr) && (wc <= 6 || (wc <= 8 && !core.includes(',')));
     if (cue || (adj && !social)) add('react');
     if (values.length) {
       const t = valueTopics[0];
@@ -380,7 +394,8 @@ function analyzeSentence(raw: RawSentence): Sentence {
         else add(`tell_${t}_detail`, `tell_${t}`);
       }
     }
-    if (!social && !feel && !values.length && !(cands.includes('react') && wc <= 3) && wc >= 1 && core.some((w) => ANSWER_CUES.has(w)) && (wc >= 2 || /^(yes|yeah|no|nope|sometimes|never|always|definitely)$/.test(coreStr))) {
+    const reactOnly = cands.includes('react') && (wc <= 3 || REACT_OPENING_RE.test(coreStr));
+    if (!social && !feel && !values.length && !reactOnly && wc >= 1 && core.some((w) => ANSWER_CUES.has(w)) && (wc >= 2 || /^(yes|yeah|no|nope|sometimes|never|always|definitely)$/.test(coreStr))) {
       add('tell_detail:*');
     }
   }
@@ -447,6 +462,9 @@ function sentenceMentions(s: Sentence, intent: string | null): Mention[] {
       m.plural = !!h.plural;
       const c = familyCount(core, h);
       if (c) m.count = c;
+      let k = h.start - 1;
+      while (k >= 0 && (FAMILY_MODS.has(core[k]) || core[k] in COUNT_WORDS)) k--;
+      if (POSSESSIVES.has(core[k] ?? '')) m.possessed = true;
     }
     out.push(m);
   }
@@ -487,6 +505,8 @@ export interface Act {
 export interface UtteranceAnalysis {
   /** The principal act's intent (what the utterance does), or null when unrecognised. */
   intent: string | null;
+  /** Other readings of the principal act that fit the previous turn (intent first). */
+  alts: string[];
   acts: Act[];
   principal: Act | null;
   /** Slot values mentioned (not negated), merged over the acts. */
@@ -518,21 +538,29 @@ function garbageReason(text: string, tokens: string[]): string | undefined {
   return undefined;
 }
 
-/**
- * Classify an utterance given the previous turn's intent (null: no constraint; 'start': the
- * dialogue's first turn) and the topic under discussion.
- */
-export function analyzeUtterance(
+/** What may follow `prev` (null: unknown, no constraint; 'start': the dialogue's first turn). */
+function allowedAfter(prev: UtteranceAnalysis | null | 'start'): string[] | null {
+  if (prev === 'start') return openingIntents();
+  if (!prev || !prev.alts.length) return null;
+  const pi = prev.intent;
+  const pt = pi ? intentTopic(pi) : null;
+  // a turn that ends with "what about you ?" must be answered
+  if (pi && pt && pi === `tell_${pt}` && prev.acts[prev.acts.length - 1]?.intent === 'ask_back') return [pi];
+  const out = new Set<string>();
+  for (const alt of prev.alts) for (const x of appropriateReplyIntents(alt)) out.add(x);
+  return [...out];
+}
+
+function analyze(
   text: string,
-  prevIntent: string | null | 'start' = null,
-  ctxTopic: IntentTopic | null = null,
+  allowed: readonly string[] | null,
+  topic: IntentTopic | null,
   answered?: ReadonlySet<string>,
+  uncertain = allowed === null,
 ): UtteranceAnalysis {
   const norm = normalizeText(text);
   const tokens = norm ? norm.split(' ') : [];
   const garbage = garbageReason(text, tokens);
-  const allowed = prevIntent === 'start' ? openingIntents() : prevIntent ? appropriateReplyIntents(prevIntent) : null;
-  const topic = (prevIntent && prevIntent !== 'start' ? intentTopic(prevIntent) : null) ?? ctxTopic;
   const acts: Act[] = [];
   let categoryError: string | undefined;
   const sentences = splitSentences(tokens).map(analyzeSentence);
@@ -564,10 +592,37 @@ export function analyzeUtterance(
       if (m.slot === 'family' && m.count && !('family_count' in slots)) slots.family_count = m.count;
     }
   }
-  const out: UtteranceAnalysis = { intent: principal?.intent ?? null, acts, principal, slots };
+  // every reading of the principal act that fits (more than one when the previous turn is unknown)
+  const alts: string[] = [];
+  if (principal?.intent) {
+    alts.push(principal.intent);
+    for (const c of uncertain ? principal.cands : []) {
+      let xs: string[];
+      if (c === 'tell_detail:*') xs = allowed ? allowed.filter((x) => /^tell_[a-z]+_detail$/.test(x)) : topic ? [`tell_${topic}_detail`] : [];
+      else if (c === 'ask_detail:*') xs = allowed ? allowed.filter((x) => /^ask_[a-z]+_detail$/.test(x)) : topic ? [`ask_${topic}_detail`] : [];
+      else xs = [c];
+      for (const x of xs) if ((!allowed || allowed.includes(x)) && !alts.includes(x) && !SECONDARY.has(x)) alts.push(x);
+    }
+  }
+  const out: UtteranceAnalysis = { intent: principal?.intent ?? null, alts, acts, principal, slots };
   if (garbage) out.garbage = garbage;
   if (categoryError) out.categoryError = categoryError;
   return out;
+}
+
+/**
+ * Classify an utterance given the previous turn's intent (null: no constraint; 'start': the
+ * dialogue's first turn) and the topic under discussion.
+ */
+export function analyzeUtterance(
+  text: string,
+  prevIntent: string | null | 'start' = null,
+  ctxTopic: IntentTopic | null = null,
+  answered?: ReadonlySet<string>,
+): UtteranceAnalysis {
+  const allowed = prevIntent === 'start' ? openingIntents() : prevIntent ? appropriateReplyIntents(prevIntent) : null;
+  const topic = (prevIntent && prevIntent !== 'start' ? intentTopic(prevIntent) : null) ?? ctxTopic;
+  return analyze(text, allowed, topic, answered);
 }
 
 /** The intent of an utterance (see analyzeUtterance). */
@@ -608,7 +663,7 @@ function contradiction(m: Mention, k: Mention): string | null {
     case 'family':
       if (m.value !== k.value) return `family ${m.value} vs ${k.value}`;
       if (m.count && k.count && m.count !== k.count) return `${m.count} ${m.value}(s) vs ${k.count}`;
-      if (m.plural && k.count === '1') return `${m.value}s vs one ${m.value}`;
+      if (m.plural && m.possessed && k.count === '1') return `${m.value}s vs one ${m.value}`;
       return null;
     default:
       return m.value !== k.value ? `${m.slot} ${m.value} vs ${k.value}` : null;
@@ -711,10 +766,12 @@ function analyzeContext(context: readonly string[], firstIndex: number): Context
     said: [new Set(), new Set()],
     lastTopic: null,
   };
-  let prev: string | null | 'start' = firstIndex === 0 ? 'start' : null;
+  let prev: UtteranceAnalysis | null | 'start' = firstIndex === 0 ? 'start' : null;
   for (let j = 0; j < context.length; j++) {
     const sp = (firstIndex + j) % 2;
-    const a = analyzeUtterance(context[j], prev, st.lastTopic, st.told[1 - sp]);
+    const topic = (prev && prev !== 'start' && prev.intent ? intentTopic(prev.intent) : null) ?? st.lastTopic;
+    const allowed = allowedAfter(prev);
+    const a = analyze(context[j], allowed, topic, st.told[1 - sp], !allowed || (prev !== 'start' && !!prev && prev.alts.length > 1));
     st.analyses.push(a);
     st.intents.push(a.intent);
     st.said[sp].add(normalizeText(context[j]));
@@ -729,7 +786,7 @@ function analyzeContext(context: readonly string[], firstIndex: number): Context
       if (act.intent === 'ask_back' && st.lastTopic) st.asked[sp].add(st.lastTopic);
       if (t) st.lastTopic = t;
     }
-    prev = a.intent;
+    prev = a;
   }
   return st;
 }
@@ -762,29 +819,15 @@ export function checkResponse(example: Example, response: string): CheckResult {
   const other = 1 - self;
   const st = analyzeContext(context, firstIndex);
   const prevIntent = context.length ? st.intents[context.length - 1] : 'start';
-  const persona = self === 1 ? personaFacts(example.persona) : other === 1 ? personaFacts(example.persona) : new Map();
+  const persona = personaFacts(example.persona); // the persona speaker's (turns 1, 3, ...)
   const gold = example.annotation?.intent;
 
-  let constraint: string | null | 'start' = prevIntent;
-  let allowed: string[] | null;
-  // a previous turn that ends with "what about you ?" must be answered
-  const prevLast = context.length ? st.analyses[context.length - 1].acts.at(-1) : undefined;
-  const prevTopic = prevIntent && prevIntent !== 'start' ? intentTopic(prevIntent) : null;
-  const askedBack = prevLast?.intent === 'ask_back' && prevTopic && prevIntent === `tell_${prevTopic}`;
-  if (prevIntent === 'start') allowed = openingIntents();
-  else if (askedBack) allowed = [prevIntent];
-  else if (prevIntent) allowed = appropriateReplyIntents(prevIntent);
-  else if (gold) allowed = siblingsOf(gold);
-  else allowed = null;
-  if (prevIntent === null && gold) constraint = null;
-
-  const a = analyzeUtterance(response, constraint, st.lastTopic, st.told[other]);
-  // with an unreadable previous turn, resolve against the gold's siblings
-  let intent = a.intent;
-  if (prevIntent === null && allowed && a.principal) {
-    const r = resolve(a.principal.cands, allowed, st.lastTopic, st.told[other]);
-    if (r) intent = r;
-  }
+  const prevA = context.length ? st.analyses[context.length - 1] : null;
+  let allowed = allowedAfter(context.length ? prevA : 'start');
+  if (!allowed && gold) allowed = siblingsOf(gold); // unreadable previous turn: whatever could take the gold's place
+  const topic = (prevA?.intent ? intentTopic(prevA.intent) : null) ?? st.lastTopic;
+  const a = analyze(response, allowed, topic, st.told[other]);
+  const intent = a.intent;
   const no = (reason: string): CheckResult => ({ ok: false, intent, reason });
   if (a.garbage) return no(a.garbage);
   if (a.categoryError) return no(`category error: ${a.categoryError}`);
@@ -802,6 +845,7 @@ export function checkResponse(example: Example, response: string): CheckResult {
 
   // questions already answered / asked
   const t = intentTopic(intent);
+  if (intent === 'ask_pet_name' && knownFact(st.facts[other], { slot: 'pet_name', value: '' })) return no('asks for a pet name the other speaker already told');
   if (t && intent === `ask_${t}`) {
     if (st.told[other].has(t)) return no(`asks about ${t}, which the other speaker already told`);
     if (st.asked[self].has(t)) return no(`asks about ${t} again`);
@@ -827,7 +871,6 @@ export function checkResponse(example: Example, response: string): CheckResult {
   }
 
   // reactions must fit the mood of what they react to
-  const prevA = context.length ? st.analyses[context.length - 1] : null;
   const prevSpeaker = other;
   let prevVal: Valence = 'any';
   if (prevA?.intent) {

@@ -171,7 +171,7 @@ function factVars(p: Profile, prefix: '' | 'o', known?: Told, req?: Map<string, 
     const c = p.famCount;
     const fam = f.value;
     if (c === 1) {
-      put('fam', v(`a ${p.famMod}${f.sg}`, { family: fam, family_count: '1' }));
+      put('fam', v(`${/^[aeiou]/.test(p.famMod) ? 'an' : 'a'} ${p.famMod}${f.sg}`, { family: fam, family_count: '1' }));
       put('my_fam', v(`my ${p.famMod}${f.sg}`, { family: fam }));
       put('fam_rel', v(f.sg, { family: fam }));
     } else {
@@ -294,6 +294,7 @@ class DialogueBuilder {
   constructor(
     readonly rng: Rng,
     readonly prof: [Profile, Profile],
+    readonly target: number,
   ) {
     this.own = [factVars(prof[0], ''), factVars(prof[1], '')];
     const source = (s: number): Vars => {
@@ -358,7 +359,7 @@ class DialogueBuilder {
 
   // ------------------------------------------------------------ moves
 
-  greet(s: number, reply: boolean): void {
+  greet(reply: boolean): void {
     const r = say(reply ? TP.GREET_REPLY : TP.GREET, NO_VARS, this.rng)!;
     this.push(r.text, 'greet', r.slots);
   }
@@ -370,7 +371,7 @@ class DialogueBuilder {
   }
 
   tellFeeling(s: number, allowAskBack: boolean): void {
-    const r = say(TP.TELL_FEELING, this.vars(s), this.rng, undefined, this.lastText())!;
+    const r = say(TP.TELL_FEELING[this.prof[s].mood.valence], this.vars(s), this.rng, undefined, this.lastText())!;
     this.markTold(s, 'feeling', r.slots);
     let text = r.text;
     if (allowAskBack && !this.told[1 - s].has('feeling') && this.rng.chance(0.4)) {
@@ -455,8 +456,9 @@ class DialogueBuilder {
     this.push(text, `ask_${t}`, r.slots);
   }
 
-  tellTopic(s: number, t: Topic, allowAskBack: boolean): void {
-    const r = say(TP.TELL[t], this.vars(s), this.rng, undefined, this.lastText())!;
+  tellTopic(s: number, t: Topic, allowAskBack: boolean, unprompted = false): void {
+    const list = unprompted ? TP.TELL[t].filter((x) => x.sub !== 'bare') : TP.TELL[t];
+    const r = say(list, this.vars(s), this.rng, undefined, this.lastText())!;
     this.markTold(s, t, r.slots);
     let text = this.opener(r.text, 0.2);
     if (allowAskBack && s === 1 && !this.told[0].has(t) && this.rng.chance(0.3)) {
@@ -511,12 +513,12 @@ class DialogueBuilder {
     this.push(this.opener(r.text, 0.15), `tell_${t}_detail`, r.slots);
   }
 
-  thank(s: number, reply: boolean): void {
+  thank(reply: boolean): void {
     const r = say(reply ? TP.THANK_REPLY : TP.THANK, NO_VARS, this.rng)!;
     this.push(r.text, 'thank', r.slots);
   }
 
-  bye(s: number): void {
+  bye(): void {
     const r = say(TP.BYE, NO_VARS, this.rng)!;
     this.push(r.text, 'bye', r.slots);
   }
@@ -525,7 +527,7 @@ class DialogueBuilder {
 
   first(): void {
     const r = this.rng.next();
-    if (r < 0.22) this.greet(0, false);
+    if (r < 0.22) this.greet(false);
     else if (r < 0.45) this.askFeeling(0, this.rng.chance(0.7) ? this.rng.pick(TP.GREET_PREFIX) : undefined);
     else this.askTopic(0, 'greet');
   }
@@ -542,7 +544,7 @@ class DialogueBuilder {
       const ok = moves.filter(([, w, cond]) => w > 0 && cond !== false);
       rng.weighted(ok.map(([m, w]) => [m, w] as const))();
     };
-    const late = i >= 3;
+    const late = i >= 3 && i >= this.target - 2;
 
     if (this.askBack) {
       this.askBack = false;
@@ -553,7 +555,7 @@ class DialogueBuilder {
       case 'greet':
         if (i === 1) {
           return choose([
-            [() => this.greet(s, true), 0.3],
+            [() => this.greet(true), 0.3],
             [() => this.askFeeling(s, rng.pick(TP.GREET_PREFIX)), 0.3],
             [() => this.askTopic(s, 'greet'), 0.4],
           ]);
@@ -587,18 +589,18 @@ class DialogueBuilder {
         ]);
       case 'react':
         return choose([
-          [() => this.askTopic(s, 'after'), 0.8, this.canAskTopic(s)],
-          [() => this.thank(s, false), 0.1, late],
-          [() => this.bye(s), 0.1, late],
-          [() => this.bye(s), 0.001],
+          [() => this.askTopic(s, 'after'), 0.7, this.canAskTopic(s)],
+          [() => this.thank(false), 0.15, late],
+          [() => this.bye(), 0.15, late],
+          [() => this.bye(), 0.001],
         ]);
       case 'thank':
         return choose([
-          [() => this.thank(s, true), 0.4, this.anns[i - 2]?.intent !== 'thank'],
-          [() => this.bye(s), 0.6],
+          [() => this.thank(true), 0.4, this.anns[i - 2]?.intent !== 'thank'],
+          [() => this.bye(), 0.6],
         ]);
       case 'bye':
-        return this.bye(s);
+        return this.bye();
     }
     if (!topic || topic === 'feeling') throw new Error(`no move after ${prev}`);
     const t = topic;
@@ -607,7 +609,7 @@ class DialogueBuilder {
       return choose([
         [() => this.askDetail(s, t, rng.chance(0.3) ? rng.pick(TP.REACT_PREFIX[this.prevValence(s) === 'neg' ? 'neg' : 'pos']) : undefined), 0.45, this.canAskDetail(s, t)],
         [() => this.react(s), 0.3],
-        [() => this.tellTopic(s, t, false), 0.25, !this.told[s].has(t)],
+        [() => this.tellTopic(s, t, false, true), 0.25, !this.told[s].has(t)],
       ]);
     }
     if (prev === `ask_${t}_detail`) return this.tellDetail(s, t);
@@ -616,8 +618,8 @@ class DialogueBuilder {
         [() => this.react(s), 0.45],
         [() => this.askTopic(s, 'after'), 0.35, this.canAskTopic(s)],
         [() => this.askDetail(s, t), 0.1, this.canAskDetail(s, t) && (t !== 'pet' || this.told[o].has('pet_name'))],
-        [() => this.thank(s, false), 0.05, late],
-        [() => this.bye(s), 0.05, late],
+        [() => this.thank(false), 0.1, late],
+        [() => this.bye(), 0.1, late],
       ]);
     }
     throw new Error(`no move after ${prev}`);
@@ -649,10 +651,15 @@ const LENGTHS: [number, number][] = [
 /** One dialogue from its own seed. */
 export function generateDialogue(seed: number, id: string): Dialogue {
   const rng = createRng(seed);
-  const b = new DialogueBuilder(rng, [sampleProfile(rng), sampleProfile(rng)]);
+  const profiles: [Profile, Profile] = [sampleProfile(rng), sampleProfile(rng)];
   const n = rng.weighted(LENGTHS);
+  const b = new DialogueBuilder(rng, profiles, n);
   b.first();
-  while (b.turns.length < n) b.next();
+  while (b.turns.length < n) {
+    const k = b.anns.length;
+    if (k >= 3 && b.anns[k - 1].intent === 'bye' && b.anns[k - 2].intent === 'bye') break; // said goodbye
+    b.next();
+  }
   return { id, turns: b.turns.slice(), persona: b.persona(), annotations: b.anns.slice() };
 }
 
@@ -676,8 +683,8 @@ export const DEFAULT_SPLIT_SIZES: Record<Split, number> = { train: 7500, validat
  * disjoint seed streams and have disjoint ids (`embedded-<split>-<j>`).
  */
 export function embeddedCorpus(split: Split, opts: { seed?: number; size?: number } = {}): Dialogue[] {
-  const size = opts.size ?? DEFAULT_SPLIT_SIZES[split];
   if (!(split in DEFAULT_SPLIT_SIZES)) throw new RangeError(`unknown split ${String(split)}`);
+  const size = opts.size ?? DEFAULT_SPLIT_SIZES[split];
   return generateDialogues(size, hashSeed('embedded', split, opts.seed ?? 0), { idPrefix: `embedded-${split}` });
 }
 

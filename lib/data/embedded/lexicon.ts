@@ -406,12 +406,6 @@ export function findLexicon(tokens: readonly string[]): LexHit[] {
   return hits;
 }
 
-/** The slot a bare word belongs to (for category errors: "a dog named pizza"), or null. */
-export function slotOfWord(tokens: readonly string[], start: number): LexHit | null {
-  const hit = findLexicon(tokens.slice(start, start + 3))[0];
-  return hit && hit.start === 0 && hit.slot !== 'topic' ? { ...hit, start: start + hit.start, end: start + hit.end } : null;
-}
-
 export const lookup = {
   pet: new Map(PETS.map((p) => [p.value, p])),
   petName: new Map(PET_NAMES.map((p) => [p.value, p])),

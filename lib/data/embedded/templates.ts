@@ -20,10 +20,10 @@ const S = (sub: string, list: string[]): Tpl[] => list.map((t) => ({ t, sub }));
 
 export const GREET = T([
   '[hi|hello|hey|hey there|hi there|hello there] !',
-  'good [morning|afternoon|evening] !',
+  'good [morning|afternoon|evening] [|, nice to meet you] !',
   '[hi|hello|hey] , [nice|great|lovely|good] to meet you !',
   '[hi|hello|hey] , good to see you !',
-  '[hello|hi] again !',
+  '[hello|hi] again , good to see you !',
 ]);
 
 export const GREET_REPLY = T([
@@ -57,7 +57,7 @@ export const BYE = T([
   '[see you|talk to you] [later|soon] !',
   'take care [|of yourself] !',
   'have a [good|nice|great|lovely] [day|evening|weekend] !',
-  'good night !',
+  'good night , [sleep well|take care] !',
   'i have to go now , bye !',
   '[okay|alright] , bye !',
   '[see you|bye] , [take care|have a good one] !',
@@ -69,17 +69,17 @@ export const REACT = {
   pos: T([
     'that sounds [fun|great|lovely|amazing|awesome|nice|cool|interesting|wonderful] !',
     '[cool|nice|awesome|lovely|wow] , [i love that|good for you|that is great] !',
-    'how [fun|lovely|cool|nice|interesting] !',
+    'oh , how [fun|lovely|cool|nice|interesting] !',
     'oh , that is [so cool|really nice|great|awesome] !',
     'that must be [fun|nice|great|interesting] .',
     'good for you !',
     'i love that !',
-    '[nice|cool|awesome|wow] !',
+    '[nice|cool|awesome|wow] , [good for you|i love it] !',
   ]),
   neg: T([
     'oh no , [that sounds rough|sorry to hear that|that is no fun] .',
     'sorry to hear that , i hope [it gets better|you feel better soon|tomorrow is better] .',
-    'poor you !',
+    '[oh|aww] , poor you !',
     'that sounds [rough|exhausting|awful] .',
     '[ugh|oh no] , that is [annoying|no fun|the worst] .',
   ]),
@@ -99,7 +99,7 @@ export const REACT = {
     '[aww|oh] , how [cute|sweet|lovely] !',
   ]),
   job: T([
-    'being {oa_job} must be [interesting|hard work|so rewarding|never boring] .',
+    'being {oa_job} must be [interesting|hard work|so rewarding|really exciting] .',
     'wow , {ojobs} [work so hard|do such important work] !',
     'that must be a [fun|busy|tough|interesting] job .',
     'wow , that sounds like [a great job|hard work|an interesting job] !',
@@ -155,7 +155,7 @@ export const REACT_PREFIX = {
 
 /** Openers that do not change what a sentence does. */
 export const OPENERS = ['oh , ', 'well , ', 'hmm , ', 'haha , ', 'actually , ', 'honestly , ', 'ah , '];
-export const QUESTION_OPENERS = ['so , ', 'by the way , ', 'anyway , ', 'oh , ', 'hey , '];
+export const QUESTION_OPENERS = ['so , ', 'by the way , ', 'anyway , ', 'oh , ', 'okay , '];
 export const ASK_BACK = ['what about you ?', 'how about you ?', 'and you ?', 'what about yourself ?'];
 
 // ---------------------------------------------------------------- feelings
@@ -169,20 +169,29 @@ export const ASK_FEELING = T([
   'are you doing [okay|alright|well] [today|] ?',
 ]);
 
-export const TELL_FEELING = T([
-  'i am {mood} , thanks [|for asking] .',
-  'i am [|pretty|really|quite] {mood} [today|right now|at the moment|] .',
-  'i am feeling [|pretty|really|quite] {mood} [today|this week|] .',
-  '{mood} , [thanks|thank you] !',
-  '[honestly|to be honest] , i am [pretty|quite|really] {mood} .',
-]);
+export const TELL_FEELING = {
+  pos: T([
+    'i am {mood} , thanks [|for asking] .',
+    'i am [|pretty|really|quite] {mood} [today|right now|at the moment|] .',
+    'i am feeling [|pretty|really|quite] {mood} [today|this week|] .',
+    '{mood} , [thanks|thank you] !',
+    '[honestly|to be honest] , i am [pretty|quite|really] {mood} .',
+  ]),
+  neg: T([
+    'i am [a bit|pretty|really] {mood} [today|right now|at the moment|] .',
+    'i am feeling [a bit|pretty|really|quite] {mood} [today|this week|] .',
+    '[honestly|to be honest] , i am [pretty|quite|really|a bit] {mood} .',
+    'meh , [a bit|pretty|kind of] {mood} [today|to be honest|] .',
+    'i have been [so|really|pretty] {mood} [lately|this week|] .',
+  ]),
+};
 
 export const ASK_FEELING_DETAIL = {
   pos: T([
     '[glad to hear it|good to hear|nice] ! what [made|is making] your day so [good|great] ?',
     'oh [nice|great] , any good news ?',
     'what has you in such a good mood ?',
-    'how come ?',
+    '[oh|really] ? how come ?',
     'what is the occasion ?',
     'why so {omood_strong} ?',
   ]),
@@ -190,9 +199,9 @@ export const ASK_FEELING_DETAIL = {
     'oh no , why [is that|are you so {omood_strong}] ?',
     'oh no , what happened ?',
     '[oh no|aww] , is everything [okay|alright] ?',
-    'how come ?',
+    '[oh|really] ? how come ?',
     'why so {omood_strong} ?',
-    'long day ?',
+    'oh no , long day ?',
     'what is wrong ?',
   ]),
 };
@@ -274,7 +283,7 @@ export const ASK: Record<string, Tpl[]> = {
   ]),
   family: T([
     'do you have a big family ?',
-    'do you have any siblings ?',
+    'who is in your family ?',
     'tell me about your family .',
     'what is your family like ?',
     'is your family big ?',
@@ -302,24 +311,24 @@ export const TELL: Record<string, Tpl[]> = {
     'i have a {pet} [named|called] {name} .',
     'i have a [little|lovely|sweet|] {pet} [at home|] .',
     'i [own|have got] a {pet} [named|called] {name} .',
-    '[yes|yeah] , a {pet} [named|called] {name} .',
-    '[yes|yeah] , i have a {pet} .',
+    { t: '[yes|yeah] , a {pet} [named|called] {name} .', sub: 'bare' },
+    { t: '[yes|yeah] , i have a {pet} .', sub: 'bare' },
     'my {pet} {name} [is my best friend|keeps me company|lives with me] .',
-    'a {pet} ! {his} name is {name} .',
+    { t: 'a {pet} ! {his} name is {name} .', sub: 'bare' },
   ]),
   job: T([
     'i [work as|am] {a_job} .',
     'i am {a_job} [in the city|in town|at the moment|] .',
     'i work as {a_job} [downtown|in town|in a small town|] .',
-    '{a_job} . [it keeps me busy|i love it|it is hard work] .',
+    { t: '{a_job} . [it keeps me busy|i love it|it is hard work] .', sub: 'bare' },
     'i have been {a_job} for [a few years|a while|ages] .',
   ]),
   food: T([
     'i love {food} .',
     'my favourite food is {food} .',
-    '{food} , [definitely|for sure|of course] !',
+    { t: '{food} , [definitely|for sure|of course] !', sub: 'bare' },
     'i could eat {food} every day .',
-    '[definitely|probably] {food} .',
+    { t: '[definitely|probably] {food} .', sub: 'bare' },
     'i am a big fan of {food} .',
     'nothing beats {food} .',
     'i [really like|adore] {food} .',
@@ -327,24 +336,24 @@ export const TELL: Record<string, Tpl[]> = {
   hobby: T([
     'i love {hobby} .',
     'i [really enjoy|am really into] {hobby} .',
-    'mostly {hobby} [, it relaxes me|] .',
+    { t: 'mostly {hobby} [, it relaxes me|] .', sub: 'bare' },
     'i spend [my weekends|most weekends|my free time] {hobby_act} .',
-    '{hobby} , [definitely|mostly|for sure] !',
+    { t: '{hobby} , [definitely|mostly|for sure] !', sub: 'bare' },
     'my [favourite|main] hobby is {hobby} .',
   ]),
   music: T([
     'i love {music} .',
-    'mostly {music} .',
+    { t: 'mostly {music} .', sub: 'bare' },
     'i listen to {music} [all the time|a lot|every day] .',
     'i am really into {music} [at the moment|these days|] .',
-    '{music} , [definitely|for sure] !',
+    { t: '{music} , [definitely|for sure] !', sub: 'bare' },
     'my favourite is {music} .',
   ]),
   film: T([
     'i love {films} .',
-    'mostly {films} .',
+    { t: 'mostly {films} .', sub: 'bare' },
     'i am a big fan of {films} .',
-    '{films} , [definitely|for sure|of course] .',
+    { t: '{films} , [definitely|for sure|of course] .', sub: 'bare' },
     'i [really enjoy|like] {films} [the most|] .',
     'my favourite [films|movies] are {films} .',
   ]),
@@ -352,13 +361,13 @@ export const TELL: Record<string, Tpl[]> = {
     'i went to {place} last [year|summer|spring] .',
     'i have been to {place} , it was [amazing|beautiful|wonderful] .',
     'my [favourite|best|last] trip was to {place} .',
-    '{place} ! i [went|was there] last [year|summer] .',
+    { t: '{place} ! i [went|was there] last [year|summer] .', sub: 'bare' },
     'i visited {place} [a few years ago|last year] .',
   ]),
   family: T([
     'i have {fam} .',
-    '[yes|yeah] , i have {fam} .',
-    '[not really|not very big] , just {fam} .',
+    { t: '[yes|yeah] , i have {fam} .', sub: 'bare' },
+    { t: '[not really|not very big] , just {fam} .', sub: 'bare' },
     'it is just me and {my_fam} .',
     '{fam} , and we are very close .',
   ]),
@@ -371,7 +380,7 @@ export const TELL: Record<string, Tpl[]> = {
   plans: T([
     'i am {plan_ing} [this weekend|tomorrow|on saturday|] .',
     'i [will|am going to|might] {plan_inf} .',
-    '[just|probably] {plan_ing} .',
+    { t: '[just|probably] {plan_ing} .', sub: 'bare' },
     'i [plan|want|hope] to {plan_inf} .',
     '{plan_ing} [with friends|with my best friend|] !',
   ]),
@@ -421,7 +430,7 @@ export const ASK_DETAIL: Record<string, Tpl[]> = {
     ...S('why', ['what do you love about {ohobby} ?']),
   ],
   music: [
-    ...S('instrument', ['do you play [any instruments|an instrument] [yourself|] ?', 'can you play any instruments ?', 'do you play any {omusic} yourself ?']),
+    ...S('instrument', ['do you play [any instruments|an instrument] [yourself|] ?', 'can you play any instruments ?', 'do you make any music yourself ?']),
     ...S('concert', ['do you go to {omusic} concerts ?', 'have you seen any good concerts lately ?']),
     ...S('often', ['how often do you listen to {omusic} ?']),
   ],
