@@ -81,9 +81,9 @@ describe('through a pseudo-terminal (tmux)', () => {
 
   test('chat, /steps on, Ctrl+C during a reply, Ctrl+D to leave', async () => {
     tmux('new-session', '-d', '-s', session, '-x', '140', '-y', '40', `CHATBERT_HOME=${home} ${process.execPath} ${replBin} --model ${modelDir}; echo REPL-EXITED-$?; sleep 30`);
-    await waitFor(/you> $/m);
+    await waitFor(/^you>\s*$/m);
     keys('hello how are you ?', 'Enter');
-    let s = await waitFor(/bot> .+\n.*you> $/m);
+    let s = await waitFor(/bot> .+\n.*you>\s*$/m);
     expect(s).toMatch(/ChatBERT-IMR · /);
 
     keys('/steps on', 'Enter');
@@ -97,7 +97,7 @@ describe('through a pseudo-terminal (tmux)', () => {
     expect(s).toMatch(/bot> .*▒/); // still-masked positions are visible
     keys('C-c');
     s = await waitFor(/\(reply stopped\)/);
-    await waitFor(/you> $/m);
+    await waitFor(/^you>\s*$/m);
 
     // The REPL is still alive and answers again.
     keys('/set iterations=4', 'Enter');
