@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '../config/load';
-import { ImrTrainingRun } from '../train/run';
+import { trainingRunFor } from '../train/run';
 
 export interface TrainBenchOptions {
   config?: string;
@@ -18,7 +18,7 @@ export interface TrainBenchOptions {
 async function timeRun(configName: string, steps: number, set: string[], fixedBatch: boolean): Promise<{ msPerStep: number; tokensPerSecond: number }> {
   const { config } = loadConfig(configName, [...set, `training.max_steps=${steps}`, 'training.eval_every=0', 'training.checkpoint_every=0', 'training.log_every=1']);
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatbert-bench-'));
-  const run = new ImrTrainingRun(config, { runDir, fixedBatch });
+  const run = trainingRunFor(config, { runDir, fixedBatch });
   const skip = Math.min(5, Math.floor(steps / 4));
   let t0 = 0n;
   let tokens = 0;

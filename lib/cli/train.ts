@@ -1,7 +1,7 @@
 /** `chatbert train`: runs a config with a progress bar, Ctrl+C saving a checkpoint. */
 import { SingleBar } from 'cli-progress';
 import { loadConfig } from '../config/load';
-import { ImrTrainingRun, type TrainResult } from '../train/run';
+import { trainingRunFor, type TrainResult } from '../train/run';
 
 export interface TrainCommandOptions {
   config: string;
@@ -28,7 +28,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
     } else process.exit(130);
   };
   process.on('SIGINT', onSigint);
-  const run = new ImrTrainingRun(config, { resume: o.resume, runDir: o.runDir, signal: controller.signal });
+  const run = trainingRunFor(config, { resume: o.resume, runDir: o.runDir, signal: controller.signal });
   const tty = !o.plain && (out as NodeJS.WriteStream).isTTY === true;
   let bar: SingleBar | undefined;
   run.on('start', (s) => {
@@ -56,7 +56,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
       out.write(m + '\n');
     } else out.write(m + '\n');
   };
-  run.on('eval', (e) => say(`  eval @ step ${e.step}: loss ${e.evalLoss.toFixed(4)}${e.lengthAccuracy !== undefined ? ` · length accuracy ${(100 * e.lengthAccuracy).toFixed(1)}%` : ''}${e.best ? ' (best: model saved)' : ''}`));
+  run.on('eval', (e) => say(`  eval @ step ${e.step}: loss ${e.evalLoss.toFixed(4)}${e.extra?.lengthAccuracy !== undefined ? ` · length accuracy ${(100 * e.extra.lengthAccuracy).toFixed(1)}%` : ''}${e.best ? ' (best: model saved)' : ''}`));
   run.on('checkpoint', (d) => say(`  checkpoint ${d}`));
   run.on('message', (m) => say(`  ${m}`));
   try {

@@ -1,0 +1,163 @@
+/**
+ * ChatBERT-IMR as a training task: the vocabulary, the encoded examples, the DistilBERT (resumed,
+ * initialised from Hugging Face weights, or random), and the native masked-LM step.
+ */
+import * as path from 'node:path';
+import type { ChatBertConfig } from '../config/schema';
+import type { Example } from '../data/types';
+import { encodeContext } from '../imr/format';
+import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, specialIds } from '../imr/batch';
+import { DistilBertMLM } from '../model';
+import { native, type NativeMlmTrainer } from '../native';
+import { BertTokenizer } from '../tokenizer';
+import { Rng } from '../util/rng';
+import { loadTrainingData } from './data';
+import type { TaskContext, TrainTask } from './loop';
+
+export function objectiveOf(cfg: ChatBertConfig): ImrObjective {
+  return {
+    maxResponseLength: cfg.imr.max_response_length,
+    endMode: cfg.imr.end_mode,
+    maskRatioMin: cfg.imr.mask_ratio_min,
+    maskRatioMax: cfg.imr.mask_ratio_max,
+    inverseTWeighting: cfg.imr.inverse_t_weighting,
+  };
+}
+
+/** The ChatBERT section of config.json: what chat needs to rebuild the training input. */
+export function chatbertMeta(cfg: ChatBertConfig): Record<string, unknown> {
+  return {
+    variant: 'imr',
+    length_classes: cfg.imr.end_mode === 'length_head' ? cfg.imr.max_response_length + 1 : 0,
+    max_response_length: cfg.imr.max_response_length,
+    end_mode: cfg.imr.end_mode,
+    max_turns: cfg.data.max_turns,
+    max_context_tokens: cfg.data.max_context_tokens,
+    persona: cfg.data.persona,
+    trained_with: cfg.name,
+  };
+}
+
+/** The vocabulary a run uses: the init checkpoint's, bert-base-uncased, pruned to the data, or a file. */
+export function chooseTokenizer(cfg: ChatBertConfig, texts: () => Iterable<string>): BertTokenizer {
+  if (cfg.model.init_from) {
+    const vocab = path.join(cfg.model.init_from, 'vocab.txt');
+    if (cfg.model.vocab !== 'bert-base-uncased') throw new RangeError(`model.vocab '${cfg.model.vocab}' cannot be combined with model.init_from: the vocabulary comes from ${vocab}`);
+    return BertTokenizer.fromVocabFile(vocab);
+  }
+  if (cfg.model.vocab === 'bert-base-uncased') return BertTokenizer.bertBaseUncased();
+  if (cfg.model.vocab === 'pruned') return BertTokenizer.bertBaseUncased().prune(texts());
+  return BertTokenizer.fromVocabFile(path.resolve(cfg.model.vocab));
+}
+
+/** Every text of a data set (for pruning a vocabulary to it). */
+export function* exampleTexts(sets: readonly (readonly Example[])[]): Iterable<string> {
+  for (const set of sets)
+    for (const ex of set) {
+      yield* ex.context;
+      yield ex.response;
+      if (ex.persona) yield* ex.persona;
+    }
+}
+
+export function encodeExamples(examples: readonly Example[], tokenizer: BertTokenizer, cfg: ChatBertConfig): EncodedExample[] {
+  return examples.map((ex) => ({
+    context: encodeContext(tokenizer, ex.context, { maxTurns: cfg.data.max_turns, maxContextTokens: cfg.data.max_context_tokens, persona: cfg.data.persona ? ex.persona : undefined }),
+    response: tokenizer.encode(ex.response),
+  }));
+}
+
+/** Throws when the IMR layout of `cfg` cannot fit a model of `maxPositions`. */
+export function checkImrFits(cfg: ChatBertConfig, maxPositions: number): void {
+  const need = cfg.data.max_context_tokens + cfg.imr.max_response_length + 1;
+  if (need > maxPositions)
+    throw new RangeError(
+      `config ${cfg.name}: data.max_context_tokens (${cfg.data.max_context_tokens}) + imr.max_response_length (${cfg.imr.max_response_length}) + 1 = ${need} exceeds model.max_position_embeddings (${maxPositions})`,
+    );
+}
+
+export async function createImrTask({ config: cfg, resumeFrom }: TaskContext): Promise<TrainTask<ImrBatch>> {
+  const tc = cfg.training;
+  const data = loadTrainingData(cfg);
+  const tokenizer = resumeFrom ? BertTokenizer.fromVocabFile(path.join(resumeFrom, 'vocab.txt')) : chooseTokenizer(cfg, () => exampleTexts([data.train, data.validation]));
+  const train = encodeExamples(data.train, tokenizer, cfg);
+  const validation = encodeExamples(data.validation, tokenizer, cfg);
+  const obj = objectiveOf(cfg);
+  const ids = specialIds(tokenizer);
+
+  const meta = chatbertMeta(cfg);
+  const overrides = { dropout: cfg.model.dropout, attention_dropout: cfg.model.attention_dropout, chatbert: meta as never };
+  let model: DistilBertMLM;
+  if (resumeFrom) model = await DistilBertMLM.load(resumeFrom, { device: tc.device, configOverrides: overrides });
+  else if (cfg.model.init_from) model = await DistilBertMLM.load(cfg.model.init_from, { device: tc.device, configOverrides: overrides });
+  else
+    model = await DistilBertMLM.create(
+      {
+        vocab_size: tokenizer.vocabSize,
+        dim: cfg.model.dim,
+        n_layers: cfg.model.n_layers,
+        n_heads: cfg.model.n_heads,
+        hidden_dim: cfg.model.hidden_dim,
+        max_position_embeddings: cfg.model.max_position_embeddings,
+        pad_token_id: tokenizer.padTokenId,
+        ...overrides,
+      },
+      tokenizer,
+      { device: tc.device, seed: tc.seed },
+    );
+  try {
+    checkImrFits(cfg, model.config.max_position_embeddings);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const trainer: NativeMlmTrainer = new native.MlmTrainer(model.native, {
+    weightDecay: tc.weight_decay,
+    beta1: tc.adam_beta1,
+    beta2: tc.adam_beta2,
+    eps: tc.adam_eps,
+    clipNorm: tc.clip_norm,
+    bf16: tc.bf16,
+    lengthLossWeight: cfg.imr.length_loss_weight,
+  });
+
+  return {
+    info: { device: model.device, parameters: model.numParameters, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length },
+    lengths: train.map((e) => imrLength(e, obj)),
+    makeBatch: (indices, rng) => makeImrBatch(indices.map((i) => train[i]), obj, ids, rng),
+    async step(micro, lr, seed) {
+      const r = await trainer.step(micro, { lr, seed });
+      return {
+        loss: r.loss,
+        reportLoss: r.mlmLoss,
+        gradNorm: r.gradNorm,
+        tokens: r.tokens,
+        finite: r.finite,
+        ...(obj.endMode === 'length_head' ? { extra: { lengthLoss: r.lengthLoss, lengthAccuracy: r.lengthAccuracy } } : {}),
+      };
+    },
+    async evaluate() {
+      if (validation.length === 0) return null;
+      // Fixed masks (seeded, and a fixed spread of ratios) so evaluations are comparable.
+      const rng = new Rng(tc.seed, 0xe7a1);
+      let ce = 0;
+      let n = 0;
+      let lenCorrect = 0;
+      let lenRows = 0;
+      for (let i = 0; i < validation.length; i += tc.batch_size) {
+        const chunk = validation.slice(i, i + tc.batch_size);
+        const ratio = obj.maskRatioMin + (((i / tc.batch_size) % 4) + 0.5) * ((obj.maskRatioMax - obj.maskRatioMin) / 4);
+        const r = await trainer.evaluate(makeImrBatch(chunk, obj, ids, rng, ratio));
+        ce += r.ceSum;
+        n += r.maskedTokens;
+        lenCorrect += r.lengthCorrect;
+        lenRows += r.lengthRows;
+      }
+      return { loss: n ? ce / n : NaN, ...(lenRows ? { extra: { lengthAccuracy: lenCorrect / lenRows } } : {}) };
+    },
+    saveModel: (dir) => model.save(dir, { chatbert: meta }),
+    saveOptimizer: (file) => trainer.saveState(file),
+    loadOptimizer: (file) => trainer.loadState(file),
+    dispose: () => model.dispose(),
+  };
+}

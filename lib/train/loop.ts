@@ -1,0 +1,332 @@
+/**
+ * The training loop shared by every ChatBERT variant: the schedule, the loop around a task's native
+ * step (the next batch is prepared while the current step runs), evaluation, checkpoints written
+ * atomically and kept N deep, exact resume, the NaN stop, Ctrl+C, metrics and the loss curve.
+ * A TrainTask supplies the data, the model and the step (see imr-task.ts).
+ */
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import YAML from 'yaml';
+import type { ChatBertConfig } from '../config/schema';
+import { epochBatches } from '../imr/batch';
+import { Rng, deriveSeed } from '../util/rng';
+import { OPTIMIZER_FILE, type TrainerState, latestCheckpoint, readTrainerState, writeCheckpoint, writeDirAtomic } from './checkpoints';
+import { type CurvePoint, writeLossCurve } from './plot';
+import { learningRate } from './schedule';
+
+/** Where runs go unless the config says otherwise: $CHATBERT_HOME/runs/<name> (default ~/.chatbert). */
+export function chatbertHome(): string {
+  return process.env.CHATBERT_HOME || path.join(os.homedir(), '.chatbert');
+}
+export function defaultRunDir(name: string): string {
+  return path.join(chatbertHome(), 'runs', name);
+}
+
+export class TrainingDivergedError extends Error {
+  override name = 'TrainingDivergedError';
+}
+
+export interface TaskStepResult {
+  /** The optimised objective. */
+  loss: number;
+  /** The loss reported and plotted (e.g. the unweighted masked-token cross-entropy). */
+  reportLoss: number;
+  gradNorm: number;
+  tokens: number;
+  finite: boolean;
+  extra?: Record<string, number>;
+}
+
+export interface TaskInfo {
+  device: string;
+  parameters: number;
+  vocabSize: number;
+  trainExamples: number;
+  validationExamples: number;
+}
+
+/** What a model variant gives the loop. B is its micro-batch type. */
+export interface TrainTask<B> {
+  readonly info: TaskInfo;
+  /** Sequence length of each training example, for length bucketing. */
+  readonly lengths: readonly number[];
+  makeBatch(indices: readonly number[], rng: Rng): B;
+  step(microBatches: B[], lr: number, seed: number): Promise<TaskStepResult>;
+  /** Validation loss (deterministic), or null when there is no validation data. */
+  evaluate(): Promise<{ loss: number; extra?: Record<string, number> } | null>;
+  saveModel(dir: string): Promise<void>;
+  saveOptimizer(file: string): Promise<void>;
+  loadOptimizer(file: string): Promise<void>;
+  dispose(): void;
+}
+
+export interface TaskContext {
+  config: ChatBertConfig;
+  /** The checkpoint being resumed (its model and vocabulary are to be loaded), if any. */
+  resumeFrom?: string;
+}
+
+export type TaskFactory<B> = (ctx: TaskContext) => Promise<TrainTask<B>>;
+
+export interface StepLog {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  /** The reported loss (see TaskStepResult.reportLoss). */
+  mlmLoss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSecond: number;
+  stepSeconds: number;
+  elapsedSeconds: number;
+  etaSeconds: number;
+  extra?: Record<string, number>;
+}
+
+export interface EvalLog {
+  step: number;
+  evalLoss: number;
+  best: boolean;
+  extra?: Record<string, number>;
+}
+
+export interface TrainOptions<B = unknown> {
+  /** Run directory (default: config.output_dir or $CHATBERT_HOME/runs/<name>). */
+  runDir?: string;
+  /** Continue from the newest checkpoint in the run directory. */
+  resume?: boolean;
+  /** Aborting saves a checkpoint and ends the run cleanly (Ctrl+C in the CLI). */
+  signal?: AbortSignal;
+  /** For tests and advanced uses: change a micro-batch before it is sent (e.g. fault injection). */
+  transformBatch?: (batch: B, step: number) => B;
+  /** Stop after this many steps of this invocation (tests of resume). */
+  stopAfterSteps?: number;
+  /** Benchmark only: reuse the first step's batches at every step (no data pipeline). */
+  fixedBatch?: boolean;
+}
+
+export interface TrainResult {
+  runDir: string;
+  modelDir: string;
+  steps: number;
+  stoppedBy: 'completed' | 'max_steps' | 'max_minutes' | 'early_stopping' | 'interrupted' | 'stop_after_steps';
+  bestEvalLoss: number | null;
+  losses: { step: number; loss: number }[];
+  state: TrainerState;
+}
+
+export interface TrainerEvents {
+  start: [{ runDir: string; totalSteps: number; resumedFrom?: string; trainExamples: number; validationExamples: number; device: string; parameters: number; vocabSize: number }];
+  step: [StepLog];
+  eval: [EvalLog];
+  checkpoint: [string];
+  message: [string];
+}
+
+export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
+  constructor(
+    readonly config: ChatBertConfig,
+    readonly factory: TaskFactory<B>,
+    readonly options: TrainOptions<B> = {},
+  ) {
+    super();
+  }
+
+  get runDir(): string {
+    return path.resolve(this.options.runDir ?? this.config.output_dir ?? defaultRunDir(this.config.name));
+  }
+
+  async run(): Promise<TrainResult> {
+    const cfg = this.config;
+    const tc = cfg.training;
+    const runDir = this.runDir;
+    fs.mkdirSync(runDir, { recursive: true });
+    const resumeFrom = this.options.resume ? latestCheckpoint(runDir) : undefined;
+    if (this.options.resume && !resumeFrom) this.emit('message', `--resume: no checkpoint in ${runDir}; starting from the beginning`);
+    const task = await this.factory({ config: cfg, resumeFrom });
+    try {
+      return await this.loop(task, runDir, resumeFrom);
+    } finally {
+      task.dispose();
+    }
+  }
+
+  private async loop(task: TrainTask<B>, runDir: string, resumeFrom: string | undefined): Promise<TrainResult> {
+    const cfg = this.config;
+    const tc = cfg.training;
+    const lengths = task.lengths;
+    const batchesPerEpoch = Math.ceil(lengths.length / tc.batch_size);
+    const stepsPerEpoch = Math.max(1, Math.floor(batchesPerEpoch / tc.grad_accum));
+    const totalSteps = Math.min(tc.max_steps ?? Infinity, tc.epochs * stepsPerEpoch);
+    const warmupSteps = Math.round(tc.warmup_ratio * totalSteps);
+    let state: TrainerState = {
+      step: 0,
+      epoch: 0,
+      stepInEpoch: 0,
+      totalSteps,
+      bestEvalLoss: null,
+      evalsWithoutImprovement: 0,
+      tokensSeen: 0,
+      elapsedSeconds: 0,
+      configName: cfg.name,
+      seed: tc.seed,
+    };
+    if (resumeFrom) {
+      await task.loadOptimizer(path.join(resumeFrom, OPTIMIZER_FILE));
+      state = { ...readTrainerState(resumeFrom), totalSteps };
+    }
+    fs.writeFileSync(path.join(runDir, 'config.yaml'), YAML.stringify(cfg));
+    const metricsFile = path.join(runDir, 'metrics.jsonl');
+    if (!resumeFrom && fs.existsSync(metricsFile)) fs.rmSync(metricsFile);
+    const logMetrics = (rec: Record<string, unknown>) => fs.appendFileSync(metricsFile, JSON.stringify(rec) + '\n');
+
+    this.emit('start', {
+      runDir,
+      totalSteps,
+      resumedFrom: resumeFrom,
+      ...task.info,
+    });
+
+    const saveModelDir = (dir: string) => task.saveModel(dir);
+    const checkpoint = async () => {
+      const dir = await writeCheckpoint(runDir, state, tc.keep_checkpoints, async (tmp) => {
+        await saveModelDir(tmp);
+        await task.saveOptimizer(path.join(tmp, OPTIMIZER_FILE));
+      });
+      this.emit('checkpoint', dir);
+      return dir;
+    };
+    const evaluate = async (): Promise<number | null> => {
+      const r = await task.evaluate();
+      if (!r) return null;
+      const loss = r.loss;
+      const best = state.bestEvalLoss === null || loss < state.bestEvalLoss;
+      if (best) {
+        state.bestEvalLoss = loss;
+        state.evalsWithoutImprovement = 0;
+        await writeDirAtomic(path.join(runDir, 'model'), saveModelDir);
+      } else state.evalsWithoutImprovement++;
+      const log: EvalLog = { step: state.step, evalLoss: loss, best, ...(r.extra ? { extra: r.extra } : {}) };
+      logMetrics({ type: 'eval', ...log });
+      curve.push({ step: state.step, loss, kind: 'eval' });
+      this.emit('eval', log);
+      return loss;
+    };
+
+    const curve: CurvePoint[] = [];
+    if (fs.existsSync(metricsFile))
+      for (const line of fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean)) {
+        const r = JSON.parse(line);
+        if (r.step <= state.step) curve.push({ step: r.step, loss: r.type === 'eval' ? r.evalLoss : r.mlmLoss, kind: r.type === 'eval' ? 'eval' : 'train' });
+      }
+
+    // The step list: (epoch, index in epoch) -> micro-batches of example indices.
+    let epochPlan: { epoch: number; batches: number[][] } | undefined;
+    let fixed: B[] | undefined;
+    const microBatchesOf = (step: number, epoch: number, stepInEpoch: number): B[] => {
+      if (fixed) return fixed;
+      if (!epochPlan || epochPlan.epoch !== epoch) epochPlan = { epoch, batches: epochBatches(lengths, tc.batch_size, tc.bucket_batches, tc.seed, epoch) };
+      const rng = new Rng(tc.seed, step, 0x3a5c);
+      const out: B[] = [];
+      for (let m = 0; m < tc.grad_accum; m++) {
+        const idx = epochPlan.batches[stepInEpoch * tc.grad_accum + m];
+        let b = task.makeBatch(idx, rng);
+        if (this.options.transformBatch) b = this.options.transformBatch(b, step);
+        out.push(b);
+      }
+      if (this.options.fixedBatch) fixed = out;
+      return out;
+    };
+    const position = (step: number) => ({ epoch: Math.floor(step / stepsPerEpoch), stepInEpoch: step % stepsPerEpoch });
+
+    const losses: { step: number; loss: number }[] = [];
+    let stoppedBy: TrainResult['stoppedBy'] = 'completed';
+    const started = Date.now();
+    const elapsedBefore = state.elapsedSeconds;
+    let stepsThisRun = 0;
+    let windowTokens = 0;
+    let windowStart = Date.now();
+    let next = state.step < totalSteps ? microBatchesOf(state.step, position(state.step).epoch, position(state.step).stepInEpoch) : undefined;
+    {
+      while (state.step < totalSteps && next) {
+        const step = state.step;
+        const lr = learningRate(step, totalSteps, tc.lr, warmupSteps, tc.schedule);
+        const t0 = Date.now();
+        const pending = task.step(next, lr, deriveSeed(tc.seed, step, 0xd0));
+        // Prepare the next step's batches while this one runs on the native thread.
+        const nextStep = step + 1;
+        next = nextStep < totalSteps ? microBatchesOf(nextStep, position(nextStep).epoch, position(nextStep).stepInEpoch) : undefined;
+        const r = await pending;
+        if (!r.finite) {
+          const last = latestCheckpoint(runDir);
+          throw new TrainingDivergedError(
+            `training stopped at step ${step + 1}: the loss is ${r.loss} (gradient norm ${r.gradNorm}); no update was applied. ` +
+              (last ? `The last good checkpoint is ${last} (resume with --resume, perhaps with a lower training.lr).` : 'No checkpoint was written yet.'),
+          );
+        }
+        state.step = nextStep;
+        ({ epoch: state.epoch, stepInEpoch: state.stepInEpoch } = position(nextStep));
+        state.tokensSeen += r.tokens;
+        state.elapsedSeconds = elapsedBefore + (Date.now() - started) / 1000;
+        stepsThisRun++;
+        windowTokens += r.tokens;
+        losses.push({ step: state.step, loss: r.loss });
+        if (state.step % tc.log_every === 0 || state.step === totalSteps) {
+          const now = Date.now();
+          const secs = (now - windowStart) / 1000;
+          const perStep = (now - started) / 1000 / stepsThisRun;
+          const log: StepLog = {
+            step: state.step,
+            totalSteps,
+            epoch: state.epoch,
+            loss: r.loss,
+            mlmLoss: r.reportLoss,
+            ...(r.extra ? { extra: r.extra } : {}),
+            lr,
+            gradNorm: r.gradNorm,
+            tokensPerSecond: secs > 0 ? windowTokens / secs : 0,
+            stepSeconds: (now - t0) / 1000,
+            elapsedSeconds: state.elapsedSeconds,
+            etaSeconds: perStep * (totalSteps - state.step),
+          };
+          windowTokens = 0;
+          windowStart = now;
+          logMetrics({ type: 'train', ...log });
+          curve.push({ step: state.step, loss: r.reportLoss, kind: 'train' });
+          this.emit('step', log);
+        }
+        if (tc.eval_every > 0 && state.step % tc.eval_every === 0 && task.info.validationExamples > 0) {
+          await evaluate();
+          if (tc.early_stopping_patience > 0 && state.evalsWithoutImprovement >= tc.early_stopping_patience) {
+            stoppedBy = 'early_stopping';
+            break;
+          }
+        }
+        if (tc.checkpoint_every > 0 && state.step % tc.checkpoint_every === 0) await checkpoint();
+        if (this.options.signal?.aborted) {
+          stoppedBy = 'interrupted';
+          break;
+        }
+        if (tc.max_minutes !== null && (Date.now() - started) / 60000 >= tc.max_minutes) {
+          stoppedBy = 'max_minutes';
+          break;
+        }
+        if (this.options.stopAfterSteps !== undefined && stepsThisRun >= this.options.stopAfterSteps) {
+          stoppedBy = 'stop_after_steps';
+          break;
+        }
+      }
+      if (stoppedBy === 'completed' && tc.max_steps !== null && state.step >= tc.max_steps) stoppedBy = 'max_steps';
+      const finished = stoppedBy !== 'interrupted' && stoppedBy !== 'stop_after_steps';
+      const lastWasEval = tc.eval_every > 0 && state.step % tc.eval_every === 0;
+      if (finished && task.info.validationExamples > 0 && !lastWasEval) await evaluate();
+      await checkpoint();
+      if (!fs.existsSync(path.join(runDir, 'model'))) await writeDirAtomic(path.join(runDir, 'model'), saveModelDir);
+      await writeLossCurve(path.join(runDir, 'loss.svg'), curve, `${cfg.name}: loss`).catch((e) => this.emit('message', `loss curve not written: ${(e as Error).message}`));
+      return { runDir, modelDir: path.join(runDir, 'model'), steps: state.step, stoppedBy, bestEvalLoss: state.bestEvalLoss, losses, state };
+    }
+  }
+}
