@@ -123,12 +123,18 @@ export interface ImrNativeRequest {
   onIteration?: (s: { iteration: number; tokens: Int32Array; masked: Uint8Array }) => void;
   /** Int32Array over a SharedArrayBuffer: writing 1 stops the generation. */
   abort?: Int32Array;
+  /** [batch * slotLength] given slot tokens (-1 = to decode): fixed template words. */
+  slotTokens?: Int32Array;
+  /** [batch] reply lengths chosen by the caller (override lengthMode). */
+  lengths?: Int32Array;
 }
 
 export interface ImrNativeResult {
   tokens: Int32Array;
   lengths: Int32Array;
   committed: Int32Array;
+  /** [batch * slotLength] each token's confidence when committed (1 for given tokens). */
+  confidence: Float32Array;
   iterations: number;
 }
 

@@ -68,7 +68,14 @@ export interface IterationState {
 export interface ImrReply {
   text: string;
   tokens: string[];
+  /** Each reply token's confidence when it was committed (1 for given tokens). */
+  confidences: number[];
   iterations: number;
+}
+
+/** Slot contents chosen by the caller (fill-in-the-blank): per conversation, the reply length and its given tokens (null = to decode). */
+export interface SlotConstraint {
+  tokens: readonly (number | null)[];
 }
 
 export class GenerationAbortedError extends Error {
@@ -125,12 +132,26 @@ export class ImrChatModel {
   }
 
   /** Replies to a batch of conversations. */
-  async generate(
+  generate(
     conversations: readonly Conversation[],
     options: ImrGenerateOptions = {},
     hooks: { onIteration?: (s: IterationState) => void; signal?: AbortSignal } = {},
   ): Promise<ImrReply[]> {
+    return this.decode(conversations, options, hooks);
+  }
+
+  /**
+   * The decoder with constraints: `slots[i]` fixes conversation i's reply length and its given
+   * tokens (the fixed words of a template), which are never changed.
+   */
+  async decode(
+    conversations: readonly Conversation[],
+    options: ImrGenerateOptions = {},
+    hooks: { onIteration?: (s: IterationState) => void; signal?: AbortSignal } = {},
+    slots?: readonly SlotConstraint[],
+  ): Promise<ImrReply[]> {
     if (conversations.length === 0) return [];
+    if (slots && slots.length !== conversations.length) throw new RangeError(`decode: ${slots.length} slot constraints for ${conversations.length} conversations`);
     if (hooks.signal?.aborted) throw new GenerationAbortedError('generation aborted');
     const tok = this.tokenizer;
     const L = this.meta.maxResponseLength;
@@ -149,6 +170,17 @@ export class ImrChatModel {
     const abort = new Int32Array(new SharedArrayBuffer(4));
     const onAbort = () => Atomics.store(abort, 0, 1);
     hooks.signal?.addEventListener('abort', onAbort, { once: true });
+    let slotTokens: Int32Array | undefined;
+    let lengths: Int32Array | undefined;
+    if (slots) {
+      slotTokens = new Int32Array(B * L).fill(-1);
+      lengths = new Int32Array(B);
+      slots.forEach((s, b) => {
+        if (s.tokens.length < 1 || s.tokens.length > L) throw new RangeError(`a constrained reply must have 1 to ${L} tokens (this model's response slot), got ${s.tokens.length}`);
+        s.tokens.forEach((t, j) => (slotTokens![b * L + j] = t ?? -1));
+        lengths![b] = s.tokens.length;
+      });
+    }
     const toStrings = (tokens: Int32Array, masked?: Uint8Array) =>
       Array.from({ length: B }, (_, b) => Array.from(tokens.subarray(b * L, (b + 1) * L), (id, j) => (masked && masked[b * L + j] ? null : tok.idToToken(id))));
     try {
@@ -164,10 +196,16 @@ export class ImrChatModel {
         options: { ...options },
         onIteration: hooks.onIteration ? (s) => hooks.onIteration!({ iteration: s.iteration, slots: toStrings(s.tokens, s.masked) }) : undefined,
         abort,
+        ...(slotTokens ? { slotTokens, lengths } : {}),
       });
       return Array.from({ length: B }, (_, b) => {
         const ids = Array.from(r.tokens.subarray(b * L, b * L + r.lengths[b]));
-        return { text: tok.decode(ids, { skipSpecialTokens: true }), tokens: ids.map((id) => tok.idToToken(id)), iterations: r.iterations };
+        return {
+          text: tok.decode(ids, { skipSpecialTokens: true }),
+          tokens: ids.map((id) => tok.idToToken(id)),
+          confidences: Array.from(r.confidence.subarray(b * L, b * L + r.lengths[b])),
+          iterations: r.iterations,
+        };
       });
     } catch (e) {
       // Errors made by the addon may come from another realm (jest's), so test the message, not the class.

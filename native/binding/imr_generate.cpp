@@ -23,7 +23,7 @@ class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
  public:
   ImrWorker(Napi::Env env, Napi::Object model, std::shared_ptr<DistilBertState> st, ImrOptions opt, ImrSpecialIds ids, int64_t B, int64_t T,
             int64_t L, std::vector<int32_t> input_ids, std::vector<uint8_t> mask, std::vector<int32_t> slot_start, bool end_token_model,
-            Napi::Function on_iteration, Napi::Value abort)
+            std::vector<int32_t> fixed_tokens, std::vector<int32_t> lengths, Napi::Function on_iteration, Napi::Value abort)
       : Napi::AsyncProgressQueueWorker<Snapshot>(env, "chatbert.imr"),
         deferred_(Napi::Promise::Deferred::New(env)),
         model_ref_(Napi::Persistent(model)),
@@ -36,7 +36,9 @@ class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
         input_ids_(std::move(input_ids)),
         mask_(std::move(mask)),
         slot_start_(std::move(slot_start)),
-        end_token_model_(end_token_model) {
+        end_token_model_(end_token_model),
+        fixed_tokens_(std::move(fixed_tokens)),
+        lengths_(std::move(lengths)) {
     if (!on_iteration.IsEmpty()) callback_ref_ = Napi::Persistent(on_iteration);
     if (abort.IsTypedArray()) {
       auto a = abort.As<Napi::Int32Array>();
@@ -59,6 +61,8 @@ class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
       req.slot_length = L_;
       req.has_length_head = static_cast<bool>(st_->model->length_head);
       req.end_token_model = end_token_model_;
+      if (!fixed_tokens_.empty()) req.fixed_tokens = torch::from_blob(fixed_tokens_.data(), {B_, L_}, torch::kInt32).to(torch::kInt64);
+      if (!lengths_.empty()) req.lengths = torch::from_blob(lengths_.data(), {B_}, torch::kInt32).to(torch::kInt64);
       st_->model->eval();
       ImrProgress cb;
       if (!callback_ref_.IsEmpty()) {
@@ -113,6 +117,7 @@ class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
     o.Set("tokens", TensorToTypedArray(env, result_.tokens));
     o.Set("lengths", TensorToTypedArray(env, result_.lengths));
     o.Set("committed", TensorToTypedArray(env, result_.committed));
+    o.Set("confidence", TensorToTypedArray(env, result_.confidence));
     o.Set("iterations", static_cast<double>(result_.iterations));
     deferred_.Resolve(o);
   }
@@ -131,6 +136,7 @@ class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
   std::vector<uint8_t> mask_;
   std::vector<int32_t> slot_start_;
   bool end_token_model_;
+  std::vector<int32_t> fixed_tokens_, lengths_;
   const std::atomic<int32_t>* abort_flag_ = nullptr;
   ImrResult result_;
   std::string callback_error_;
@@ -222,7 +228,21 @@ Napi::Value ImrGenerate(const Napi::CallbackInfo& info) {
       if (!abort.IsTypedArray() || abort.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || abort.As<Napi::TypedArray>().ElementLength() < 1)
         throw Napi::TypeError::New(env, "abort must be an Int32Array (over a SharedArrayBuffer) of length >= 1");
     }
-    auto* w = new ImrWorker(env, info[0].As<Napi::Object>(), st, opt, sid, B, T, L, std::move(ids), std::move(mask), std::move(starts), end_token_model, cb, abort);
+    std::vector<int32_t> fixed, lengths;
+    if (!r.Get("slotTokens").IsUndefined()) {
+      fixed = Int32ArrayArg(r.Get("slotTokens"), "slotTokens");
+      if (static_cast<int64_t>(fixed.size()) != B * L) throw Napi::RangeError::New(env, "slotTokens has " + std::to_string(fixed.size()) + " elements, expected batch*slotLength = " + std::to_string(B * L));
+      for (size_t i = 0; i < fixed.size(); ++i)
+        if (fixed[i] < -1 || fixed[i] >= cfg.vocab_size) throw Napi::RangeError::New(env, "slotTokens[" + std::to_string(i) + "] = " + std::to_string(fixed[i]) + " is neither -1 (to decode) nor a token id");
+    }
+    if (!r.Get("lengths").IsUndefined()) {
+      lengths = Int32ArrayArg(r.Get("lengths"), "lengths");
+      if (static_cast<int64_t>(lengths.size()) != B) throw Napi::RangeError::New(env, "lengths must have one entry per row");
+      for (size_t i = 0; i < lengths.size(); ++i)
+        if (lengths[i] < 1 || lengths[i] > L) throw Napi::RangeError::New(env, "lengths[" + std::to_string(i) + "] = " + std::to_string(lengths[i]) + " is outside [1, slotLength]");
+    }
+    auto* w = new ImrWorker(env, info[0].As<Napi::Object>(), st, opt, sid, B, T, L, std::move(ids), std::move(mask), std::move(starts), end_token_model,
+                            std::move(fixed), std::move(lengths), cb, abort);
     auto p = w->Promise();
     w->Queue();
     return p;

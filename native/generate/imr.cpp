@@ -83,7 +83,10 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
   // Content length per row: fixed by prediction or by max_length, except in free mode.
   torch::Tensor content_len = torch::full({B}, max_len, req.input_ids.options());
   bool first_forward_done = false;
-  if (opt.length_mode == "predict") {
+  const bool given_lengths = req.lengths.defined();
+  if (given_lengths) {
+    content_len = req.lengths.to(dev, torch::kInt64).clamp(1, L);
+  } else if (opt.length_mode == "predict") {
     torch::Tensor cls;
     forward(true, &cls);
     first_forward_done = true;
@@ -96,12 +99,21 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
     }
     content_len = content_len.clamp(std::max<int64_t>(min_len, 1), max_len);
   }
-  if (opt.length_mode != "free") {
+  if (opt.length_mode != "free" || given_lengths) {
     // Positions past the content are settled before decoding: end tokens (end-token models) or
     // [MASK] left as it was trained (length-head models); either way they are not decoded.
     auto beyond = positions >= content_len.unsqueeze(1);
     tokens.masked_fill_(beyond, req.end_token_model ? ids.sep : ids.mask);
     masked.masked_fill_(beyond, false);
+    write_slot();
+  }
+  torch::Tensor given = torch::zeros({B, L}, masked.options());
+  if (req.fixed_tokens.defined()) {
+    auto fixed = req.fixed_tokens.to(dev, torch::kInt64);
+    given = fixed.ge(0) & (positions < content_len.unsqueeze(1));
+    tokens = torch::where(given, fixed, tokens);
+    masked.logical_and_(given.logical_not());
+    token_conf.masked_fill_(given, 1.0f);
     write_slot();
   }
   const auto total = masked.sum(1);  // positions to decode per row
@@ -158,7 +170,7 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
 
     // Mask-Predict: return the least confident earlier commits to [MASK], fewer each iteration.
     if (opt.remask > 0 && it < opt.iterations - 1) {
-      auto old = before.logical_not() & (positions < content_len.unsqueeze(1)) & newly.logical_not();
+      auto old = before.logical_not() & (positions < content_len.unsqueeze(1)) & newly.logical_not() & given.logical_not();
       const double share = opt.remask * (1.0 - static_cast<double>(it + 1) / opt.iterations);
       auto n_old = old.sum(1);
       auto n_re = (n_old.to(torch::kFloat64) * share).floor().to(torch::kInt64);
@@ -178,7 +190,8 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
   ImrResult r;
   r.iterations = it;
   r.tokens = tokens;
-  if (opt.length_mode == "free") {
+  r.confidence = token_conf.to(torch::kCPU);
+  if (opt.length_mode == "free" && !given_lengths) {
     // The reply ends at the first end token.
     auto is_end = tokens.eq(ids.sep);
     auto first = torch::where(is_end, positions.expand({B, L}), torch::full_like(tokens, L)).amin(1);

@@ -48,12 +48,18 @@ struct ImrRequest {
   int64_t slot_length = 0;
   bool has_length_head = false;
   bool end_token_model = true;   // trained with end-token padding (else: length head, positions after the reply are [MASK])
+  // Optional: slot tokens given by the caller ([B, L] int64, -1 = to decode), e.g. the fixed words
+  // of a fill-in-the-blank template; they are committed from the start and never re-masked.
+  torch::Tensor fixed_tokens;
+  // Optional: the reply length of each row ([B] int64), which then overrides length_mode.
+  torch::Tensor lengths;
 };
 
 struct ImrResult {
   torch::Tensor tokens;     // [B, L] int64 slot tokens
   torch::Tensor lengths;    // [B] int64 reply lengths
   torch::Tensor committed;  // [iterations, B] int64 positions committed at each iteration
+  torch::Tensor confidence; // [B, L] float32: each token's confidence when it was committed (1 for given tokens)
   int64_t iterations = 0;
 };
 
