@@ -15,6 +15,23 @@ export {
   type DistilBertConfig,
 } from './checkpoint';
 export { readSafetensors, writeSafetensors, inspectSafetensors } from './safetensors';
+export { ImrChatModel, GenerationAbortedError, DEFAULT_GENERATE_OPTIONS } from './imr/generate';
+export type { Conversation, ImrGenerateOptions, ImrReply, IterationState, SlotConstraint } from './imr/generate';
+export { FibChatModel, templatesFor } from './fib/fib';
+export type { FibReply, FibOptions } from './fib/fib';
+export { parseTemplate } from './fib/template';
+export { TEMPLATE_LIBRARY } from './fib/library';
+export { ChatSession } from './chat/session';
+export { loadConfig, parseConfig, ConfigError } from './config/load';
+export type { ChatBertConfig } from './config/schema';
+export { TrainingRun, ImrTrainingRun, trainImr, trainingRunFor, TrainingDivergedError } from './train/run';
+export type { StepLog, EvalLog, TrainOptions, TrainResult } from './train/run';
+export { embeddedCorpus, checkResponse } from './data/embedded';
+export { loadDailyDialog } from './data/dailydialog';
+export { loadPersonaChat } from './data/personachat';
+export { loadJsonl } from './data/jsonl';
+export { downloadDataset, downloadModel } from './data/download';
+export { encodeContext } from './imr/format';
 export type { NativeInfo, LoadReport, SafetensorsTensor, SafetensorsTensorInfo, SafetensorsDType } from './native';
 import { native, type NativeInfo } from './native';
 

@@ -3,6 +3,10 @@
 #include <torch/torch.h>
 
 #include "binding/addon.h"
+#include "binding/bi_encoder.h"
+#include "binding/contrastive_trainer.h"
+#include "binding/mlm_score.h"
+#include "binding/vector_index.h"
 #include "binding/distilbert_model.h"
 #include "binding/imr_generate.h"
 #include "binding/mlm_trainer.h"
@@ -51,6 +55,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSafetensorsFunctions(env, exports);
   InitUnmaskFunctions(env, exports);
   InitImrGenerate(env, exports);
+  exports.Set("BiEncoder", BiEncoderWrap::Init(env));
+  exports.Set("VectorIndex", VectorIndexWrap::Init(env));
+  exports.Set("ContrastiveTrainer", ContrastiveTrainerWrap::Init(env));
+  InitMlmScore(env, exports);
   return exports;
 }
 

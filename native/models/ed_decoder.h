@@ -56,7 +56,7 @@ struct EdDecoderCache {
 struct CausalSelfAttentionImpl : torch::nn::Module {
   explicit CausalSelfAttentionImpl(const EdDecoderConfig& c);
   // x [B, S, C]. With a cache, x holds the S newest positions and the cache grows by S.
-  torch::Tensor forward(const torch::Tensor& x, EdLayerCache* cache, int64_t past);
+  torch::Tensor forward(const torch::Tensor& x, EdLayerCache* cache);
 
   int64_t n_head, n_embd;
   double dropout;
@@ -90,7 +90,7 @@ TORCH_MODULE(DecoderMLP);
 struct DecoderBlockImpl : torch::nn::Module {
   explicit DecoderBlockImpl(const EdDecoderConfig& c);
   // Pre-LN residual block; `cache` holds this layer's cross k/v (always) and self k/v (when growing).
-  torch::Tensor forward(torch::Tensor x, EdLayerCache& cache, const torch::Tensor& keep, bool use_self_cache, int64_t past);
+  torch::Tensor forward(torch::Tensor x, EdLayerCache& cache, const torch::Tensor& keep, bool use_self_cache);
 
   torch::nn::LayerNorm ln_1{nullptr}, ln_cross_attn{nullptr}, ln_2{nullptr};
   CausalSelfAttention attn{nullptr};

@@ -1,0 +1,49 @@
+// JS class BiEncoder: ChatBERT-RA's encoder view of a DistilBertModel. Contexts and candidate
+// replies go through the same DistilBERT and are pooled ([CLS] or mean) into one vector each;
+// relevance is their dot product. encodeInto/search pair it with a VectorIndex so that pool
+// vectors and queries stay on the model's device (no round trip through JS on a GPU).
+#pragma once
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "binding/distilbert_model.h"
+#include "models/pooling.h"
+
+namespace chatbert::js {
+
+// A padded token batch as it arrives from JS ({ inputIds, attentionMask, batch, seqLen }),
+// validated (ids inside the vocabulary, every row attends to a token) and copied on the JS thread.
+struct HostTokenBatch {
+  int64_t B = 0, T = 0;
+  std::vector<int32_t> ids;
+  std::vector<uint8_t> mask;
+  int64_t tokens() const;
+  // To the device: ids int64 [B, T], mask uint8 [B, T].
+  std::pair<torch::Tensor, torch::Tensor> to(torch::Device device) const;
+};
+HostTokenBatch ParseTokenBatch(const Napi::Value& v, const DistilBertConfig& cfg, const std::string& name);
+
+class BiEncoderWrap : public Napi::ObjectWrap<BiEncoderWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit BiEncoderWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Encode(const Napi::CallbackInfo& info);
+  Napi::Value EncodeInto(const Napi::CallbackInfo& info);
+  Napi::Value Search(const Napi::CallbackInfo& info);
+  Napi::Value GetPooling(const Napi::CallbackInfo& info);
+  Napi::Value GetDim(const Napi::CallbackInfo& info);
+  std::shared_ptr<DistilBertState> model(Napi::Env env) const;  // throws once the model is disposed
+
+  // Weak: disposing the DistilBertModel frees it at once; in-flight calls hold their own reference.
+  std::weak_ptr<DistilBertState> model_;
+  Pooling pooling_ = Pooling::kMean;
+  int64_t dim_ = 0;
+};
+
+}  // namespace chatbert::js

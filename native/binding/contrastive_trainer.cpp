@@ -1,0 +1,243 @@
+#include "binding/contrastive_trainer.h"
+
+#include <cmath>
+
+#include "binding/addon.h"
+#include "binding/bi_encoder.h"
+#include "binding/util.h"
+#include "io/checkpoint.h"
+#include "torch_compat.h"
+#include "train/contrastive.h"
+
+namespace chatbert::js {
+
+namespace {
+
+struct HostPairBatch {
+  HostTokenBatch context, candidate;
+  std::vector<int32_t> keys;  // empty = no duplicate masking
+};
+
+HostPairBatch ParsePairBatch(const Napi::Value& v, const DistilBertConfig& cfg, const std::string& name) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject()) throw Napi::TypeError::New(env, name + " must be an object { context, candidate, keys? }");
+  auto o = v.As<Napi::Object>();
+  HostPairBatch h;
+  h.context = ParseTokenBatch(o.Get("context"), cfg, name + ".context");
+  h.candidate = ParseTokenBatch(o.Get("candidate"), cfg, name + ".candidate");
+  if (h.context.B != h.candidate.B)
+    throw Napi::RangeError::New(env, name + ": " + std::to_string(h.context.B) + " contexts but " + std::to_string(h.candidate.B) + " candidates (one reply per context)");
+  if (h.context.B < 2) throw Napi::RangeError::New(env, name + ": in-batch negatives need at least 2 rows, got " + std::to_string(h.context.B));
+  auto k = o.Get("keys");
+  if (!k.IsUndefined()) {
+    h.keys = Int32ArrayArg(k, name + ".keys");
+    if (static_cast<int64_t>(h.keys.size()) != h.context.B) throw Napi::RangeError::New(env, name + ".keys must have one entry per row");
+  }
+  return h;
+}
+
+std::vector<HostPairBatch> ParsePairBatches(const Napi::Value& v, const DistilBertConfig& cfg) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "microBatches must be an array of { context, candidate, keys? }");
+  auto a = v.As<Napi::Array>();
+  if (a.Length() == 0) throw Napi::RangeError::New(v.Env(), "microBatches is empty");
+  std::vector<HostPairBatch> out;
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(ParsePairBatch(a.Get(i), cfg, "microBatches[" + std::to_string(i) + "]"));
+  return out;
+}
+
+ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device dev) {
+  ContrastiveBatch b;
+  std::tie(b.context_ids, b.context_mask) = h.context.to(dev);
+  std::tie(b.candidate_ids, b.candidate_mask) = h.candidate.to(dev);
+  if (!h.keys.empty()) b.keys = torch::from_blob(const_cast<int32_t*>(h.keys.data()), {static_cast<int64_t>(h.keys.size())}, torch::kInt32).to(dev, torch::kInt64);
+  return b;
+}
+
+// Autocast is thread-local: enable it on the worker thread for the duration of one call.
+struct AutocastScope {
+  bool on;
+  explicit AutocastScope(bool enable) : on(enable) {
+    if (on) compat::set_cuda_autocast(true, torch::kBFloat16);
+  }
+  ~AutocastScope() {
+    if (on) compat::set_cuda_autocast(false, torch::kBFloat16);
+  }
+};
+
+}  // namespace
+
+Napi::Function ContrastiveTrainerWrap::Init(Napi::Env env) {
+  return DefineClass(env, "ContrastiveTrainer",
+                     {InstanceMethod<&ContrastiveTrainerWrap::Step>("step"), InstanceMethod<&ContrastiveTrainerWrap::Evaluate>("evaluate"),
+                      InstanceMethod<&ContrastiveTrainerWrap::SaveState>("saveState"), InstanceMethod<&ContrastiveTrainerWrap::LoadState>("loadState"),
+                      InstanceAccessor<&ContrastiveTrainerWrap::GetSteps>("steps")});
+}
+
+// new ContrastiveTrainer(model: DistilBertModel, options?: { pooling, weightDecay, beta1, beta2, eps, clipNorm, bf16 })
+ContrastiveTrainerWrap::ContrastiveTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ContrastiveTrainerWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Data(env).distilbert_model.Value()))
+    throw Napi::TypeError::New(env, "new ContrastiveTrainer(model, options): model must be a DistilBertModel");
+  auto* wrap = Napi::ObjectWrap<DistilBertModelWrap>::Unwrap(info[0].As<Napi::Object>());
+  Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  impl_ = std::make_shared<Impl>();
+  impl_->model = wrap->state(env);
+  try {
+    impl_->pooling = parse_pooling(StringOption(o, "pooling", "mean"));
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, std::string("options.") + e.what());
+  }
+  AdamWOptions ao;
+  ao.weight_decay = NumberOption(o, "weightDecay", ao.weight_decay, 0, 1);
+  ao.beta1 = NumberOption(o, "beta1", ao.beta1, 0, 0.999999);
+  ao.beta2 = NumberOption(o, "beta2", ao.beta2, 0, 0.999999999);
+  ao.eps = NumberOption(o, "eps", ao.eps, 1e-12, 1);
+  impl_->clip_norm = NumberOption(o, "clipNorm", 1.0, 0, 1e9);
+  impl_->bf16 = BoolOption(o, "bf16", false) && impl_->model->device.is_cuda();
+  // The MLM head gets no gradient from this objective: AdamW skips parameters without one, so
+  // the head is carried unchanged (and the checkpoint stays a loadable DistilBertForMaskedLM).
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  for (const auto& p : impl_->model->model->named_parameters(true)) params.emplace_back(p.key(), p.value());
+  impl_->optimizer = std::make_unique<AdamW>(params, ao);
+  model_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+}
+
+// step(microBatches: { context, candidate, keys? }[], { lr, seed }) -> Promise<{ loss, accuracy,
+//   gradNorm, rows, tokens, finite }>. One optimizer step; each micro-batch is its own set of
+// in-batch negatives, and the loss is the mean over all rows. A non-finite loss or gradient skips
+// the update and reports finite = false.
+Napi::Value ContrastiveTrainerWrap::Step(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto impl = impl_;
+    auto batches = ParsePairBatches(info.Length() ? info[0] : env.Undefined(), impl->model->model->config);
+    Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    const double lr = NumberArg(o.Get("lr"), "lr", 0, 10);
+    const int64_t seed = IntegerOption(o, "seed", -1, -1, int64_t(1) << 53);
+    struct Result {
+      double loss = 0, accuracy = 0, grad_norm = 0;
+      int64_t rows = 0, tokens = 0;
+      bool finite = true;
+    };
+    auto r = std::make_shared<Result>();
+    return PromiseWorker::Queue(
+        env, Value(),
+        [impl, batches = std::move(batches), lr, seed, r] {
+          auto st = impl->model;
+          std::lock_guard<std::mutex> lock(st->mu);
+          auto& model = st->model;
+          if (seed >= 0) torch::manual_seed(static_cast<uint64_t>(seed));  // dropout: same per step, resumable
+          model->train();
+          impl->optimizer->zero_grad();
+          int64_t rows = 0;
+          for (const auto& h : batches) {
+            rows += h.context.B;
+            r->tokens += h.context.tokens() + h.candidate.tokens();
+          }
+          r->rows = rows;
+          double loss = 0;
+          int64_t correct = 0;
+          {
+            AutocastScope autocast(impl->bf16);
+            for (const auto& h : batches) {
+              auto l = in_batch_loss(model, ToDevice(h, st->device), impl->pooling);
+              (l.loss_sum / static_cast<double>(rows)).backward();
+              loss += l.loss_sum.item<double>();
+              correct += l.correct.item<int64_t>();
+            }
+          }
+          r->loss = loss / rows;
+          r->accuracy = static_cast<double>(correct) / rows;
+          std::vector<torch::Tensor> params;
+          for (const auto& p : model->parameters())
+            if (p.requires_grad() && p.grad().defined()) params.push_back(p);
+          r->grad_norm = torch::nn::utils::clip_grad_norm_(params, impl->clip_norm > 0 ? impl->clip_norm : 1e30);
+          r->finite = std::isfinite(r->loss) && std::isfinite(r->grad_norm);
+          if (r->finite) impl->optimizer->step(lr);
+          impl->optimizer->zero_grad();
+          model->eval();
+        },
+        [r](Napi::Env env) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          o.Set("loss", r->loss);
+          o.Set("accuracy", r->accuracy);
+          o.Set("gradNorm", r->grad_norm);
+          o.Set("rows", static_cast<double>(r->rows));
+          o.Set("tokens", static_cast<double>(r->tokens));
+          o.Set("finite", r->finite);
+          return o;
+        });
+  });
+}
+
+// evaluate(batch: { context, candidate, keys? }) -> Promise<{ lossSum, correct, rows }> (no update).
+Napi::Value ContrastiveTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto impl = impl_;
+    auto h = std::make_shared<HostPairBatch>(ParsePairBatch(info.Length() ? info[0] : env.Undefined(), impl->model->model->config, "batch"));
+    struct Result {
+      double loss = 0;
+      int64_t correct = 0, rows = 0;
+    };
+    auto r = std::make_shared<Result>();
+    return PromiseWorker::Queue(
+        env, Value(),
+        [impl, h, r] {
+          auto st = impl->model;
+          std::lock_guard<std::mutex> lock(st->mu);
+          torch::NoGradGuard no_grad;
+          st->model->eval();
+          AutocastScope autocast(impl->bf16);
+          auto l = in_batch_loss(st->model, ToDevice(*h, st->device), impl->pooling);
+          r->loss = l.loss_sum.item<double>();
+          r->correct = l.correct.item<int64_t>();
+          r->rows = l.rows;
+        },
+        [r](Napi::Env env) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          o.Set("lossSum", r->loss);
+          o.Set("correct", static_cast<double>(r->correct));
+          o.Set("rows", static_cast<double>(r->rows));
+          return o;
+        });
+  });
+}
+
+// saveState(path) / loadState(path): the AdamW moments and step count as safetensors.
+Napi::Value ContrastiveTrainerWrap::SaveState(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+    auto impl = impl_;
+    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
+    return PromiseWorker::Queue(
+        info.Env(), Value(),
+        [impl, path] {
+          std::lock_guard<std::mutex> lock(impl->model->mu);
+          write_tensors(path, impl->optimizer->state_dict(), {{"format", "pt"}, {"content", "chatbert AdamW state"}});
+        },
+        nullptr);
+  });
+}
+
+Napi::Value ContrastiveTrainerWrap::LoadState(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+    auto impl = impl_;
+    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
+    return PromiseWorker::Queue(
+        info.Env(), Value(),
+        [impl, path] {
+          auto tensors = read_tensors(path);
+          std::lock_guard<std::mutex> lock(impl->model->mu);
+          try {
+            impl->optimizer->load_state_dict(tensors);
+          } catch (const std::exception& e) {
+            throw std::runtime_error(path + ": " + e.what());
+          }
+        },
+        nullptr);
+  });
+}
+
+Napi::Value ContrastiveTrainerWrap::GetSteps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(impl_->optimizer->steps())); }
+
+}  // namespace chatbert::js

@@ -1,0 +1,61 @@
+#include "binding/mlm_score.h"
+
+#include <torch/torch.h>
+
+#include "binding/addon.h"
+#include "binding/bi_encoder.h"
+#include "binding/distilbert_model.h"
+#include "binding/util.h"
+
+namespace chatbert::js {
+
+namespace {
+
+// mlmTokenLogProbs(model, { inputIds, attentionMask, batch, seqLen, positions, targets })
+//   -> Promise<Float32Array> [positions.length]
+// positions index the flattened [batch * seqLen] sequence; targets are vocabulary ids.
+Napi::Value MlmTokenLogProbs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return AsyncGuard(env, [&]() -> Napi::Value {
+    if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Data(env).distilbert_model.Value()))
+      throw Napi::TypeError::New(env, "mlmTokenLogProbs(model, request): model must be a DistilBertModel");
+    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "mlmTokenLogProbs(model, request): request must be an object");
+    auto st = Napi::ObjectWrap<DistilBertModelWrap>::Unwrap(info[0].As<Napi::Object>())->state(env);
+    const auto& cfg = st->model->config;
+    auto r = info[1].As<Napi::Object>();
+    auto h = std::make_shared<HostTokenBatch>(ParseTokenBatch(r, cfg, "request"));
+    auto positions = Int32ArrayArg(r.Get("positions"), "request.positions");
+    auto targets = Int32ArrayArg(r.Get("targets"), "request.targets");
+    if (positions.empty()) throw Napi::RangeError::New(env, "request.positions is empty");
+    if (positions.size() != targets.size()) throw Napi::RangeError::New(env, "request.targets must have one entry per position");
+    for (size_t i = 0; i < positions.size(); ++i) {
+      if (positions[i] < 0 || positions[i] >= h->B * h->T)
+        throw Napi::RangeError::New(env, "request.positions[" + std::to_string(i) + "] = " + std::to_string(positions[i]) + " is outside [0, batch*seqLen)");
+      if (targets[i] < 0 || targets[i] >= cfg.vocab_size)
+        throw Napi::RangeError::New(env, "request.targets[" + std::to_string(i) + "] = " + std::to_string(targets[i]) + " is outside the vocabulary");
+    }
+    auto out = std::make_shared<torch::Tensor>();
+    return PromiseWorker::Queue(
+        env, Napi::Object(),
+        [st, h, positions = std::move(positions), targets = std::move(targets), out] {
+          std::lock_guard<std::mutex> lock(st->mu);
+          torch::InferenceMode guard;
+          const auto dev = st->device;
+          auto [ids, mask] = h->to(dev);
+          const int64_t P = static_cast<int64_t>(positions.size());
+          auto pos = torch::from_blob(const_cast<int32_t*>(positions.data()), {P}, torch::kInt32).to(dev, torch::kInt64);
+          auto tgt = torch::from_blob(const_cast<int32_t*>(targets.data()), {P, 1}, torch::kInt32).to(dev, torch::kInt64);
+          auto hidden = st->model->hidden_states(ids, mask).reshape({h->B * h->T, -1}).index_select(0, pos);
+          // log-softmax in float32 even for bf16 weights: these are summed over many tokens.
+          auto logp = torch::log_softmax(st->model->mlm_logits(hidden).to(torch::kFloat32), -1);
+          *out = logp.gather(1, tgt).reshape({P}).to(torch::kCPU).contiguous();
+        },
+        [out](Napi::Env env) { return TensorToTypedArray(env, *out); });
+  });
+}
+
+}  // namespace
+
+void InitMlmScore(Napi::Env env, Napi::Object exports) { exports.Set("mlmTokenLogProbs", Napi::Function::New(env, MlmTokenLogProbs, "mlmTokenLogProbs")); }
+
+}  // namespace chatbert::js

@@ -1,0 +1,69 @@
+// ChatBERT-ED decoding: the encoder runs once, the cross-attention keys/values are computed once per
+// reply, and the decoder adds one token per step with a key/value cache for its self-attention.
+// Greedy, sampling (temperature, top-k, top-p) and beam search (length penalty, early stopping),
+// with Hugging Face's logits processors: repetition penalty, no-repeat n-grams, minimum length.
+//
+// Lengths count reply tokens: the [BOS] fed first and the [EOS] that ends a reply are not part of
+// the reply. min_length forbids [EOS] before that many reply tokens; max_length ends a reply that
+// has not ended by itself.
+#pragma once
+#include <torch/torch.h>
+
+#include <atomic>
+#include <functional>
+#include <vector>
+
+#include "models/ed_decoder.h"
+
+namespace chatbert {
+
+struct EdGenerateOptions {
+  int64_t max_length = 32;
+  int64_t min_length = 0;
+  bool sampling = false;          // false: greedy (num_beams = 1) or beam search
+  double temperature = 1.0;       // sampling only
+  int64_t top_k = 0;              // 0 = off
+  double top_p = 1.0;             // 1 = off
+  int64_t num_beams = 1;
+  double length_penalty = 1.0;    // beam score = sum log p / length ** length_penalty
+  bool early_stopping = false;    // a batch item is done once it has num_beams finished hypotheses
+  double repetition_penalty = 1.0;
+  int64_t no_repeat_ngram_size = 0;
+  int64_t seed = 0;
+  bool use_cache = true;          // false recomputes the decoder prefix every step (the reference)
+  bool force_beam_search = false; // beam-search code path even for num_beams = 1 (its test against greedy)
+
+  // Throws std::invalid_argument naming the offending option. n_positions: the decoder's.
+  void validate(int64_t n_positions) const;
+};
+
+struct EdSpecialIds {
+  int64_t bos = 0, eos = 0, pad = 0;
+  std::vector<int64_t> suppressed;  // never generated (e.g. [PAD], [CLS], [MASK], [UNK])
+};
+
+struct EdResult {
+  torch::Tensor tokens;   // [B, max_length] int64 reply tokens, pad after the end
+  torch::Tensor lengths;  // [B] int64
+  torch::Tensor scores;   // [B] float: sum of the model's log-probabilities of reply + [EOS]
+                          // (greedy, sampling), or the length-penalised beam score
+  int64_t steps = 0;      // decoder steps run
+};
+
+// After every decoder step (greedy, sampling): the token each row produced ([EOS] included) and
+// whether the row was still generating. Beam search reports its winners' tokens at the end.
+using EdProgress = std::function<void(int64_t step, const std::vector<int64_t>& tokens, const std::vector<uint8_t>& active)>;
+
+// input_ids [B, T] int64, attention_mask [B, T] (1 = attend), on the model's device.
+EdResult ed_generate(EncoderDecoder& model, const torch::Tensor& input_ids, const torch::Tensor& attention_mask, const EdGenerateOptions& opt,
+                     const EdSpecialIds& ids, const EdProgress& progress, const std::atomic<int32_t>* abort_flag);
+
+// The logits processors, exposed for tests. logits [N, V] float are changed in place.
+// CTRL's repetition penalty as Hugging Face applies it: a previously generated token's logit is
+// divided by the penalty when positive and multiplied by it when negative (both lower it when
+// penalty > 1). previous: [N, t] token ids (t may be 0).
+void apply_repetition_penalty(torch::Tensor& logits, const torch::Tensor& previous, double penalty);
+// Bans, per row, every token that would repeat an n-gram already in that row's history.
+void apply_no_repeat_ngram(torch::Tensor& logits, const std::vector<std::vector<int64_t>>& histories, int64_t n);
+
+}  // namespace chatbert

@@ -1,0 +1,32 @@
+#include "train/contrastive.h"
+
+#include <limits>
+
+namespace chatbert {
+
+ContrastiveLoss in_batch_loss_from_scores(const torch::Tensor& scores_in, const torch::Tensor& keys) {
+  TORCH_CHECK(scores_in.dim() == 2 && scores_in.size(0) == scores_in.size(1), "in-batch scores must be square [B, B], got ", scores_in.sizes());
+  const int64_t B = scores_in.size(0);
+  auto scores = scores_in.to(torch::kFloat32);
+  auto target = torch::arange(B, scores.options().dtype(torch::kLong));
+  if (keys.defined()) {
+    TORCH_CHECK(keys.dim() == 1 && keys.size(0) == B, "keys must be [B]");
+    auto k = keys.to(scores.device(), torch::kLong);
+    // Same reply text, other row: a false negative, not an alternative to push away.
+    auto dup = k.unsqueeze(1).eq(k.unsqueeze(0)) & torch::eye(B, scores.options().dtype(torch::kBool)).logical_not();
+    scores = scores.masked_fill(dup, -std::numeric_limits<float>::infinity());
+  }
+  ContrastiveLoss out;
+  out.loss_sum = torch::nn::functional::cross_entropy(scores, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  out.correct = scores.detach().argmax(1).eq(target).sum();
+  out.rows = B;
+  return out;
+}
+
+ContrastiveLoss in_batch_loss(DistilBertForMaskedLM& model, const ContrastiveBatch& b, Pooling pooling) {
+  auto ctx = encode_pooled(model, b.context_ids, b.context_mask, pooling);    // [B, D]
+  auto cand = encode_pooled(model, b.candidate_ids, b.candidate_mask, pooling);  // [B, D]
+  return in_batch_loss_from_scores(torch::matmul(ctx, cand.t()), b.keys);
+}
+
+}  // namespace chatbert

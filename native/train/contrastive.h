@@ -1,0 +1,34 @@
+// ChatBERT-RA's training objective: a bi-encoder (one shared DistilBERT encodes contexts and
+// candidates) scored by dot product, trained with in-batch negatives: row i's context must pick
+// its own reply among the B replies of the batch (cross-entropy over the batch's candidates).
+#pragma once
+#include <torch/torch.h>
+
+#include "models/distilbert.h"
+#include "models/pooling.h"
+
+namespace chatbert {
+
+struct ContrastiveBatch {
+  torch::Tensor context_ids;     // [B, Tc] int64
+  torch::Tensor context_mask;    // [B, Tc] uint8
+  torch::Tensor candidate_ids;   // [B, Tr] int64 (row i = the reply to context i)
+  torch::Tensor candidate_mask;  // [B, Tr] uint8
+  // [B] int64 or undefined: rows with the same key have the same reply text. A copy of row i's
+  // reply elsewhere in the batch is not a negative (corpora repeat short replies such as
+  // "hi !"), so those columns are masked out of row i's softmax.
+  torch::Tensor keys;
+};
+
+struct ContrastiveLoss {
+  torch::Tensor loss_sum;  // sum over rows of the cross-entropy (scalar, differentiable)
+  torch::Tensor correct;   // rows whose own reply scored highest (int64 scalar)
+  int64_t rows = 0;
+};
+
+// scores [B, B] = context vectors . candidate vectors^T; keys as in ContrastiveBatch.
+ContrastiveLoss in_batch_loss_from_scores(const torch::Tensor& scores, const torch::Tensor& keys);
+
+ContrastiveLoss in_batch_loss(DistilBertForMaskedLM& model, const ContrastiveBatch& batch, Pooling pooling);
+
+}  // namespace chatbert
