@@ -219,7 +219,8 @@ export function buildCli(argv: string[]) {
           const options = Object.assign({}, ...(a.opt ?? []).map(parseOptionAssignment));
           const dir = path.resolve(a.model ?? defaultModelDir());
           if (!fs.existsSync(dir)) throw new Error(`no model at ${dir}: train one with \`npm run train -- imr_tiny\` or pass --model DIR`);
-          const model = await ImrChatModel.load(dir, { device: a.device ?? 'auto' });
+          const { withSpinner } = await import('./cli/spinner');
+          const model = await withSpinner(`loading ${dir}`, () => ImrChatModel.load(dir, { device: a.device ?? 'auto' }));
           const reply = await model.reply({ turns, persona: a.persona }, options, {
             onIteration: a.steps ? (s) => process.stderr.write(`[${s.iteration + 1}] ${renderSlot(s.slots[0])}\n`) : undefined,
           });

@@ -221,6 +221,107 @@ export interface NativeAddon {
   benchCopyBandwidth(args: { bytes: number; device?: 'cpu' | 'cuda' | string; iters?: number }): Promise<{ bytesPerSecond: number }>;
 }
 
+// ---- ChatBERT-RA (retrieval) and evaluation: native/binding/{bi_encoder,vector_index,contrastive_trainer,mlm_score}.cpp ----
+
+/** A padded batch of token ids, row-major [batch, seqLen] (the shape of model.ts's Batch). */
+export interface NativeTokenBatch {
+  inputIds: Int32Array;
+  attentionMask: Uint8Array;
+  batch: number;
+  seqLen: number;
+}
+
+export type RaPooling = 'cls' | 'mean';
+
+/** Top-k rows per query, row-major [queries, k], best first; k = min(requested k, index size). */
+export interface VectorSearchResult {
+  ids: Int32Array;
+  scores: Float32Array;
+  k: number;
+}
+
+/** Exact maximum-inner-product index: an [N, dim] float32 tensor on a device (matmul + top-k, chunked). */
+export interface NativeVectorIndex {
+  /** Appends [n, dim] row-major vectors; resolves to the new size. */
+  add(vectors: Float32Array): Promise<number>;
+  search(queries: Float32Array, k: number, options?: { chunkRows?: number }): Promise<VectorSearchResult>;
+  /** A copy of rows [start, start + count). */
+  vectors(start?: number, count?: number): Promise<Float32Array>;
+  /** One F32 tensor "vectors" [N, dim] (written atomically), metadata strings added to the header. */
+  save(path: string, metadata?: Record<string, string>): Promise<void>;
+  /** Replaces the contents with a file written by save (dim must match); resolves to the size. */
+  load(path: string): Promise<number>;
+  clear(): void;
+  dispose(): void;
+  readonly size: number;
+  readonly dim: number;
+  readonly device: string;
+  readonly disposed: boolean;
+}
+
+/** A DistilBertModel seen as a bi-encoder: pooled vectors ([CLS] or masked mean), compared by dot product. */
+export interface NativeBiEncoder {
+  /** [batch * dim] pooled vectors. */
+  encode(batch: NativeTokenBatch): Promise<Float32Array>;
+  /** Encodes and appends to the index on its device; resolves to the index's new size. */
+  encodeInto(index: NativeVectorIndex, batch: NativeTokenBatch): Promise<number>;
+  /** Encodes the batch as queries and searches the index, without a round trip through JS. */
+  search(index: NativeVectorIndex, batch: NativeTokenBatch, k: number, options?: { chunkRows?: number }): Promise<VectorSearchResult>;
+  readonly pooling: RaPooling;
+  readonly dim: number;
+}
+
+/** One in-batch-negatives micro-batch: row i's candidate is the reply to context i; equal keys = equal reply text. */
+export interface ContrastiveBatch {
+  context: NativeTokenBatch;
+  candidate: NativeTokenBatch;
+  keys?: Int32Array;
+}
+
+export interface ContrastiveStepResult {
+  /** Mean in-batch cross-entropy. */
+  loss: number;
+  /** Share of rows whose own reply scored highest in its micro-batch. */
+  accuracy: number;
+  gradNorm: number;
+  rows: number;
+  tokens: number;
+  finite: boolean;
+}
+
+export interface ContrastiveTrainerOptions {
+  pooling?: RaPooling;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  clipNorm?: number;
+  bf16?: boolean;
+}
+
+export interface NativeContrastiveTrainer {
+  step(microBatches: ContrastiveBatch[], options: { lr: number; seed?: number }): Promise<ContrastiveStepResult>;
+  evaluate(batch: ContrastiveBatch): Promise<{ lossSum: number; correct: number; rows: number }>;
+  saveState(path: string): Promise<void>;
+  loadState(path: string): Promise<void>;
+  readonly steps: number;
+}
+
+/** Positions index the flattened [batch * seqLen] input; targets are vocabulary ids. */
+export interface MlmTokenLogProbsRequest extends NativeTokenBatch {
+  positions: Int32Array;
+  targets: Int32Array;
+}
+
+// Declaration merging: these members join the NativeAddon interface above.
+export interface NativeAddon {
+  BiEncoder: new (model: NativeDistilBertModel, options?: { pooling?: RaPooling }) => NativeBiEncoder;
+  VectorIndex: new (options: { dim: number; device?: string }) => NativeVectorIndex;
+  ContrastiveTrainer: new (model: NativeDistilBertModel, options?: ContrastiveTrainerOptions) => NativeContrastiveTrainer;
+  /** log p(target) at each position of one masked-LM forward pass ([positions.length]). */
+  mlmTokenLogProbs(model: NativeDistilBertModel, request: MlmTokenLogProbsRequest): Promise<Float32Array>;
+}
+
 function load(): NativeAddon {
   const root = path.resolve(__dirname, '..');
   try {

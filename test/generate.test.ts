@@ -135,3 +135,18 @@ describe('ChatBERT-IMR generation', () => {
     await expect(model.reply(conv, { iterations: 3 }, { onIteration: () => { throw new Error('boom'); } })).rejects.toThrow(/onIteration callback threw: boom/);
   });
 });
+
+test('stream() yields every iteration then returns the reply', async () => {
+  const mlm = await DistilBertMLM.create(tinyConfig(tok.vocabSize), tok, { device: 'cpu', seed: 12 });
+  const m = ImrChatModel.fromModel(mlm, { maxResponseLength: 10, endMode: 'end_token', maxTurns: 3, maxContextTokens: 16, persona: false });
+  const it = m.stream({ turns: ['hello'] }, { iterations: 5, lengthMode: 'fixed', schedule: 'linear' });
+  const seen: number[] = [];
+  let r = await it.next();
+  while (!r.done) {
+    seen.push(r.value.slots[0].filter((t) => t === null).length);
+    r = await it.next();
+  }
+  expect(seen).toEqual([8, 6, 4, 2, 0]);
+  expect(r.value.tokens).toHaveLength(10);
+  m.dispose();
+});

@@ -216,6 +216,33 @@ export class ImrChatModel {
     }
   }
 
+  /**
+   * The reply as it develops: yields every iteration's state, then returns the reply.
+   *   for await (const s of model.stream(c)) render(s.slots[0]);
+   */
+  async *stream(c: Conversation, options: ImrGenerateOptions = {}, hooks: { signal?: AbortSignal } = {}): AsyncGenerator<IterationState, ImrReply> {
+    const queue: IterationState[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    const pending = this.reply(c, options, {
+      signal: hooks.signal,
+      onIteration: (s) => {
+        queue.push(s);
+        wake?.();
+      },
+    }).finally(() => {
+      done = true;
+      wake?.();
+    });
+    pending.catch(() => undefined); // surfaced below
+    while (!done || queue.length) {
+      if (queue.length) yield queue.shift()!;
+      else await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+    return pending;
+  }
+
   /** One reply to one conversation. */
   async reply(c: Conversation, options: ImrGenerateOptions = {}, hooks: { onIteration?: (s: IterationState) => void; signal?: AbortSignal } = {}): Promise<ImrReply> {
     return (await this.generate([c], options, hooks))[0];

@@ -11,6 +11,7 @@ import { ChatSession } from '../chat/session';
 import { describeOptions, parseOptionAssignment } from '../chat/options';
 import { GenerationAbortedError, ImrChatModel, type IterationState } from '../imr/generate';
 import { chatbertHome } from '../train/run';
+import { withSpinner } from '../cli/spinner';
 
 /** Where the quickstart (`npm start`, `npm run train -- imr_tiny`) puts its model. */
 export function defaultModelDir(): string {
@@ -53,7 +54,7 @@ async function loadModel(dir: string, device?: string): Promise<ImrChatModel> {
         : `model directory ${dir} not found`,
     );
   }
-  return ImrChatModel.load(dir, { device: device ?? 'auto' });
+  return withSpinner(`loading ${dir}`, () => ImrChatModel.load(dir, { device: device ?? 'auto' }));
 }
 
 /** Renders a slot mid-decoding: committed tokens, ▒ for positions still masked. */

@@ -158,7 +158,7 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
       // The schedule on the device (no host round trip): keep floor(ratio * total) masked.
       const double x = static_cast<double>(it + 1) / opt.iterations;
       const double remain_ratio = opt.schedule == "linear" ? 1.0 - x : std::cos(M_PI / 2 * x);
-      auto remain = (total.to(torch::kFloat64) * remain_ratio).floor().to(torch::kInt64);
+      auto remain = (total.to(torch::kFloat64) * remain_ratio + 1e-9).floor().to(torch::kInt64);  // 1e-9: 10 * (1 - 0.8) is 1.999...96
       args.k = torch::where(still > 0, (still - remain).clamp_min(1), torch::zeros_like(still));
     }
     auto before = masked.clone();

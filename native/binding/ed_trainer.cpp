@@ -1,0 +1,298 @@
+#include "binding/ed_trainer.h"
+
+#include <cmath>
+
+#include "binding/util.h"
+#include "io/checkpoint.h"
+#include "torch_compat.h"
+#include "train/ed_objective.h"
+
+namespace chatbert::js {
+
+namespace {
+
+// A micro-batch as it arrives from JS, copied on the JS thread; tensors are made in the worker.
+struct HostBatch {
+  EdHostInput enc;
+  int64_t S = 0;
+  std::vector<int32_t> decoder_ids, positions, labels;
+};
+
+// { inputIds, attentionMask, batch, seqLen, decoderInputIds, labels, decoderLength }: labels hold
+// the target of every decoder position, -100 where there is none (padding).
+HostBatch ParseBatch(const Napi::Value& v, const EncoderDecoderImpl& model, const std::string& name) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject()) throw Napi::TypeError::New(env, name + " must be an object");
+  auto o = v.As<Napi::Object>();
+  HostBatch h;
+  h.enc = ParseEncoderInput(o, model, name, 1 << 20);
+  const auto& dcfg = model.decoder->config;
+  h.S = IntegerArg(o.Get("decoderLength"), name + ".decoderLength", 1, dcfg.n_positions);
+  const size_t n = static_cast<size_t>(h.enc.B * h.S);
+  h.decoder_ids = Int32ArrayArg(o.Get("decoderInputIds"), name + ".decoderInputIds");
+  if (h.decoder_ids.size() != n) throw Napi::RangeError::New(env, name + ".decoderInputIds has " + std::to_string(h.decoder_ids.size()) + " elements, expected batch*decoderLength = " + std::to_string(n));
+  CheckVocab(env, h.decoder_ids, dcfg.vocab_size, name + ".decoderInputIds");
+  auto labels = Int32ArrayArg(o.Get("labels"), name + ".labels");
+  if (labels.size() != n) throw Napi::RangeError::New(env, name + ".labels has " + std::to_string(labels.size()) + " elements, expected batch*decoderLength = " + std::to_string(n));
+  for (size_t i = 0; i < n; ++i) {
+    if (labels[i] == -100) continue;
+    if (labels[i] < 0 || labels[i] >= dcfg.vocab_size)
+      throw Napi::RangeError::New(env, name + ".labels[" + std::to_string(i) + "] = " + std::to_string(labels[i]) + " is outside the vocabulary (use -100 for no target)");
+    h.positions.push_back(static_cast<int32_t>(i));
+    h.labels.push_back(labels[i]);
+  }
+  return h;
+}
+
+std::vector<HostBatch> ParseBatches(const Napi::Value& v, const EncoderDecoderImpl& model) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "microBatches must be an array of batches");
+  auto a = v.As<Napi::Array>();
+  if (a.Length() == 0) throw Napi::RangeError::New(v.Env(), "microBatches is empty");
+  std::vector<HostBatch> out;
+  size_t targets = 0;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    out.push_back(ParseBatch(a.Get(i), model, "microBatches[" + std::to_string(i) + "]"));
+    targets += out.back().positions.size();
+  }
+  if (targets == 0) throw Napi::RangeError::New(v.Env(), "microBatches hold no target token (every label is -100)");
+  return out;
+}
+
+EdBatch ToDevice(const HostBatch& h, torch::Device dev) {
+  auto i32 = [&](const std::vector<int32_t>& v, std::vector<int64_t> shape) {
+    return torch::from_blob(const_cast<int32_t*>(v.data()), shape, torch::kInt32).to(dev, torch::kInt64);
+  };
+  EdBatch b;
+  b.input_ids = i32(h.enc.ids, {h.enc.B, h.enc.T});
+  b.attention_mask = torch::from_blob(const_cast<uint8_t*>(h.enc.mask.data()), {h.enc.B, h.enc.T}, torch::kUInt8).to(dev);
+  b.decoder_input_ids = i32(h.decoder_ids, {h.enc.B, h.S});
+  b.positions = i32(h.positions, {static_cast<int64_t>(h.positions.size())});
+  b.labels = i32(h.labels, {static_cast<int64_t>(h.labels.size())});
+  return b;
+}
+
+int64_t InputTokens(const HostBatch& h) {
+  int64_t n = static_cast<int64_t>(h.positions.size());
+  for (uint8_t m : h.enc.mask) n += m;
+  return n;
+}
+
+// Autocast is thread-local: enable it on the worker thread for the duration of one call.
+struct AutocastScope {
+  bool on;
+  explicit AutocastScope(bool enable) : on(enable) {
+    if (on) compat::set_cuda_autocast(true, torch::kBFloat16);
+  }
+  ~AutocastScope() {
+    if (on) compat::set_cuda_autocast(false, torch::kBFloat16);
+  }
+};
+
+// Training mode for the parts that train: a frozen encoder stays in eval mode (no dropout), so it
+// gives the decoder the same features it will see at generation time.
+void SetTrain(EncoderDecoder& m, bool freeze_encoder) {
+  m->train();
+  if (freeze_encoder) m->distilbert->eval();
+}
+
+}  // namespace
+
+Napi::Function EdTrainerWrap::Init(Napi::Env env) {
+  return DefineClass(env, "EdTrainer",
+                     {InstanceMethod<&EdTrainerWrap::Step>("step"), InstanceMethod<&EdTrainerWrap::Evaluate>("evaluate"),
+                      InstanceMethod<&EdTrainerWrap::SaveState>("saveState"), InstanceMethod<&EdTrainerWrap::LoadState>("loadState"),
+                      InstanceAccessor<&EdTrainerWrap::GetSteps>("steps")});
+}
+
+// new EdTrainer(model: EdModel, options?: { weightDecay, beta1, beta2, eps, clipNorm, bf16,
+//   labelSmoothing, freezeEncoder })
+EdTrainerWrap::EdTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EdTrainerWrap>(info) {
+  Napi::Env env = info.Env();
+  auto st = EdModelWrap::StateOf(info.Length() ? info[0] : env.Undefined(), "new EdTrainer(model, options): model");
+  if (info.Length() > 1 && !info[1].IsObject() && !info[1].IsUndefined()) throw Napi::TypeError::New(env, "new EdTrainer(model, options): options must be an object");
+  Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  impl_ = std::make_shared<Impl>();
+  impl_->model = st;
+  AdamWOptions ao;
+  ao.weight_decay = NumberOption(o, "weightDecay", ao.weight_decay, 0, 1);
+  ao.beta1 = NumberOption(o, "beta1", ao.beta1, 0, 0.999999);
+  ao.beta2 = NumberOption(o, "beta2", ao.beta2, 0, 0.999999999);
+  ao.eps = NumberOption(o, "eps", ao.eps, 1e-12, 1);
+  impl_->clip_norm = NumberOption(o, "clipNorm", 1.0, 0, 1e9);
+  impl_->label_smoothing = NumberOption(o, "labelSmoothing", 0.0, 0, 0.999);
+  impl_->freeze_encoder = BoolOption(o, "freezeEncoder", false);
+  impl_->bf16 = BoolOption(o, "bf16", false) && st->device.is_cuda();
+  std::lock_guard<std::mutex> lock(st->mu);
+  std::vector<std::pair<std::string, torch::Tensor>> enc, dec;
+  for (const auto& p : st->model->named_parameters(true)) {
+    if (p.key().rfind("distilbert.", 0) == 0) {
+      // Sinusoidal position tables are fixed; everything else follows the freeze setting.
+      if (impl_->freeze_encoder) p.value().set_requires_grad(false);
+      enc.emplace_back(p.key(), p.value());
+    } else {
+      dec.emplace_back(p.key(), p.value());
+    }
+  }
+  impl_->encoder_optimizer = std::make_unique<AdamW>(enc, ao);
+  impl_->decoder_optimizer = std::make_unique<AdamW>(dec, ao);
+  model_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+}
+
+// step(microBatches, { lr, encoderLr?, seed? }) -> Promise<{ loss, ce, gradNorm, targets, correct,
+//   tokens, finite }>. One optimizer step over all micro-batches (gradient accumulation); the loss
+// is normalised by the total number of target tokens. encoderLr defaults to lr. A non-finite loss
+// or gradient skips the update and reports finite = false.
+Napi::Value EdTrainerWrap::Step(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto impl = impl_;
+    if (!impl->model || !impl->model->model) throw Napi::Error::New(env, "the trainer's model was disposed");
+    auto batches = ParseBatches(info.Length() ? info[0] : env.Undefined(), *impl->model->model);
+    if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "step(microBatches, options): options { lr } is required");
+    auto o = info[1].As<Napi::Object>();
+    const double lr = NumberArg(o.Get("lr"), "lr", 0, 10);
+    const double encoder_lr = NumberOption(o, "encoderLr", lr, 0, 10);
+    const int64_t seed = IntegerOption(o, "seed", -1, -1, int64_t(1) << 53);
+    struct Result {
+      double loss = 0, ce = 0, grad_norm = 0;
+      int64_t targets = 0, correct = 0, tokens = 0;
+      bool finite = true;
+    };
+    auto r = std::make_shared<Result>();
+    return PromiseWorker::Queue(
+        env, Value(),
+        [impl, batches = std::move(batches), lr, encoder_lr, seed, r] {
+          auto st = impl->model;
+          std::lock_guard<std::mutex> lock(st->mu);
+          auto& model = st->model;
+          if (seed >= 0) torch::manual_seed(static_cast<uint64_t>(seed));  // dropout: same per step, resumable
+          SetTrain(model, impl->freeze_encoder);
+          impl->encoder_optimizer->zero_grad();
+          impl->decoder_optimizer->zero_grad();
+          for (const auto& h : batches) {
+            r->targets += static_cast<int64_t>(h.positions.size());
+            r->tokens += InputTokens(h);
+          }
+          const double norm = static_cast<double>(r->targets);
+          double loss = 0, ce = 0;
+          {
+            AutocastScope autocast(impl->bf16);
+            for (const auto& h : batches) {
+              auto l = ed_loss(model, ToDevice(h, st->device), impl->label_smoothing, impl->freeze_encoder);
+              (l.loss_sum / norm).backward();
+              loss += l.loss_sum.item<double>();
+              ce += l.ce_sum.item<double>();
+              r->correct += l.correct.item<int64_t>();
+            }
+          }
+          r->loss = loss / norm;
+          r->ce = ce / norm;
+          std::vector<torch::Tensor> params;
+          for (const auto& p : model->parameters())
+            if (p.requires_grad() && p.grad().defined()) params.push_back(p);
+          r->grad_norm = torch::nn::utils::clip_grad_norm_(params, impl->clip_norm > 0 ? impl->clip_norm : 1e30);
+          r->finite = std::isfinite(r->loss) && std::isfinite(r->grad_norm);
+          if (r->finite) {
+            impl->encoder_optimizer->step(encoder_lr);
+            impl->decoder_optimizer->step(lr);
+          }
+          impl->encoder_optimizer->zero_grad();
+          impl->decoder_optimizer->zero_grad();
+          model->eval();
+        },
+        [r](Napi::Env env) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          o.Set("loss", r->loss);
+          o.Set("ce", r->ce);
+          o.Set("gradNorm", r->grad_norm);
+          o.Set("targets", static_cast<double>(r->targets));
+          o.Set("correct", static_cast<double>(r->correct));
+          o.Set("tokens", static_cast<double>(r->tokens));
+          o.Set("finite", r->finite);
+          return o;
+        });
+  });
+}
+
+// evaluate(batch) -> Promise<{ ceSum, lossSum, targets, correct }>: no dropout, no update.
+// exp(sum ceSum / sum targets) over a validation set is its token-level perplexity.
+Napi::Value EdTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto impl = impl_;
+    if (!impl->model || !impl->model->model) throw Napi::Error::New(env, "the trainer's model was disposed");
+    auto h = std::make_shared<HostBatch>(ParseBatch(info.Length() ? info[0] : env.Undefined(), *impl->model->model, "batch"));
+    struct Result {
+      double ce = 0, loss = 0;
+      int64_t targets = 0, correct = 0;
+    };
+    auto r = std::make_shared<Result>();
+    return PromiseWorker::Queue(
+        env, Value(),
+        [impl, h, r] {
+          auto st = impl->model;
+          std::lock_guard<std::mutex> lock(st->mu);
+          torch::NoGradGuard no_grad;
+          st->model->eval();
+          AutocastScope autocast(impl->bf16);
+          r->targets = static_cast<int64_t>(h->positions.size());
+          if (r->targets == 0) return;
+          auto l = ed_loss(st->model, ToDevice(*h, st->device), impl->label_smoothing, true);
+          r->ce = l.ce_sum.item<double>();
+          r->loss = l.loss_sum.item<double>();
+          r->correct = l.correct.item<int64_t>();
+        },
+        [r](Napi::Env env) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          o.Set("ceSum", r->ce);
+          o.Set("lossSum", r->loss);
+          o.Set("targets", static_cast<double>(r->targets));
+          o.Set("correct", static_cast<double>(r->correct));
+          return o;
+        });
+  });
+}
+
+// saveState(path) / loadState(path): both AdamW instances' moments in one safetensors file (the
+// parameter names keep them apart) and the step count.
+Napi::Value EdTrainerWrap::SaveState(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+    auto impl = impl_;
+    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
+    return PromiseWorker::Queue(
+        info.Env(), Value(),
+        [impl, path] {
+          std::lock_guard<std::mutex> lock(impl->model->mu);
+          auto state = impl->encoder_optimizer->state_dict();
+          for (auto& [k, v] : impl->decoder_optimizer->state_dict()) state[k] = v;
+          write_tensors(path, state, {{"format", "pt"}, {"content", "chatbert-ed AdamW state"}});
+        },
+        nullptr);
+  });
+}
+
+Napi::Value EdTrainerWrap::LoadState(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+    auto impl = impl_;
+    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
+    return PromiseWorker::Queue(
+        info.Env(), Value(),
+        [impl, path] {
+          auto tensors = read_tensors(path);
+          std::lock_guard<std::mutex> lock(impl->model->mu);
+          try {
+            // Each checks all of its entries before changing any; the encoder's goes first so a
+            // file from a frozen-encoder run fails before the decoder's state is touched.
+            impl->encoder_optimizer->load_state_dict(tensors);
+            impl->decoder_optimizer->load_state_dict(tensors);
+          } catch (const std::exception& e) {
+            throw std::runtime_error(path + ": " + e.what());
+          }
+        },
+        nullptr);
+  });
+}
+
+Napi::Value EdTrainerWrap::GetSteps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(impl_->decoder_optimizer->steps())); }
+
+}  // namespace chatbert::js

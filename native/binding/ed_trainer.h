@@ -1,0 +1,41 @@
+// JS class EdTrainer: the teacher-forcing training step of an EdModel (ChatBERT-ED). As with
+// MlmTrainer, the loop, schedule and data live in TypeScript; each step (forward, loss, backward over
+// the micro-batches, clipping, AdamW) runs here, off the JS thread. The encoder and the decoder
+// have AdamW instances of their own, so each gets its own learning rate (a pretrained encoder
+// wants a smaller one), and the encoder can be frozen.
+#pragma once
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "binding/ed_model.h"
+#include "train/adamw.h"
+
+namespace chatbert::js {
+
+class EdTrainerWrap : public Napi::ObjectWrap<EdTrainerWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit EdTrainerWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Step(const Napi::CallbackInfo& info);
+  Napi::Value Evaluate(const Napi::CallbackInfo& info);
+  Napi::Value SaveState(const Napi::CallbackInfo& info);
+  Napi::Value LoadState(const Napi::CallbackInfo& info);
+  Napi::Value GetSteps(const Napi::CallbackInfo& info);
+
+  struct Impl {
+    std::shared_ptr<EdState> model;
+    std::unique_ptr<AdamW> encoder_optimizer, decoder_optimizer;
+    double clip_norm = 1.0;
+    double label_smoothing = 0.0;
+    bool freeze_encoder = false;
+    bool bf16 = false;
+  };
+  std::shared_ptr<Impl> impl_;
+  Napi::ObjectReference model_ref_;
+};
+
+}  // namespace chatbert::js
