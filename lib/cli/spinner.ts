@@ -2,7 +2,9 @@
 import ora from 'ora';
 
 export async function withSpinner<T>(text: string, work: () => Promise<T>, stream: NodeJS.WriteStream = process.stderr): Promise<T> {
-  const spinner = ora({ text, stream, isEnabled: stream.isTTY === true }).start();
+  // Off a terminal ora would still print the text once; logs and pipes get nothing instead.
+  if (stream.isTTY !== true) return work();
+  const spinner = ora({ text, stream }).start();
   try {
     const r = await work();
     spinner.stop();
