@@ -20,7 +20,7 @@ export function ensureDist(): void {
 }
 
 /** A small ChatBERT-IMR model trained for a few steps on a generated JSONL corpus. */
-export async function trainSmallImr(dir: string, steps = 20): Promise<string> {
+export async function trainSmallImr(dir: string, steps = 20, dim = 32): Promise<string> {
   const words = 'hello hi how are you good fine what do like music food dog cat play read walk today yes no'.split(' ');
   const lines = Array.from({ length: 80 }, (_, i) => {
     const w = (k: number) => words[(i * 5 + k * 3) % words.length];
@@ -30,7 +30,7 @@ export async function trainSmallImr(dir: string, steps = 20): Promise<string> {
   fs.writeFileSync(file, lines.join('\n') + '\n');
   const cfg = parseConfig({
     name: 'chat_test',
-    model: { vocab: 'pruned', dim: 32, n_layers: 2, n_heads: 4, hidden_dim: 64, max_position_embeddings: 64 },
+    model: { vocab: 'pruned', dim, n_layers: 2, n_heads: 4, hidden_dim: 2 * dim, max_position_embeddings: 64 },
     data: { sources: [`jsonl:${file}`], max_turns: 3, max_context_tokens: 32, max_eval_examples: 8 },
     imr: { max_response_length: 12 },
     training: { max_steps: steps, batch_size: 16, lr: 3e-3, eval_every: 0, checkpoint_every: 0, device: 'cpu', seed: 1 },

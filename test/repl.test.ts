@@ -16,7 +16,8 @@ beforeAll(async () => {
   ensureDist();
   const dir = tmpDir();
   home = path.join(dir, 'home');
-  modelDir = await trainSmallImr(dir);
+  // dim 128: slow enough per iteration that a long reply can be watched and interrupted
+  modelDir = await trainSmallImr(dir, 20, 128);
 }, 300_000);
 
 describe('through a pipe', () => {
@@ -89,7 +90,7 @@ describe('through a pseudo-terminal (tmux)', () => {
     keys('/steps on', 'Enter');
     await waitFor(/steps on/);
     // Many iterations with re-masking make a reply slow enough to watch and to interrupt.
-    keys('/set iterations=400', 'Enter');
+    keys('/set iterations=1024', 'Enter');
     keys('/set remask=1', 'Enter');
     await waitFor(/ok: remask=1/);
     keys('what do you like ?', 'Enter');
