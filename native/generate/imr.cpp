@@ -134,7 +134,8 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
     auto still = masked.sum(1);
     // Only the threshold schedule has a data-dependent end; the others run their iterations
     // without reading anything back from the device.
-    if (threshold_mode && still.max().item<int64_t>() == 0) break;
+    // On the CPU reading the count back is free, so a finished reply stops early there too.
+    if ((threshold_mode || !dev.is_cuda()) && still.max().item<int64_t>() == 0) break;
     if (!(it == 0 && first_forward_done)) forward(opt.remask > 0, nullptr);
     const double temp = annealed_temperature(opt, std::min(it, opt.iterations - 1), opt.iterations);
     auto logits = logits_buf;
@@ -173,7 +174,7 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
       auto old = before.logical_not() & (positions < content_len.unsqueeze(1)) & newly.logical_not() & given.logical_not();
       const double share = opt.remask * (1.0 - static_cast<double>(it + 1) / opt.iterations);
       auto n_old = old.sum(1);
-      auto n_re = (n_old.to(torch::kFloat64) * share).floor().to(torch::kInt64);
+      auto n_re = (n_old.to(torch::kFloat64) * share).round().to(torch::kInt64);
       {
         auto score = token_conf.masked_fill(old.logical_not(), std::numeric_limits<float>::infinity());
         auto order = score.argsort(/*dim=*/int64_t(1), /*descending=*/false);
