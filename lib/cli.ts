@@ -141,10 +141,11 @@ export function buildCli(argv: string[]) {
     )
     .command(
       'bench <what>',
-      'benchmarks that print tables: unmask (naive vs fused), generate (IMR replies/s), train (pipeline vs pre-made batch), tokenizer',
+      'benchmarks that print tables: unmask (naive vs fused), generate (IMR and ED replies/s), train (pipeline vs pre-made batch), tokenizer, ra (retrieval: ms per query, 100k pool)',
       (y) =>
         y
-          .positional('what', { choices: ['unmask', 'generate', 'train', 'tokenizer'] as const, demandOption: true })
+          .positional('what', { choices: ['unmask', 'generate', 'train', 'tokenizer', 'ra'] as const, demandOption: true })
+          .option('model', { type: 'string', describe: 'ra: a trained RA model directory (default: random DistilBERT-base sizes)' })
           .option('device', { type: 'string', describe: 'cpu or cuda (default: cuda when available)' })
           .option('quick', { type: 'boolean', default: false, describe: 'smaller shapes, for a quick look' })
           .option('config', { type: 'string', default: 'imr_tiny', describe: 'train: the config to time' })
@@ -154,8 +155,11 @@ export function buildCli(argv: string[]) {
         try {
           let table: string;
           if (a.what === 'unmask') table = await (await import('./bench/unmask')).benchUnmask({ device: a.device as 'cpu' | 'cuda' | undefined, quick: a.quick });
-          else if (a.what === 'generate') table = await (await import('./bench/generate')).benchGenerate({ device: a.device, quick: a.quick });
+          else if (a.what === 'generate')
+            // IMR, then ED beside it on the same shapes.
+            table = [await (await import('./bench/generate')).benchGenerate({ device: a.device, quick: a.quick }), await (await import('./bench/generate-ed')).benchGenerateEd({ device: a.device, quick: a.quick })].join('\n\n');
           else if (a.what === 'train') table = await (await import('./bench/train')).benchTrain({ config: a.config, steps: a.steps, set: a.set });
+          else if (a.what === 'ra') table = await (await import('./bench/ra')).benchRa({ device: a.device, quick: a.quick, model: a.model });
           else {
             const tb = await import('./tokenizer/bench');
             table = tb.formatBench(tb.benchTokenizer(a.quick ? 20_000 : 200_000));
@@ -171,15 +175,51 @@ export function buildCli(argv: string[]) {
       'evaluate models on a data split and compare them in one table (also written as JSON and Markdown)',
       (y) =>
         y
-          .option('model', { type: 'string', array: true, demandOption: true, describe: 'checkpoint directories (several: side by side)' })
-          .option('data', { type: 'string', default: 'embedded:validation', describe: 'NAME[:split], e.g. embedded:test' })
+          .option('model', { type: 'string', array: true, demandOption: true, describe: 'checkpoint directories (several: side by side); fib:DIR evaluates ChatBERT-FIB with the IMR model in DIR' })
+          .option('data', { type: 'string', default: 'embedded:validation', describe: 'embedded|dailydialog|personachat[:split] or jsonl:<file>' })
+          .option('data-dir', { type: 'string', default: 'data', describe: 'where downloaded datasets live' })
+          .option('seed', { type: 'number', default: 0, describe: 'seed of the example sample and the random candidates' })
+          .option('batch-size', { type: 'number', default: 32 })
+          .option('perplexity', { type: 'boolean', default: true, describe: 'compute the (pseudo-)perplexity (--no-perplexity skips it)' })
+          .option('samples', { type: 'number', default: 5, describe: 'example conversations in eval.md' })
           .option('n', { type: 'number', default: 500, describe: 'examples (a fixed, seeded sample)' })
           .option('opt', { type: 'string', array: true, describe: 'generation settings, e.g. --opt lengthMode=free' })
           .option('device', { type: 'string' })
           .option('out', { type: 'string', describe: 'directory for eval.json and eval.md (default: the first model directory)' }),
       async (a) => {
         try {
-          await (await import('./eval/command')).evalCommand({ models: a.model, data: a.data, n: a.n, opt: a.opt ?? [], device: a.device, out: a.out });
+          await (await import('./eval/command')).evalCommand({
+            models: a.model,
+            data: a.data,
+            n: a.n,
+            opt: a.opt ?? [],
+            device: a.device,
+            out: a.out,
+            dataDir: a['data-dir'],
+            seed: a.seed,
+            batchSize: a['batch-size'],
+            perplexity: a.perplexity,
+            samples: a.samples,
+          });
+        } catch (e) {
+          fail(e);
+        }
+      },
+    )
+    .command(
+      'ra-pool',
+      "ChatBERT-RA: encode a corpus's replies into the candidate pool beside the model (or add to it; no retraining)",
+      (y) =>
+        y
+          .option('model', { type: 'string', demandOption: true, describe: 'RA model directory' })
+          .option('data', { type: 'string', array: true, describe: 'sources whose training replies make the pool: embedded, dailydialog, personachat, jsonl:<file> (default: the pool sources of the config the model was trained with)' })
+          .option('add', { type: 'string', describe: 'a text file, one candidate reply per line, added to the existing pool' })
+          .option('data-dir', { type: 'string', default: 'data' })
+          .option('device', { type: 'string' }),
+      async (a) => {
+        try {
+          const { raPoolCommand } = await import('./ra/command');
+          console.log(await raPoolCommand({ model: a.model, data: a.data, add: a.add, dataDir: a['data-dir'], device: a.device }));
         } catch (e) {
           fail(e);
         }

@@ -322,6 +322,141 @@ export interface NativeAddon {
   mlmTokenLogProbs(model: NativeDistilBertModel, request: MlmTokenLogProbsRequest): Promise<Float32Array>;
 }
 
+// ---- ChatBERT-ED (encoder-decoder): native/binding/{ed_model,ed_trainer,ed_generate}.cpp ----
+
+/** The decoder's sizes (nanoGPT / GPT-2 names). vocab_size and encoder_dim default to the encoder's. */
+export interface EdDecoderNativeConfig {
+  vocab_size: number;
+  n_embd: number;
+  n_layer: number;
+  n_head: number;
+  n_inner: number;
+  n_positions: number;
+  encoder_dim: number;
+  dropout: number;
+  initializer_range: number;
+}
+
+export interface EdNativeConfig {
+  encoder: Omit<DistilBertNativeConfig, 'length_classes'>;
+  decoder: EdDecoderNativeConfig;
+}
+
+/** An encoder input plus a decoder input of `decoderLength` tokens per row. */
+export interface EdForwardRequest extends NativeTokenBatch {
+  decoderInputIds: Int32Array;
+  decoderLength: number;
+  /** true: one decoder position at a time through the key/value cache (as generation runs); false: all at once. */
+  cache?: boolean;
+}
+
+export interface NativeEdModel {
+  /** Decoder logits [batch, decoderLength, vocab]. */
+  forward(request: EdForwardRequest): Promise<Float32Array>;
+  /** Summed target cross-entropy of a teacher-forcing batch (no dropout, no label smoothing): perplexity = exp(ceSum / targets) over a set. */
+  evaluate(batch: EdTrainBatch): Promise<{ ceSum: number; targets: number; correct: number; rowCeSum: Float32Array }>;
+  /** One model.safetensors: "distilbert.*" (encoder) and "decoder.*". */
+  save(path: string): Promise<void>;
+  dispose(): void;
+  readonly disposed: boolean;
+  readonly device: string;
+  readonly numParameters: { encoder: number; decoder: number; total: number };
+  readonly config: EdNativeConfig;
+  readonly loadReport: LoadReport;
+}
+
+export interface NativeEdModelClass {
+  create(
+    config: { encoder: Partial<DistilBertNativeConfig>; decoder: Partial<EdDecoderNativeConfig> },
+    options?: { device?: string; weights?: string; encoderWeights?: string; seed?: number; dtype?: 'float32' | 'bfloat16' },
+  ): Promise<NativeEdModel>;
+}
+
+/** Teacher forcing: labels hold the target of each decoder position, -100 where there is none. */
+export interface EdTrainBatch extends NativeTokenBatch {
+  decoderInputIds: Int32Array;
+  labels: Int32Array;
+  decoderLength: number;
+}
+
+export interface EdStepResult {
+  /** The optimised loss (label-smoothed when configured), per target token. */
+  loss: number;
+  /** Plain cross-entropy per target token. */
+  ce: number;
+  gradNorm: number;
+  targets: number;
+  correct: number;
+  /** Encoder tokens + target tokens. */
+  tokens: number;
+  finite: boolean;
+}
+
+export interface EdTrainerOptions {
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  clipNorm?: number;
+  bf16?: boolean;
+  labelSmoothing?: number;
+  freezeEncoder?: boolean;
+}
+
+export interface NativeEdTrainer {
+  step(microBatches: EdTrainBatch[], options: { lr: number; encoderLr?: number; seed?: number }): Promise<EdStepResult>;
+  evaluate(batch: EdTrainBatch): Promise<{ ceSum: number; lossSum: number; targets: number; correct: number }>;
+  saveState(path: string): Promise<void>;
+  loadState(path: string): Promise<void>;
+  readonly steps: number;
+}
+
+/** Decoding options as the addon takes them (lib/ed/generate.ts documents each). */
+export interface EdNativeOptions {
+  maxLength?: number;
+  minLength?: number;
+  sampling?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  numBeams?: number;
+  lengthPenalty?: number;
+  earlyStopping?: boolean;
+  repetitionPenalty?: number;
+  noRepeatNgramSize?: number;
+  seed?: number;
+  useCache?: boolean;
+  forceBeamSearch?: boolean;
+}
+
+export interface EdGenerateRequest extends NativeTokenBatch {
+  specialIds: { bos: number; eos: number; pad: number; suppressed?: Int32Array };
+  options?: EdNativeOptions;
+  /** After each step: the token of every row ([EOS] included) and whether the row was still generating. */
+  onToken?: (s: { step: number; tokens: Int32Array; active: Uint8Array }) => void;
+  /** Int32Array over a SharedArrayBuffer: writing 1 stops the generation. */
+  abort?: Int32Array;
+}
+
+export interface EdGenerateResult {
+  /** [batch, maxLength] reply tokens, pad after each reply's end. */
+  tokens: Int32Array;
+  lengths: Int32Array;
+  /** Sum of log-probabilities (greedy, sampling) or the length-penalised beam score. */
+  scores: Float32Array;
+  steps: number;
+  maxLength: number;
+}
+
+// Declaration merging: these members join the NativeAddon interface above.
+export interface NativeAddon {
+  EdModel: NativeEdModelClass;
+  EdTrainer: new (model: NativeEdModel, options?: EdTrainerOptions) => NativeEdTrainer;
+  edGenerate(model: NativeEdModel, request: EdGenerateRequest): Promise<EdGenerateResult>;
+  /** The repetition penalty and no-repeat n-gram processors on a copy of [rows, vocab] logits (tests). */
+  edLogitsProcessors(args: { logits: Float32Array; rows: number; vocab: number; previous?: Int32Array; repetitionPenalty?: number; noRepeatNgramSize?: number }): Float32Array;
+}
+
 function load(): NativeAddon {
   const root = path.resolve(__dirname, '..');
   try {

@@ -1,6 +1,8 @@
 /** A multi-turn conversation with a ChatBERT model: the history, the settings, the transcript. */
 import * as fs from 'node:fs';
-import type { ImrChatModel, ImrGenerateOptions, ImrReply, IterationState } from '../imr/generate';
+import { EdChatModel, type EdGenerateOptions, type EdReply, type EdTokenEvent } from '../ed/generate';
+import type { ImrGenerateOptions, ImrReply, IterationState } from '../imr/generate';
+import type { ChatModel } from './load';
 
 export interface Turn {
   speaker: 'user' | 'bot';
@@ -10,16 +12,19 @@ export interface Turn {
 export class ChatSession {
   readonly turns: Turn[] = [];
   options: ImrGenerateOptions = {};
+  /** The settings used when the model is a ChatBERT-ED one (its decoding has other knobs). */
+  edOptions: EdGenerateOptions = {};
 
   constructor(
-    public model: ImrChatModel,
+    public model: ChatModel,
     public persona?: string[],
   ) {}
 
   /** Adds the user's turn, replies, and records the reply. An aborted or failed reply leaves the history as it was. */
-  async send(text: string, hooks: { onIteration?: (s: IterationState) => void; signal?: AbortSignal } = {}): Promise<ImrReply> {
+  async send(text: string, hooks: { onIteration?: (s: IterationState) => void; onToken?: (e: EdTokenEvent) => void; signal?: AbortSignal } = {}): Promise<ImrReply | EdReply> {
     const history = [...this.turns.map((t) => t.text), text];
-    const reply = await this.model.reply({ turns: history, persona: this.persona }, this.options, hooks);
+    const conversation = { turns: history, persona: this.persona };
+    const reply = this.model instanceof EdChatModel ? await this.model.reply(conversation, this.edOptions, hooks) : await this.model.reply(conversation, this.options, hooks);
     this.turns.push({ speaker: 'user', text }, { speaker: 'bot', text: reply.text });
     return reply;
   }

@@ -10,7 +10,7 @@ const prob = z.number().min(0).lt(1);
 
 export const modelSchema = z
   .object({
-    type: z.enum(['imr']).default('imr'),
+    type: z.enum(['imr', 'ra', 'ed']).default('imr'),
     /** A Hugging Face DistilBERT directory (config.json, model.safetensors, vocab.txt), or null for random init. */
     init_from: z.string().nullable().default(null),
     /** 'bert-base-uncased' (30,522 pieces), 'pruned' (the pieces the training data uses), or a vocab.txt path. */
@@ -58,6 +58,52 @@ export const imrSchema = z
   .strict()
   .refine((c) => c.mask_ratio_min <= c.mask_ratio_max, { message: 'mask_ratio_min must be <= mask_ratio_max', path: ['mask_ratio_min'] });
 
+/** ChatBERT-RA (retrieval): a bi-encoder trained with in-batch negatives (model.type: ra). */
+export const raSchema = z
+  .object({
+    /** Sentence vector: the masked mean of the last hidden states, or the [CLS] state. */
+    pooling: z.enum(['mean', 'cls']).default('mean'),
+    /** Token budget of a candidate reply, [CLS] [MASK] ... [SEP] included. */
+    max_candidate_tokens: z.number().int().min(4).default(32),
+    /** Do not use a copy of a row's own reply text elsewhere in the batch as a negative. */
+    dedupe_negatives: z.boolean().default(true),
+    /** Sources whose training-split responses make the pool written beside the model (null = data.sources). */
+    pool_sources: z.array(z.string().regex(/^(embedded|dailydialog|personachat|jsonl:.+)$/, 'must be embedded, dailydialog, personachat or jsonl:<path>')).min(1).nullable().default(null),
+    /** At most this many pool candidates (a seeded sample; null = all distinct responses). */
+    pool_max_candidates: posInt.nullable().default(null),
+  })
+  .strict();
+
+/** ChatBERT-ED (encoder-decoder): the DistilBERT of `model` encodes the context, this decoder writes the reply (model.type: ed). */
+export const edSchema = z
+  .object({
+    /** The autoregressive decoder (pre-LN GPT blocks with cross-attention to the encoder). */
+    decoder: z
+      .object({
+        dim: posInt.default(512),
+        n_layers: posInt.default(4),
+        n_heads: posInt.default(8),
+        hidden_dim: posInt.default(2048),
+        max_position_embeddings: posInt.default(256),
+        dropout: prob.default(0.1),
+      })
+      .strict()
+      .default({})
+      .refine((d) => d.dim % d.n_heads === 0, { message: 'dim must be divisible by n_heads', path: ['dim'] }),
+    /** Reply tokens trained on (longer replies are cut); the decoder needs one more position for [BOS]. */
+    max_response_length: posInt.default(128),
+    /** Train the decoder only; the encoder keeps its (pretrained) weights. */
+    freeze_encoder: z.boolean().default(false),
+    /** Peak learning rate of the encoder (same schedule as training.lr, which the decoder uses); null = training.lr. */
+    encoder_lr: z.number().positive().max(1).nullable().default(null),
+    label_smoothing: z.number().min(0).lt(1).default(0),
+  })
+  .strict()
+  .refine((c) => c.max_response_length + 1 <= c.decoder.max_position_embeddings, {
+    message: 'max_response_length + 1 ([BOS]) must be <= decoder.max_position_embeddings',
+    path: ['max_response_length'],
+  });
+
 export const trainingSchema = z
   .object({
     epochs: posInt.default(10),
@@ -99,6 +145,8 @@ export const configSchema = z
     model: modelSchema.default({}),
     data: dataSchema.default({}),
     imr: imrSchema.default({}),
+    ed: edSchema.default({}),
+    ra: raSchema.default({}),
     training: trainingSchema.default({}),
     /** Run directory (checkpoints, metrics.jsonl, loss curve). */
     output_dir: z.string().optional(),

@@ -1,61 +1,70 @@
-/** `chatbert eval`: one table for one or more models on the same examples. */
+/**
+ * `chatbert eval`: one or more models (IMR, RA, ED: read from config.json) on the same seeded
+ * examples, side by side in one table, printed and written as eval.json and eval.md.
+ *
+ *   npm run eval -- --model runs/imr_tiny/model --model runs/ra_tiny/model --data embedded:validation
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseOptionAssignment } from '../chat/options';
-import type { Split } from '../data/types';
-import { ImrChatModel } from '../imr/generate';
-import { embeddedEvalExamples, evaluateImr, type ImrEvalResult } from './imr';
+import { loadEvalData } from './data';
+import { METRIC_DEFINITIONS, type EvalReport, headline, markdownReport, resultsTable } from './report';
+import { evaluateSubject, checkerRandomBaseline, type ModelEvalResult } from './suite';
+import { loadEvalSubject } from './subjects';
 
 export interface EvalCommandOptions {
   models: string[];
+  /** NAME[:split] or jsonl:<file> */
   data: string;
   n: number;
+  /** IMR decoding settings, KEY=VALUE. */
   opt: string[];
   device?: string;
+  /** Directory for eval.json and eval.md (default: the first model directory). */
   out?: string;
+  dataDir?: string;
+  seed?: number;
+  batchSize?: number;
+  /** Skip the perplexity pass (IMR's pseudo-perplexity runs one forward row per reply token). */
+  perplexity?: boolean;
+  samples?: number;
+  /** Where progress and the table go (default: stdout / stderr). */
+  log?: (line: string) => void;
 }
 
-const pct = (x?: number) => (x === undefined ? '-' : `${(100 * x).toFixed(1)}%`);
-
-export async function evalCommand(o: EvalCommandOptions): Promise<{ results: { model: string; result: ImrEvalResult }[]; table: string }> {
-  const [name, splitRaw] = o.data.split(':');
-  const split = (splitRaw ?? 'validation') as Split;
-  if (!['train', 'validation', 'test'].includes(split)) throw new Error(`--data ${o.data}: the split must be train, validation or test`);
-  if (name !== 'embedded') throw new Error(`--data ${o.data}: IMR evaluation here supports the embedded corpus (embedded[:split])`);
-  if (!Number.isInteger(o.n) || o.n < 1) throw new Error(`--n must be a positive integer, got ${o.n}`);
-  const options = Object.assign({}, ...o.opt.map(parseOptionAssignment));
-  const examples = embeddedEvalExamples(split, o.n);
-  const results: { model: string; result: ImrEvalResult }[] = [];
+export async function evalCommand(o: EvalCommandOptions): Promise<{ report: EvalReport; table: string; files: { json: string; markdown: string } }> {
+  if (o.models.length === 0) throw new Error('give at least one --model DIR');
+  const log = o.log ?? ((l: string) => console.log(l));
+  const imrOptions = Object.assign({}, ...o.opt.map(parseOptionAssignment));
+  const seed = o.seed ?? 0;
+  const data = loadEvalData(o.data, { n: o.n, seed, dataDir: o.dataDir });
+  const results: ModelEvalResult[] = [];
   for (const dir of o.models) {
-    const model = await ImrChatModel.load(path.resolve(dir), { device: o.device ?? 'auto' });
+    const subject = await loadEvalSubject(dir.startsWith('fib:') ? dir : path.resolve(dir), { device: o.device ?? 'auto', imr: imrOptions, batchSize: o.batchSize });
     try {
-      results.push({ model: dir, result: await evaluateImr(model, examples, { options }) });
+      results.push(await evaluateSubject(subject, data, { batchSize: o.batchSize, perplexity: o.perplexity, samples: o.samples }));
     } finally {
-      model.dispose();
+      subject.dispose();
     }
   }
-  const head = `| model | checker ok | random replies ok | reply words | reference words | distinct-1 | distinct-2 | replies/s |\n|---|---|---|---|---|---|---|---|`;
-  const rows = results.map(
-    ({ model, result: r }) =>
-      `| ${model} | ${pct(r.checkerAccuracy)} | ${pct(r.randomBaseline)} | ${r.meanReplyWords.toFixed(1)} | ${r.meanReferenceWords.toFixed(1)} | ${r.distinct1.toFixed(3)} | ${r.distinct2.toFixed(3)} | ${r.repliesPerSecond.toFixed(1)} |`,
-  );
-  const table = [`${o.data}, ${examples.length} examples, settings ${JSON.stringify(options)}`, '', head, ...rows].join('\n');
-  console.log(table);
+  const report: EvalReport = {
+    data: data.label,
+    n: data.examples.length,
+    available: data.available,
+    seed,
+    candidates: { source: data.candidateSource, perExample: data.candidatesPerExample },
+    checkerRandomBaseline: checkerRandomBaseline(data, seed),
+    options: { imr: imrOptions },
+    definitions: METRIC_DEFINITIONS,
+    results,
+  };
+  const table = resultsTable(results, data);
+  log([headline(report), '', table].join('\n'));
   const out = path.resolve(o.out ?? o.models[0]);
   fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, 'eval.json'), JSON.stringify({ data: o.data, options, results }, null, 2) + '\n');
-  const md = [
-    `# Evaluation: ${o.data}`,
-    '',
-    table,
-    '',
-    ...results.flatMap(({ model, result }) => [
-      `## ${model}: examples`,
-      '',
-      ...result.samples.map((s) => `- context: ${s.context.join(' / ')}\n  - reference: ${s.reference}\n  - reply: ${s.reply}${s.ok === undefined ? '' : s.ok ? ' ✓' : ' ✗'}`),
-      '',
-    ]),
-  ].join('\n');
-  fs.writeFileSync(path.join(out, 'eval.md'), md);
-  return { results, table };
+  const files = { json: path.join(out, 'eval.json'), markdown: path.join(out, 'eval.md') };
+  fs.writeFileSync(files.json, JSON.stringify(report, null, 2) + '\n');
+  fs.writeFileSync(files.markdown, markdownReport(report, data, table) + '\n');
+  log(`written: ${files.json}, ${files.markdown}`);
+  return { report, table, files };
 }

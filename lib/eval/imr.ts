@@ -6,7 +6,9 @@
 import { embeddedCorpus, checkResponse, randomResponseBaseline } from '../data/embedded';
 import { examplesFromDialogues } from '../data/examples';
 import type { Example, Split } from '../data/types';
-import type { ImrChatModel, ImrGenerateOptions } from '../imr/generate';
+import { imrInput } from '../imr/format';
+import type { Conversation, ImrChatModel, ImrGenerateOptions } from '../imr/generate';
+import { native } from '../native';
 import { Rng } from '../util/rng';
 import { distinctN, meanWords } from './metrics';
 
@@ -58,4 +60,131 @@ export async function evaluateImr(model: ImrChatModel, examples: readonly Exampl
     repliesPerSecond: examples.length / seconds,
     samples: examples.slice(0, 8).map((e, i) => ({ context: e.context.slice(-3), reference: e.response, reply: replies[i], ...(checked ? { ok: checked[i] } : {}) })),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Likelihood-style scores of an IMR model, for the evaluation suite. A masked LM has no
+// left-to-right likelihood, so these are pseudo-likelihoods, labelled as such in every report.
+// ---------------------------------------------------------------------------------------------
+
+/** The slot targets of a reply: its tokens (cut to the slot), then [SEP] end tokens (end_token mode) or [MASK] (length_head mode). */
+function slotTargets(model: ImrChatModel, reply: string): { targets: number[]; replyLength: number } {
+  const tok = model.tokenizer;
+  const L = model.meta.maxResponseLength;
+  const ids = tok.encode(reply).slice(0, L);
+  const fill = model.meta.endMode === 'end_token' ? tok.sepTokenId : tok.maskTokenId;
+  return { targets: [...ids, ...new Array<number>(L - ids.length).fill(fill)], replyLength: ids.length };
+}
+
+export const IMR_PPPL_LABEL = 'pseudo-perplexity (IMR: each reply token masked in turn, Salazar et al. 2020; not a left-to-right perplexity)';
+export const IMR_CANDIDATE_SCORE_LABEL = 'IMR: sum of log p over the slot (reply + end tokens) with the whole slot masked';
+
+export interface PseudoPerplexityResult {
+  /** exp(mean negative log pseudo-likelihood per reply token). */
+  pseudoPerplexity: number;
+  meanNll: number;
+  tokens: number;
+  examples: number;
+  /** Replies longer than the slot: scored on their first max_response_length tokens. */
+  truncated: number;
+}
+
+/**
+ * Masked pseudo-perplexity of the reference replies (Salazar et al., 2020): for every reply token
+ * in turn, that one position is [MASK] and the rest of the reply (and its end tokens) is visible;
+ * PPPL = exp(-sum log p(token) / tokens). One forward row per reply token, in batches.
+ */
+export async function imrPseudoPerplexity(model: ImrChatModel, examples: readonly Example[], o: { batchSize?: number } = {}): Promise<PseudoPerplexityResult> {
+  const tok = model.tokenizer;
+  const L = model.meta.maxResponseLength;
+  const batchSize = o.batchSize ?? 64;
+  type Row = { ids: number[]; position: number; target: number };
+  let nll = 0;
+  let tokens = 0;
+  let truncated = 0;
+  let pending: Row[] = [];
+  const flush = async () => {
+    if (!pending.length) return;
+    const T = Math.max(...pending.map((r) => r.ids.length));
+    const B = pending.length;
+    const inputIds = new Int32Array(B * T).fill(tok.padTokenId);
+    const attentionMask = new Uint8Array(B * T);
+    pending.forEach((r, b) => {
+      inputIds.set(r.ids, b * T);
+      attentionMask.fill(1, b * T, b * T + r.ids.length);
+    });
+    const logp = await native.mlmTokenLogProbs(model.mlm.native, {
+      inputIds,
+      attentionMask,
+      batch: B,
+      seqLen: T,
+      positions: Int32Array.from(pending.map((r, b) => b * T + r.position)),
+      targets: Int32Array.from(pending.map((r) => r.target)),
+    });
+    for (const x of logp) nll -= x;
+    tokens += B;
+    pending = [];
+  };
+  for (const e of examples) {
+    const ctx = model.contextIds({ turns: e.context, persona: e.persona });
+    const { targets, replyLength } = slotTargets(model, e.response);
+    if (tok.encode(e.response).length > L) truncated++;
+    for (let i = 0; i < replyLength; i++) {
+      const slot = targets.slice();
+      slot[i] = tok.maskTokenId;
+      const layout = imrInput(ctx, L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId });
+      layout.ids.splice(layout.slotStart, L, ...slot);
+      pending.push({ ids: layout.ids, position: layout.slotStart + i, target: targets[i] });
+      if (pending.length >= batchSize) await flush();
+    }
+  }
+  await flush();
+  return { pseudoPerplexity: tokens ? Math.exp(nll / tokens) : NaN, meanNll: tokens ? nll / tokens : NaN, tokens, examples: examples.length, truncated };
+}
+
+/**
+ * Scores of candidate replies for a conversation (hits@1): the log-likelihood of each candidate's
+ * slot (its tokens, then the end tokens) with the whole slot masked, i.e. what the first decoding
+ * iteration sees. The input is the same for every candidate, so this is one forward pass per
+ * conversation. In length_head mode, where the positions after a reply are never trained, the
+ * score is the mean over the reply's tokens instead.
+ */
+export async function imrCandidateScores(model: ImrChatModel, conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[]): Promise<number[][]> {
+  if (conversations.length !== candidateLists.length) throw new RangeError(`imrCandidateScores: ${conversations.length} conversations but ${candidateLists.length} candidate lists`);
+  if (conversations.length === 0) return [];
+  const tok = model.tokenizer;
+  const L = model.meta.maxResponseLength;
+  const endToken = model.meta.endMode === 'end_token';
+  const layouts = conversations.map((c) => imrInput(model.contextIds(c), L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId }));
+  const T = Math.max(...layouts.map((l) => l.ids.length));
+  const B = layouts.length;
+  const inputIds = new Int32Array(B * T).fill(tok.padTokenId);
+  const attentionMask = new Uint8Array(B * T);
+  const positions: number[] = [];
+  const targets: number[] = [];
+  const spans: { replyLength: number; count: number }[][] = [];
+  layouts.forEach((l, b) => {
+    inputIds.set(l.ids, b * T);
+    attentionMask.fill(1, b * T, b * T + l.ids.length);
+    spans.push(
+      candidateLists[b].map((c) => {
+        const s = slotTargets(model, c);
+        const count = endToken ? L : Math.max(1, s.replyLength);
+        for (let i = 0; i < count; i++) {
+          positions.push(b * T + l.slotStart + i);
+          targets.push(s.targets[i]);
+        }
+        return { replyLength: s.replyLength, count };
+      }),
+    );
+  });
+  const logp = await native.mlmTokenLogProbs(model.mlm.native, { inputIds, attentionMask, batch: B, seqLen: T, positions: Int32Array.from(positions), targets: Int32Array.from(targets) });
+  let k = 0;
+  return spans.map((list) =>
+    list.map(({ count }) => {
+      let s = 0;
+      for (let i = 0; i < count; i++) s += logp[k++];
+      return endToken ? s : s / count;
+    }),
+  );
 }

@@ -153,7 +153,7 @@ export function corpusRougeL(hypotheses: readonly string[], references: readonly
 export function normalizeForF1(text: string): string {
   return text
     .toLowerCase()
-    .replace(/[!"#$%&()*+,\-./:;<=>?@[\]^`{|}~_'\\]/g, ' ')
+    .replace(/[!"#$%&()*+,\-./:;<=>?@[\]^`{|}~_']/g, ' ')
     .replace(/\b(a|an|the)\b/g, ' ')
     .split(/\s+/)
     .filter(Boolean)

@@ -9,13 +9,21 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { ChatSession } from '../chat/session';
 import { describeOptions, parseOptionAssignment } from '../chat/options';
-import { GenerationAbortedError, ImrChatModel, type IterationState } from '../imr/generate';
+import { GenerationAbortedError, type IterationState } from '../imr/generate';
+import { checkEdOptions, describeEdOptions, edDefaults, parseEdOptionAssignment } from '../chat/ed-options';
+import { type ChatModel, loadChatModel } from '../chat/load';
+import { EdChatModel, type EdTokenEvent } from '../ed/generate';
 import { chatbertHome } from '../train/run';
 import { withSpinner } from '../cli/spinner';
 
 /** Where the quickstart (`npm start`, `npm run train -- imr_tiny`) puts its model. */
 export function defaultModelDir(): string {
   return path.join(chatbertHome(), 'runs', 'imr_tiny', 'model');
+}
+
+/** Where `npm run train -- ed_tiny` puts its model (what `/mode ed` loads). */
+export function defaultEdModelDir(): string {
+  return path.join(chatbertHome(), 'runs', 'ed_tiny', 'model');
 }
 
 export interface ReplOptions {
@@ -36,26 +44,33 @@ const HELP = `Commands:
   /history              show the conversation
   /set KEY=VALUE        change a generation setting (iterations, schedule, threshold, initial_temperature,
                         final_temperature, anneal, sampling, top_k, top_p, confidence, remask, length,
-                        max_length, min_length, impl, seed)
+                        max_length, min_length, impl, seed); with a ChatBERT-ED model: temperature, top_k,
+                        top_p, num_beams, length_penalty, early_stopping, repetition_penalty,
+                        no_repeat_ngram_size, min_length, max_length, seed, sampling, use_cache
   /show                 the current settings
   /steps on|off         watch the reply being unmasked, iteration by iteration
   /model DIR            load another model
-  /mode imr             the decoding variant (imr; ed and ra come with their models)
+  /mode imr|ed          the decoding variant: IMR (iterative unmasking) or ED (encoder-decoder, streamed);
+                        loads the imr_tiny / ed_tiny quickstart model unless the current one is of that kind
   /persona TEXT|off     give the bot a persona (sentences) or remove it
   /save FILE            write the transcript
   /quit                 leave (also Ctrl+D, or Ctrl+C at an empty prompt)
 Ctrl+C during a reply stops that reply.`;
 
-async function loadModel(dir: string, device?: string): Promise<ImrChatModel> {
+async function loadModel(dir: string, device?: string): Promise<ChatModel> {
   if (!fs.existsSync(dir)) {
     throw new Error(
       dir === defaultModelDir()
         ? `no trained model at ${dir}. Make one with \`npm run train -- imr_tiny\` (or \`npm start\`), or pass --model DIR.`
-        : `model directory ${dir} not found`,
+        : dir === defaultEdModelDir()
+          ? `no trained ChatBERT-ED model at ${dir}. Make one with \`npm run train -- ed_tiny\`, or load one with /model DIR.`
+          : `model directory ${dir} not found`,
     );
   }
-  return withSpinner(`loading ${dir}`, () => ImrChatModel.load(dir, { device: device ?? 'auto' }));
+  return withSpinner(`loading ${dir}`, () => loadChatModel(dir, { device: device ?? 'auto' }));
 }
+
+const variantName = (m: ChatModel) => (m instanceof EdChatModel ? 'ChatBERT-ED' : 'ChatBERT-IMR');
 
 /** Renders a slot mid-decoding: committed tokens, ▒ for positions still masked. */
 export function renderSlot(slot: (string | null)[]): string {
@@ -101,11 +116,18 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
         write(session.transcript() || '(no conversation yet)\n');
         return true;
       case 'set':
-        session.options = { ...session.options, ...parseOptionAssignment(arg) };
+        if (model instanceof EdChatModel) {
+          const next = { ...session.edOptions, ...parseEdOptionAssignment(arg) };
+          checkEdOptions(next);
+          session.edOptions = next;
+        } else session.options = { ...session.options, ...parseOptionAssignment(arg) };
         write(`ok: ${arg}\n`);
         return true;
       case 'show':
-        write(`model ${model.dir} on ${model.device}${session.persona ? `\npersona: ${session.persona.join(' ')}` : ''}\n${describeOptions(session.options)}\n`);
+        write(
+          `model ${model.dir} (${variantName(model)}) on ${model.device}${session.persona ? `\npersona: ${session.persona.join(' ')}` : ''}\n` +
+            `${model instanceof EdChatModel ? describeEdOptions(session.edOptions, edDefaults(model.defaultMaxLength)) : describeOptions(session.options)}\n`,
+        );
         return true;
       case 'steps':
         if (arg !== 'on' && arg !== 'off') throw new Error("usage: /steps on|off");
@@ -119,13 +141,24 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
         model = next;
         session.model = next;
         session.reset();
-        write(`loaded ${next.dir} (${next.device}); conversation cleared\n`);
+        write(`loaded ${next.dir} (${variantName(next)}, ${next.device}); conversation cleared\n`);
         return true;
       }
-      case 'mode':
-        if (arg === 'imr') write('mode imr\n');
-        else throw new Error(`mode '${arg}' is not available: this model is a ChatBERT-IMR model (modes: imr)`);
+      case 'mode': {
+        if (arg !== 'imr' && arg !== 'ed') throw new Error(`usage: /mode imr|ed (the current model is ${variantName(model)})`);
+        const isEd = model instanceof EdChatModel;
+        if ((arg === 'ed') === isEd) {
+          write(`mode ${arg}\n`);
+          return true;
+        }
+        // The conversation is text, so it carries over: both variants can answer the same history.
+        const next = await loadModel(arg === 'ed' ? defaultEdModelDir() : defaultModelDir(), o.device);
+        model.dispose();
+        model = next;
+        session.model = next;
+        write(`mode ${arg}: loaded ${next.dir} (${next.device})\n`);
         return true;
+      }
       case 'persona':
         session.persona = !arg || arg === 'off' ? undefined : arg.split(/(?<=[.!?])\s+/);
         write(session.persona ? `persona: ${session.persona.join(' ')}\n` : 'persona off\n');
@@ -144,19 +177,29 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
     current = new AbortController();
     const started = Date.now();
     const live = interactive && steps;
+    // ChatBERT-ED writes its reply token by token: on a terminal the line is redrawn as they come.
+    const streaming = interactive && model instanceof EdChatModel;
+    const onToken = streaming ? (e: EdTokenEvent) => write(`\r\x1b[2Kbot> ${e.text}`) : undefined;
     const onIteration = live
       ? (s: IterationState) => write(`\r\x1b[2Kbot> ${renderSlot(s.slots[0])}  \x1b[2m(iteration ${s.iteration + 1})\x1b[0m`)
       : steps && !interactive && !o.json
         ? (s: IterationState) => write(`  [${s.iteration + 1}] ${renderSlot(s.slots[0])}\n`)
         : undefined;
     try {
-      const reply = await session.send(text, { onIteration, signal: current.signal });
+      const reply = await session.send(text, { onIteration, onToken, signal: current.signal });
       const ms = Date.now() - started;
-      if (o.json) write(JSON.stringify({ user: text, reply: reply.text, ms, iterations: reply.iterations, settings: session.options }) + '\n');
-      else if (live) write(`\r\x1b[2Kbot> ${reply.text}\n`);
+      if (o.json)
+        write(
+          JSON.stringify(
+            'iterations' in reply
+              ? { user: text, reply: reply.text, ms, iterations: reply.iterations, settings: session.options }
+              : { user: text, reply: reply.text, ms, tokens: reply.tokens.length, settings: session.edOptions },
+          ) + '\n',
+        );
+      else if (live || streaming) write(`\r\x1b[2Kbot> ${reply.text}\n`);
       else write(interactive ? `bot> ${reply.text}\n` : `${o.scripted ? `you> ${text}\nbot> ` : ''}${reply.text}\n`);
     } catch (e) {
-      if (e instanceof GenerationAbortedError) write(`${live ? '\r\x1b[2K' : '\n'}(reply stopped)\n`);
+      if (e instanceof GenerationAbortedError) write(`${live || streaming ? '\r\x1b[2K' : '\n'}(reply stopped)\n`);
       else if (o.json) write(JSON.stringify({ user: text, error: e instanceof Error ? e.message : String(e) }) + '\n');
       else errorLine(e);
     } finally {
@@ -198,7 +241,7 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
       /* first run */
     }
     const rl = readline.createInterface({ input, output, terminal: true, history, historySize: 500, prompt: 'you> ' });
-    write(`ChatBERT-IMR · ${model.dir} · ${model.device} · /help for commands, Ctrl+D to leave\n`);
+    write(`${variantName(model)} · ${model.dir} · ${model.device} · /help for commands, Ctrl+D to leave\n`);
     await new Promise<void>((resolve) => {
       let busy = false;
       rl.on('SIGINT', () => {

@@ -5,11 +5,17 @@
 import type { ChatBertConfig } from '../config/schema';
 import type { ImrBatch } from '../imr/batch';
 import { checkImrFits, createImrTask } from './imr-task';
+import type { ContrastiveBatch } from '../native';
+import { RaTrainingRun } from './ra-task';
+import { EdTrainingRun } from './ed-task';
+import type { EdTrainBatch } from '../native';
 import { TrainingRun, type TrainOptions, type TrainResult } from './loop';
 
 export { chatbertHome, defaultRunDir, TrainingDivergedError, TrainingRun } from './loop';
 export type { EvalLog, StepLog, TaskStepResult, TrainOptions, TrainResult, TrainTask, TrainerEvents } from './loop';
 export { chatbertMeta, encodeExamples, objectiveOf } from './imr-task';
+export { RaTrainingRun, trainRa, writeRaPool, raChatbertMeta } from './ra-task';
+export { EdTrainingRun, edChatbertMeta } from './ed-task';
 
 /** Trains ChatBERT-IMR. Emits 'start', 'step', 'eval', 'checkpoint', 'message'. */
 export class ImrTrainingRun extends TrainingRun<ImrBatch> {
@@ -28,5 +34,9 @@ export function trainingRunFor(config: ChatBertConfig, options: TrainOptions = {
   switch (config.model.type) {
     case 'imr':
       return new ImrTrainingRun(config, options as TrainOptions<ImrBatch>) as TrainingRun<unknown>;
+    case 'ra':
+      return new RaTrainingRun(config, options as TrainOptions<ContrastiveBatch>) as TrainingRun<unknown>;
+    case 'ed':
+      return new EdTrainingRun(config, options as TrainOptions<EdTrainBatch>) as TrainingRun<unknown>;
   }
 }

@@ -8,6 +8,9 @@
 #include "binding/mlm_score.h"
 #include "binding/vector_index.h"
 #include "binding/distilbert_model.h"
+#include "binding/ed_generate.h"
+#include "binding/ed_model.h"
+#include "binding/ed_trainer.h"
 #include "binding/imr_generate.h"
 #include "binding/mlm_trainer.h"
 #include "binding/safetensors_functions.h"
@@ -55,6 +58,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSafetensorsFunctions(env, exports);
   InitUnmaskFunctions(env, exports);
   InitImrGenerate(env, exports);
+  exports.Set("EdModel", EdModelWrap::Init(env));
+  exports.Set("EdTrainer", EdTrainerWrap::Init(env));
+  InitEdGenerate(env, exports);
   exports.Set("BiEncoder", BiEncoderWrap::Init(env));
   exports.Set("VectorIndex", VectorIndexWrap::Init(env));
   exports.Set("ContrastiveTrainer", ContrastiveTrainerWrap::Init(env));

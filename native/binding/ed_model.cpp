@@ -2,6 +2,7 @@
 
 #include "binding/distilbert_model.h"
 #include "binding/util.h"
+#include "train/ed_objective.h"
 
 namespace chatbert::js {
 
@@ -95,6 +96,45 @@ EdHostInput ParseEncoderInput(const Napi::Object& o, const EncoderDecoderImpl& m
   return h;
 }
 
+// { inputIds, attentionMask, batch, seqLen, decoderInputIds, labels, decoderLength }: labels hold
+// the target of every decoder position, -100 where there is none (padding).
+EdHostBatch ParseEdBatch(const Napi::Value& v, const EncoderDecoderImpl& model, const std::string& name) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject()) throw Napi::TypeError::New(env, name + " must be an object");
+  auto o = v.As<Napi::Object>();
+  EdHostBatch h;
+  h.enc = ParseEncoderInput(o, model, name, 1 << 20);
+  const auto& dcfg = model.decoder->config;
+  h.S = IntegerArg(o.Get("decoderLength"), name + ".decoderLength", 1, dcfg.n_positions);
+  const size_t n = static_cast<size_t>(h.enc.B * h.S);
+  h.decoder_ids = Int32ArrayArg(o.Get("decoderInputIds"), name + ".decoderInputIds");
+  if (h.decoder_ids.size() != n) throw Napi::RangeError::New(env, name + ".decoderInputIds has " + std::to_string(h.decoder_ids.size()) + " elements, expected batch*decoderLength = " + std::to_string(n));
+  CheckVocab(env, h.decoder_ids, dcfg.vocab_size, name + ".decoderInputIds");
+  auto labels = Int32ArrayArg(o.Get("labels"), name + ".labels");
+  if (labels.size() != n) throw Napi::RangeError::New(env, name + ".labels has " + std::to_string(labels.size()) + " elements, expected batch*decoderLength = " + std::to_string(n));
+  for (size_t i = 0; i < n; ++i) {
+    if (labels[i] == -100) continue;
+    if (labels[i] < 0 || labels[i] >= dcfg.vocab_size)
+      throw Napi::RangeError::New(env, name + ".labels[" + std::to_string(i) + "] = " + std::to_string(labels[i]) + " is outside the vocabulary (use -100 for no target)");
+    h.positions.push_back(static_cast<int32_t>(i));
+    h.labels.push_back(labels[i]);
+  }
+  return h;
+}
+
+EdBatch EdBatchToDevice(const EdHostBatch& h, torch::Device dev) {
+  auto i32 = [&](const std::vector<int32_t>& v, std::vector<int64_t> shape) {
+    return torch::from_blob(const_cast<int32_t*>(v.data()), shape, torch::kInt32).to(dev, torch::kInt64);
+  };
+  EdBatch b;
+  b.input_ids = i32(h.enc.ids, {h.enc.B, h.enc.T});
+  b.attention_mask = torch::from_blob(const_cast<uint8_t*>(h.enc.mask.data()), {h.enc.B, h.enc.T}, torch::kUInt8).to(dev);
+  b.decoder_input_ids = i32(h.decoder_ids, {h.enc.B, h.S});
+  b.positions = i32(h.positions, {static_cast<int64_t>(h.positions.size())});
+  b.labels = i32(h.labels, {static_cast<int64_t>(h.labels.size())});
+  return b;
+}
+
 Napi::Function EdModelWrap::Init(Napi::Env env) {
   // The constructor reference travels as the data of create(), which makes new instances; it is
   // freed with the environment.
@@ -102,6 +142,7 @@ Napi::Function EdModelWrap::Init(Napi::Env env) {
   auto cls = DefineClass(env, "EdModel",
                          {StaticMethod<&EdModelWrap::Create>("create", napi_default, ctor),
                           InstanceMethod<&EdModelWrap::Forward>("forward"),
+                          InstanceMethod<&EdModelWrap::Evaluate>("evaluate"),
                           InstanceMethod<&EdModelWrap::Save>("save"),
                           InstanceMethod<&EdModelWrap::Dispose>("dispose"),
                           InstanceAccessor<&EdModelWrap::GetDisposed>("disposed"),
@@ -247,6 +288,47 @@ Napi::Value EdModelWrap::Forward(const Napi::CallbackInfo& info) {
           *result = m->decoder->logits(hidden).to(torch::kCPU, torch::kFloat32).contiguous();
         },
         [result](Napi::Env env) { return TensorToTypedArray(env, *result); });
+  });
+}
+
+// evaluate(batch: teacher-forcing batch) -> Promise<{ ceSum, targets, correct, rowCeSum }>: the summed token
+// cross-entropy of the targets (no dropout, no label smoothing). exp(sum ceSum / sum targets) over a
+// data set is its token-level perplexity.
+Napi::Value EdModelWrap::Evaluate(const Napi::CallbackInfo& info) {
+  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto st = state(env);
+    auto h = std::make_shared<EdHostBatch>(ParseEdBatch(info.Length() ? info[0] : env.Undefined(), *st->model, "batch"));
+    struct Result {
+      double ce = 0;
+      int64_t targets = 0, correct = 0;
+      torch::Tensor row_ce;
+    };
+    auto r = std::make_shared<Result>();
+    return PromiseWorker::Queue(
+        env, Value(),
+        [st, h, r] {
+          std::lock_guard<std::mutex> lock(st->mu);
+          r->targets = static_cast<int64_t>(h->positions.size());
+          r->row_ce = torch::zeros({h->enc.B}, torch::kFloat32);
+          if (r->targets == 0) return;
+          torch::InferenceMode guard;
+          st->model->eval();
+          auto b = EdBatchToDevice(*h, st->device);
+          auto l = ed_loss(st->model, b, 0.0, true);
+          r->ce = l.ce_sum.item<double>();
+          r->correct = l.correct.item<int64_t>();
+          // Positions index the flattened [B, S] decoder input: row = position / S.
+          r->row_ce = torch::zeros({h->enc.B}, l.nll.options()).index_add_(0, b.positions.div(h->S, "floor"), l.nll).to(torch::kCPU, torch::kFloat32);
+        },
+        [r](Napi::Env env) -> Napi::Value {
+          auto o = Napi::Object::New(env);
+          o.Set("ceSum", r->ce);
+          o.Set("targets", static_cast<double>(r->targets));
+          o.Set("correct", static_cast<double>(r->correct));
+          o.Set("rowCeSum", TensorToTypedArray(env, r->row_ce));
+          return o;
+        });
   });
 }
 

@@ -12,6 +12,7 @@
 
 #include "io/checkpoint.h"
 #include "models/ed_decoder.h"
+#include "train/ed_objective.h"
 
 namespace chatbert::js {
 
@@ -37,6 +38,7 @@ class EdModelWrap : public Napi::ObjectWrap<EdModelWrap> {
  private:
   static Napi::Value Create(const Napi::CallbackInfo& info);
   Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value Evaluate(const Napi::CallbackInfo& info);
   Napi::Value Save(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value GetDisposed(const Napi::CallbackInfo& info);
@@ -58,6 +60,17 @@ struct EdHostInput {
   std::vector<uint8_t> mask;
 };
 EdHostInput ParseEncoderInput(const Napi::Object& o, const EncoderDecoderImpl& model, const std::string& name, int64_t max_batch);
+
+// A teacher-forcing batch as it arrives from JS ({ ...encoder input, decoderInputIds, labels,
+// decoderLength }, labels -100 where there is no target), copied on the JS thread; tensors are
+// made in the worker.
+struct EdHostBatch {
+  EdHostInput enc;
+  int64_t S = 0;
+  std::vector<int32_t> decoder_ids, positions, labels;
+};
+EdHostBatch ParseEdBatch(const Napi::Value& v, const EncoderDecoderImpl& model, const std::string& name);
+EdBatch EdBatchToDevice(const EdHostBatch& h, torch::Device dev);
 
 // Token ids [n] checked to lie in [0, vocab_size).
 void CheckVocab(Napi::Env env, const std::vector<int32_t>& ids, int64_t vocab_size, const std::string& name);

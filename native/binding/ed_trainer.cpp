@@ -11,67 +11,21 @@ namespace chatbert::js {
 
 namespace {
 
-// A micro-batch as it arrives from JS, copied on the JS thread; tensors are made in the worker.
-struct HostBatch {
-  EdHostInput enc;
-  int64_t S = 0;
-  std::vector<int32_t> decoder_ids, positions, labels;
-};
-
-// { inputIds, attentionMask, batch, seqLen, decoderInputIds, labels, decoderLength }: labels hold
-// the target of every decoder position, -100 where there is none (padding).
-HostBatch ParseBatch(const Napi::Value& v, const EncoderDecoderImpl& model, const std::string& name) {
-  Napi::Env env = v.Env();
-  if (!v.IsObject()) throw Napi::TypeError::New(env, name + " must be an object");
-  auto o = v.As<Napi::Object>();
-  HostBatch h;
-  h.enc = ParseEncoderInput(o, model, name, 1 << 20);
-  const auto& dcfg = model.decoder->config;
-  h.S = IntegerArg(o.Get("decoderLength"), name + ".decoderLength", 1, dcfg.n_positions);
-  const size_t n = static_cast<size_t>(h.enc.B * h.S);
-  h.decoder_ids = Int32ArrayArg(o.Get("decoderInputIds"), name + ".decoderInputIds");
-  if (h.decoder_ids.size() != n) throw Napi::RangeError::New(env, name + ".decoderInputIds has " + std::to_string(h.decoder_ids.size()) + " elements, expected batch*decoderLength = " + std::to_string(n));
-  CheckVocab(env, h.decoder_ids, dcfg.vocab_size, name + ".decoderInputIds");
-  auto labels = Int32ArrayArg(o.Get("labels"), name + ".labels");
-  if (labels.size() != n) throw Napi::RangeError::New(env, name + ".labels has " + std::to_string(labels.size()) + " elements, expected batch*decoderLength = " + std::to_string(n));
-  for (size_t i = 0; i < n; ++i) {
-    if (labels[i] == -100) continue;
-    if (labels[i] < 0 || labels[i] >= dcfg.vocab_size)
-      throw Napi::RangeError::New(env, name + ".labels[" + std::to_string(i) + "] = " + std::to_string(labels[i]) + " is outside the vocabulary (use -100 for no target)");
-    h.positions.push_back(static_cast<int32_t>(i));
-    h.labels.push_back(labels[i]);
-  }
-  return h;
-}
-
-std::vector<HostBatch> ParseBatches(const Napi::Value& v, const EncoderDecoderImpl& model) {
+std::vector<EdHostBatch> ParseBatches(const Napi::Value& v, const EncoderDecoderImpl& model) {
   if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "microBatches must be an array of batches");
   auto a = v.As<Napi::Array>();
   if (a.Length() == 0) throw Napi::RangeError::New(v.Env(), "microBatches is empty");
-  std::vector<HostBatch> out;
+  std::vector<EdHostBatch> out;
   size_t targets = 0;
   for (uint32_t i = 0; i < a.Length(); ++i) {
-    out.push_back(ParseBatch(a.Get(i), model, "microBatches[" + std::to_string(i) + "]"));
+    out.push_back(ParseEdBatch(a.Get(i), model, "microBatches[" + std::to_string(i) + "]"));
     targets += out.back().positions.size();
   }
   if (targets == 0) throw Napi::RangeError::New(v.Env(), "microBatches hold no target token (every label is -100)");
   return out;
 }
 
-EdBatch ToDevice(const HostBatch& h, torch::Device dev) {
-  auto i32 = [&](const std::vector<int32_t>& v, std::vector<int64_t> shape) {
-    return torch::from_blob(const_cast<int32_t*>(v.data()), shape, torch::kInt32).to(dev, torch::kInt64);
-  };
-  EdBatch b;
-  b.input_ids = i32(h.enc.ids, {h.enc.B, h.enc.T});
-  b.attention_mask = torch::from_blob(const_cast<uint8_t*>(h.enc.mask.data()), {h.enc.B, h.enc.T}, torch::kUInt8).to(dev);
-  b.decoder_input_ids = i32(h.decoder_ids, {h.enc.B, h.S});
-  b.positions = i32(h.positions, {static_cast<int64_t>(h.positions.size())});
-  b.labels = i32(h.labels, {static_cast<int64_t>(h.labels.size())});
-  return b;
-}
-
-int64_t InputTokens(const HostBatch& h) {
+int64_t InputTokens(const EdHostBatch& h) {
   int64_t n = static_cast<int64_t>(h.positions.size());
   for (uint8_t m : h.enc.mask) n += m;
   return n;
@@ -126,7 +80,7 @@ EdTrainerWrap::EdTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   std::vector<std::pair<std::string, torch::Tensor>> enc, dec;
   for (const auto& p : st->model->named_parameters(true)) {
     if (p.key().rfind("distilbert.", 0) == 0) {
-      // Sinusoidal position tables are fixed; everything else follows the freeze setting.
+      // A frozen encoder gets no gradients, so AdamW (which skips such parameters) keeps no state for it.
       if (impl_->freeze_encoder) p.value().set_requires_grad(false);
       enc.emplace_back(p.key(), p.value());
     } else {
@@ -178,7 +132,7 @@ Napi::Value EdTrainerWrap::Step(const Napi::CallbackInfo& info) {
           {
             AutocastScope autocast(impl->bf16);
             for (const auto& h : batches) {
-              auto l = ed_loss(model, ToDevice(h, st->device), impl->label_smoothing, impl->freeze_encoder);
+              auto l = ed_loss(model, EdBatchToDevice(h, st->device), impl->label_smoothing, impl->freeze_encoder);
               (l.loss_sum / norm).backward();
               loss += l.loss_sum.item<double>();
               ce += l.ce_sum.item<double>();
@@ -221,7 +175,7 @@ Napi::Value EdTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto impl = impl_;
     if (!impl->model || !impl->model->model) throw Napi::Error::New(env, "the trainer's model was disposed");
-    auto h = std::make_shared<HostBatch>(ParseBatch(info.Length() ? info[0] : env.Undefined(), *impl->model->model, "batch"));
+    auto h = std::make_shared<EdHostBatch>(ParseEdBatch(info.Length() ? info[0] : env.Undefined(), *impl->model->model, "batch"));
     struct Result {
       double ce = 0, loss = 0;
       int64_t targets = 0, correct = 0;
@@ -237,7 +191,7 @@ Napi::Value EdTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
           AutocastScope autocast(impl->bf16);
           r->targets = static_cast<int64_t>(h->positions.size());
           if (r->targets == 0) return;
-          auto l = ed_loss(st->model, ToDevice(*h, st->device), impl->label_smoothing, true);
+          auto l = ed_loss(st->model, EdBatchToDevice(*h, st->device), impl->label_smoothing, true);
           r->ce = l.ce_sum.item<double>();
           r->loss = l.loss_sum.item<double>();
           r->correct = l.correct.item<int64_t>();

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "binding/addon.h"
 #include "binding/bi_encoder.h"
 #include "binding/distilbert_model.h"
@@ -43,12 +45,21 @@ Napi::Value MlmTokenLogProbs(const Napi::CallbackInfo& info) {
           const auto dev = st->device;
           auto [ids, mask] = h->to(dev);
           const int64_t P = static_cast<int64_t>(positions.size());
-          auto pos = torch::from_blob(const_cast<int32_t*>(positions.data()), {P}, torch::kInt32).to(dev, torch::kInt64);
-          auto tgt = torch::from_blob(const_cast<int32_t*>(targets.data()), {P, 1}, torch::kInt32).to(dev, torch::kInt64);
+          // A position may be asked for several targets (candidate replies scored against the same
+          // masked slot): the vocabulary projection, most of the cost, runs once per distinct position.
+          std::vector<int32_t> unique(positions);
+          std::sort(unique.begin(), unique.end());
+          unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+          std::vector<int64_t> row(P);
+          for (int64_t i = 0; i < P; ++i) row[i] = std::lower_bound(unique.begin(), unique.end(), positions[i]) - unique.begin();
+          const int64_t U = static_cast<int64_t>(unique.size());
+          auto pos = torch::from_blob(unique.data(), {U}, torch::kInt32).to(dev, torch::kInt64);
+          auto rows = torch::from_blob(row.data(), {P}, torch::kInt64).to(dev);
+          auto tgt = torch::from_blob(const_cast<int32_t*>(targets.data()), {P}, torch::kInt32).to(dev, torch::kInt64);
           auto hidden = st->model->hidden_states(ids, mask).reshape({h->B * h->T, -1}).index_select(0, pos);
           // log-softmax in float32 even for bf16 weights: these are summed over many tokens.
-          auto logp = torch::log_softmax(st->model->mlm_logits(hidden).to(torch::kFloat32), -1);
-          *out = logp.gather(1, tgt).reshape({P}).to(torch::kCPU).contiguous();
+          auto logp = torch::log_softmax(st->model->mlm_logits(hidden).to(torch::kFloat32), -1);  // [U, V]
+          *out = logp.index({rows, tgt}).to(torch::kCPU).contiguous();
         },
         [out](Napi::Env env) { return TensorToTypedArray(env, *out); });
   });

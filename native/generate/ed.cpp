@@ -74,6 +74,7 @@ struct Decoding {
   const EdSpecialIds& ids;
   torch::Tensor suppressed;  // [n] int64 on the device
   const std::atomic<int32_t>* abort_flag;
+  torch::Tensor encoder_hidden, encoder_mask;  // per decoder row (beams repeat their input's)
 
   void check_abort() const {
     if (abort_flag && abort_flag->load() != 0) throw std::runtime_error("generation aborted");
@@ -86,8 +87,11 @@ struct Decoding {
     if (opt.use_cache) {
       h = dec->hidden(last, cache, /*use_self_cache=*/true);
     } else {
+      // No cache at all, as Hugging Face's use_cache=False: the cross-attention keys/values are
+      // projected again and the whole prefix runs again, every step.
+      auto fresh = dec->start(encoder_hidden, encoder_mask);
       auto bos = torch::full({seqs.size(0), 1}, ids.bos, seqs.options());
-      h = dec->hidden(torch::cat({bos, seqs.narrow(1, 0, t)}, 1), cache, /*use_self_cache=*/false);
+      h = dec->hidden(torch::cat({bos, seqs.narrow(1, 0, t)}, 1), fresh, /*use_self_cache=*/false);
     }
     return dec->logits(h.select(1, h.size(1) - 1)).to(torch::kFloat32);
   }
@@ -131,11 +135,11 @@ struct Decoding {
     return torch::where(ok, idx, probs.argmax(-1, /*keepdim=*/true)).squeeze(1);
   }
 
-  EdResult greedy_or_sample(const torch::Tensor& encoder_hidden, const torch::Tensor& mask, const EdProgress& progress) {
+  EdResult greedy_or_sample(const EdProgress& progress) {
     const int64_t B = encoder_hidden.size(0), L = opt.max_length;
     const auto dev = encoder_hidden.device();
     const auto long_opts = torch::TensorOptions().dtype(torch::kInt64).device(dev);
-    auto cache = model->decoder->start(encoder_hidden, mask);
+    auto cache = opt.use_cache ? model->decoder->start(encoder_hidden, encoder_mask) : EdDecoderCache{};
     auto seqs = torch::full({B, L}, ids.pad, long_opts);
     auto last = torch::full({B, 1}, ids.bos, long_opts);
     auto scores = torch::zeros({B}, torch::TensorOptions().dtype(torch::kFloat32).device(dev));
@@ -214,12 +218,14 @@ struct Decoding {
     return sum_logprobs / std::pow(static_cast<double>(std::max<int64_t>(length, 1)), opt.length_penalty);
   }
 
-  EdResult beam_search(const torch::Tensor& encoder_hidden, const torch::Tensor& mask, const EdProgress& progress) {
+  EdResult beam_search(const EdProgress& progress) {
     const int64_t B = encoder_hidden.size(0), K = opt.num_beams, N = B * K, L = opt.max_length;
     const int64_t V = model->decoder->config.vocab_size;
     const auto dev = encoder_hidden.device();
     const auto long_opts = torch::TensorOptions().dtype(torch::kInt64).device(dev);
-    auto cache = model->decoder->start(encoder_hidden.repeat_interleave(K, 0), mask.defined() ? mask.repeat_interleave(K, 0) : mask);
+    encoder_hidden = encoder_hidden.repeat_interleave(K, 0);
+    if (encoder_mask.defined()) encoder_mask = encoder_mask.repeat_interleave(K, 0);
+    auto cache = opt.use_cache ? model->decoder->start(encoder_hidden, encoder_mask) : EdDecoderCache{};
     auto seqs = torch::full({N, L}, ids.pad, long_opts);
     auto last = torch::full({N, 1}, ids.bos, long_opts);
     std::vector<std::vector<int64_t>> hist(N);
@@ -337,11 +343,9 @@ EdResult ed_generate(EncoderDecoder& model, const torch::Tensor& input_ids, cons
   torch::InferenceMode guard;
   opt.validate(model->decoder->config.n_positions);
   const auto dev = input_ids.device();
-  auto encoder_hidden = model->encode(input_ids, attention_mask);
-  Decoding d{model, opt, ids, torch::tensor(ids.suppressed, torch::TensorOptions().dtype(torch::kInt64)).to(dev), abort_flag};
-  if (ids.suppressed.empty()) d.suppressed = torch::zeros({0}, torch::TensorOptions().dtype(torch::kInt64).device(dev));
-  auto r = (opt.num_beams > 1 || opt.force_beam_search) ? d.beam_search(encoder_hidden, attention_mask, progress)
-                                                         : d.greedy_or_sample(encoder_hidden, attention_mask, progress);
+  Decoding d{model, opt, ids, torch::tensor(ids.suppressed, torch::TensorOptions().dtype(torch::kInt64)).to(dev), abort_flag,
+             model->encode(input_ids, attention_mask), attention_mask};
+  auto r = (opt.num_beams > 1 || opt.force_beam_search) ? d.beam_search(progress) : d.greedy_or_sample(progress);
   r.tokens = r.tokens.to(torch::kCPU);
   r.lengths = r.lengths.to(torch::kCPU);
   r.scores = r.scores.to(torch::kCPU, torch::kFloat32);

@@ -21,6 +21,7 @@ EdLoss ed_loss(EncoderDecoder& model, const EdBatch& b, double label_smoothing, 
   // Label smoothing as torch's cross_entropy defines it: (1 - eps) * nll + eps * mean_v(-log p_v).
   out.loss_sum = label_smoothing > 0 ? ((1.0 - label_smoothing) * nll - label_smoothing * logp.mean(-1)).sum() : out.ce_sum;
   out.correct = logp.argmax(-1).eq(b.labels).sum();
+  out.nll = nll;
   return out;
 }
 

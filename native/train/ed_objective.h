@@ -21,6 +21,7 @@ struct EdLoss {
   torch::Tensor loss_sum;  // sum over targets of the (smoothed) loss: what is optimised
   torch::Tensor ce_sum;    // sum of the plain cross-entropy: for perplexity
   torch::Tensor correct;   // targets whose argmax prediction is right
+  torch::Tensor nll;       // [P] the cross-entropy of each target (per-row sums: candidate ranking)
 };
 
 // `freeze_encoder`: the encoder runs without autograd (its parameters are not trained).

@@ -1,0 +1,193 @@
+/**
+ * ChatBERT-ED generation from TypeScript: conversations in, replies out, decoded by the native
+ * encoder-decoder loop (native/generate/ed.cpp), tokens streamed as they are produced.
+ */
+import { encodeContext } from '../imr/format';
+import { type Conversation, GenerationAbortedError } from '../imr/generate';
+import { native } from '../native';
+import type { BertTokenizer } from '../tokenizer';
+import { encoderInput, makeEdBatch, suppressedIds } from './batch';
+import type { EdMeta } from './config';
+import { EdModel, type EdModelOptions } from './model';
+
+/**
+ * Decoding options, Hugging Face's generate() semantics; every one has a default and is validated
+ * natively (a bad value rejects with a message naming it). Lengths count reply tokens ([EOS] not
+ * included).
+ */
+export interface EdGenerateOptions {
+  /** At most this many reply tokens (default: the max_response_length the model was trained with). */
+  maxLength?: number;
+  /** No [EOS] before this many reply tokens (default 0). */
+  minLength?: number;
+  /** Sample instead of taking the most likely token (default false: greedy, or beam search with numBeams > 1). */
+  sampling?: boolean;
+  /** Sampling temperature (default 1). */
+  temperature?: number;
+  /** Sample among the k most likely tokens (default 0 = off). */
+  topK?: number;
+  /** Sample among the most likely tokens holding probability p (default 1 = off). */
+  topP?: number;
+  /** Beam search with this many beams (default 1 = off). */
+  numBeams?: number;
+  /** Beam score = sum of log-probabilities / length ** lengthPenalty (default 1; > 1 favours longer replies). */
+  lengthPenalty?: number;
+  /** Stop a beam search as soon as numBeams replies are finished (default false). */
+  earlyStopping?: boolean;
+  /** > 1 discourages tokens already in the reply (CTRL; default 1 = off). */
+  repetitionPenalty?: number;
+  /** No n-gram of this size occurs twice in a reply (default 0 = off). */
+  noRepeatNgramSize?: number;
+  seed?: number;
+  /** Key/value cache for the decoder's self-attention (default true; false is the slow reference). */
+  useCache?: boolean;
+}
+
+export interface EdReply {
+  text: string;
+  tokens: string[];
+  ids: number[];
+  /** Sum of the model's log-probabilities of the reply and its [EOS] (greedy, sampling) or the beam score. */
+  score: number;
+}
+
+/** One produced token of one conversation of the batch; `text` is that reply so far. */
+export interface EdTokenEvent {
+  row: number;
+  id: number;
+  token: string;
+  text: string;
+}
+
+export interface EdHooks {
+  onToken?: (e: EdTokenEvent) => void;
+  signal?: AbortSignal;
+}
+
+export class EdChatModel {
+  readonly variant = 'ed' as const;
+
+  private constructor(
+    readonly model: EdModel,
+    readonly meta: EdMeta,
+    readonly dir: string,
+  ) {}
+
+  /** Wraps an already loaded model (benchmarks, tests) with the context rules it was trained with. */
+  static fromModel(model: EdModel, meta: EdMeta, dir = '(in memory)'): EdChatModel {
+    return new EdChatModel(model, meta, dir);
+  }
+
+  static async load(dir: string, options: EdModelOptions = {}): Promise<EdChatModel> {
+    const { model, meta } = await EdModel.load(dir, options);
+    return new EdChatModel(model, meta, dir);
+  }
+
+  get tokenizer(): BertTokenizer {
+    return this.model.tokenizer;
+  }
+  get device(): string {
+    return this.model.device;
+  }
+
+  /** The encoder input of a conversation: [CLS] + the context ids training used (encodeContext). */
+  encoderIds(c: Conversation): number[] {
+    const ctx = encodeContext(this.tokenizer, c.turns, { maxTurns: this.meta.max_turns, maxContextTokens: this.meta.max_context_tokens, persona: this.meta.persona ? c.persona : undefined });
+    return encoderInput(ctx, this.tokenizer.clsTokenId);
+  }
+
+  /** The default reply length: what the model was trained with, within the decoder's positions. */
+  get defaultMaxLength(): number {
+    return Math.min(this.meta.max_response_length, this.meta.decoder.n_positions);
+  }
+
+  /** Replies to a batch of conversations. */
+  async generate(conversations: readonly Conversation[], options: EdGenerateOptions = {}, hooks: EdHooks = {}): Promise<EdReply[]> {
+    if (conversations.length === 0) return [];
+    if (hooks.signal?.aborted) throw new GenerationAbortedError('generation aborted');
+    const tok = this.tokenizer;
+    const rows = conversations.map((c) => this.encoderIds(c));
+    const B = rows.length;
+    const T = Math.max(...rows.map((r) => r.length));
+    const inputIds = new Int32Array(B * T).fill(tok.padTokenId);
+    const attentionMask = new Uint8Array(B * T);
+    rows.forEach((r, b) => {
+      inputIds.set(r, b * T);
+      attentionMask.fill(1, b * T, b * T + r.length);
+    });
+    const ids = { bos: this.meta.bos_token_id, eos: this.meta.eos_token_id, pad: tok.padTokenId };
+    const abort = new Int32Array(new SharedArrayBuffer(4));
+    const onAbort = () => Atomics.store(abort, 0, 1);
+    hooks.signal?.addEventListener('abort', onAbort, { once: true });
+    const sofar: number[][] = rows.map(() => []);
+    const onToken = hooks.onToken
+      ? (s: { tokens: Int32Array; active: Uint8Array }) => {
+          for (let b = 0; b < B; b++) {
+            const id = s.tokens[b];
+            if (!s.active[b] || id === ids.eos) continue;
+            sofar[b].push(id);
+            hooks.onToken!({ row: b, id, token: tok.idToToken(id), text: tok.decode(sofar[b], { skipSpecialTokens: true }) });
+          }
+        }
+      : undefined;
+    try {
+      const r = await native.edGenerate(this.model.native, {
+        inputIds,
+        attentionMask,
+        batch: B,
+        seqLen: T,
+        specialIds: { ...ids, suppressed: Int32Array.from(suppressedIds(tok).filter((id) => id !== ids.eos)) },
+        options: { maxLength: this.defaultMaxLength, ...options },
+        onToken,
+        abort,
+      });
+      const L = r.maxLength;
+      return Array.from({ length: B }, (_, b) => {
+        const out = Array.from(r.tokens.subarray(b * L, b * L + r.lengths[b]));
+        return { text: tok.decode(out, { skipSpecialTokens: true }), tokens: out.map((id) => tok.idToToken(id)), ids: out, score: r.scores[b] };
+      });
+    } catch (e) {
+      // Errors made by the addon may come from another realm (jest's), so test the message, not the class.
+      if (/generation aborted/.test(String((e as { message?: unknown })?.message))) throw new GenerationAbortedError('generation aborted');
+      throw e;
+    } finally {
+      hooks.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Mean log-likelihood per token of each candidate reply given its conversation (its tokens and
+   * [EOS], teacher-forced): higher = a better reply. Per token, so that short candidates are not
+   * favoured just for being short. For hits@1 in the evaluation suite.
+   */
+  async rankBatch(conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[], options: { batchSize?: number } = {}): Promise<number[][]> {
+    if (candidateLists.length !== conversations.length) throw new RangeError(`rankBatch: ${conversations.length} conversations but ${candidateLists.length} candidate lists`);
+    const tok = this.tokenizer;
+    const rows = conversations.flatMap((c, i) => {
+      const encoder = this.encoderIds(c);
+      return candidateLists[i].map((cand) => ({ encoder, response: tok.encode(cand) }));
+    });
+    const ids = { bos: this.meta.bos_token_id, eos: this.meta.eos_token_id, pad: tok.padTokenId };
+    const batchSize = options.batchSize ?? 32;
+    const flat: number[] = [];
+    for (let i = 0; i < rows.length; i += batchSize) {
+      const batch = makeEdBatch(rows.slice(i, i + batchSize), ids, this.meta.max_response_length);
+      const r = await this.model.native.evaluate(batch);
+      r.rowCeSum.forEach((ce, b) => {
+        const targets = batch.labels.subarray(b * batch.decoderLength, (b + 1) * batch.decoderLength).filter((l) => l >= 0).length;
+        flat.push(-ce / targets);
+      });
+    }
+    let k = 0;
+    return candidateLists.map((list) => list.map(() => flat[k++]));
+  }
+
+  /** One reply to one conversation. */
+  async reply(c: Conversation, options: EdGenerateOptions = {}, hooks: EdHooks = {}): Promise<EdReply> {
+    return (await this.generate([c], options, hooks))[0];
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * ChatBERT-RA: a bi-encoder DistilBERT that answers by retrieval. The context is encoded once and
+ * the best reply is the pool candidate with the largest dot product (exact search, native
+ * VectorIndex on the model's device).
+ *
+ *   const ra = await RaChatModel.load(dir);               // model + the pool saved beside it
+ *   const r = await ra.reply({ turns: ['hi ! how are you ?'] });
+ *   await ra.addCandidates(['i am fine , thanks !']);     // encoded now; no retraining
+ *   const scores = await ra.rank(conversation, candidates); // for hits@1
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { WEIGHTS_FILE } from '../checkpoint';
+import type { Conversation } from '../imr/generate';
+import { GenerationAbortedError } from '../imr/generate';
+import { DistilBertMLM, padBatch, type ModelOptions } from '../model';
+import { native, type NativeBiEncoder } from '../native';
+import type { BertTokenizer } from '../tokenizer';
+import { Rng } from '../util/rng';
+import { type RaMeta, candidateKey, raCandidateIds, raContextIds, raMeta } from './format';
+import { CandidatePool, fileFingerprint, hasPool } from './pool';
+
+export interface RaReplyOptions {
+  /** Alternatives returned with the reply (default 5). */
+  k?: number;
+  /** Skip candidates equal to a turn of the conversation, so the model never parrots (default true). */
+  excludeEchoes?: boolean;
+  /** 0 (default): the best candidate. > 0: sample among the top k by softmax(score / temperature). */
+  temperature?: number;
+  seed?: number;
+}
+
+export interface RaReply {
+  text: string;
+  score: number;
+  /** The best candidates, best first (the reply among them). */
+  alternatives: { text: string; score: number }[];
+}
+
+export interface RaLoadOptions extends ModelOptions {
+  /** A directory holding pool.safetensors + pool.json (default: the model directory), or false for none. */
+  pool?: string | false;
+}
+
+export interface EncodeOptions {
+  batchSize?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+const DEFAULT_K = 5;
+
+export class RaChatModel {
+  private pool_: CandidatePool;
+  private readonly encoder: NativeBiEncoder;
+
+  private constructor(
+    readonly mlm: DistilBertMLM,
+    readonly meta: RaMeta,
+    readonly dir: string,
+    /** sha256 of the weights file (null for an in-memory model). */
+    readonly fingerprint: string | null,
+  ) {
+    this.encoder = new native.BiEncoder(mlm.native, { pooling: meta.pooling });
+    this.pool_ = CandidatePool.empty(this.encoder.dim, mlm.device, meta.pooling);
+  }
+
+  /** Wraps an already loaded model (training, tests, benchmarks); the pool starts empty. */
+  static fromModel(mlm: DistilBertMLM, meta: RaMeta, dir = '(in memory)'): RaChatModel {
+    return new RaChatModel(mlm, meta, dir, null);
+  }
+
+  /** Loads a checkpoint directory with chatbert.variant "ra", and its pool when there is one. */
+  static async load(dir: string, options: RaLoadOptions = {}): Promise<RaChatModel> {
+    const mlm = await DistilBertMLM.load(dir, options);
+    let m: RaChatModel | undefined;
+    try {
+      m = new RaChatModel(mlm, raMeta(mlm.config, dir), dir, fileFingerprint(path.join(dir, WEIGHTS_FILE)));
+      const poolDir = options.pool === undefined ? dir : options.pool;
+      if (poolDir !== false) {
+        if (hasPool(poolDir)) await m.loadPool(poolDir);
+        else if (options.pool !== undefined) throw new Error(`${poolDir}: no candidate pool there (pool.safetensors + pool.json)`);
+      }
+      return m;
+    } catch (e) {
+      if (m) m.dispose();
+      else mlm.dispose();
+      throw e;
+    }
+  }
+
+  get tokenizer(): BertTokenizer {
+    return this.mlm.tokenizer;
+  }
+  get device(): string {
+    return this.mlm.device;
+  }
+  get pool(): CandidatePool {
+    return this.pool_;
+  }
+  get dim(): number {
+    return this.encoder.dim;
+  }
+
+  contextIds(c: Conversation): number[] {
+    return raContextIds(this.tokenizer, c, this.meta);
+  }
+  candidateIds(text: string): number[] {
+    return raCandidateIds(this.tokenizer, text, this.meta);
+  }
+
+  private batchOf(seqs: number[][]) {
+    return padBatch(seqs, this.tokenizer.padTokenId);
+  }
+
+  /** Pooled context vectors, [conversations.length * dim]. */
+  async encodeContexts(conversations: readonly Conversation[], o: EncodeOptions = {}): Promise<Float32Array> {
+    return this.encodeIds(conversations.map((c) => this.contextIds(c)), o);
+  }
+
+  /** Pooled candidate vectors, [texts.length * dim]. */
+  async encodeCandidates(texts: readonly string[], o: EncodeOptions = {}): Promise<Float32Array> {
+    return this.encodeIds(texts.map((t) => this.candidateIds(t)), o);
+  }
+
+  private async encodeIds(seqs: number[][], o: EncodeOptions): Promise<Float32Array> {
+    const D = this.dim;
+    const out = new Float32Array(seqs.length * D);
+    const bs = o.batchSize ?? 64;
+    for (let i = 0; i < seqs.length; i += bs) {
+      if (o.signal?.aborted) throw new GenerationAbortedError('encoding aborted');
+      out.set(await this.encoder.encode(this.batchOf(seqs.slice(i, i + bs))), i * D);
+      o.onProgress?.(Math.min(i + bs, seqs.length), seqs.length);
+    }
+    return out;
+  }
+
+  /**
+   * Encodes the texts not already in the pool and appends them (vectors stay on the device).
+   * Resolves to the number added. The model is not retrained: new candidates are usable at once.
+   */
+  async addCandidates(texts: Iterable<string>, o: EncodeOptions = {}): Promise<number> {
+    const fresh = this.pool_.newTexts(texts);
+    // Encode in length order: batches of similar length carry little padding.
+    const items = fresh.map((t) => ({ t, ids: this.candidateIds(t) })).sort((a, b) => a.ids.length - b.ids.length);
+    const bs = o.batchSize ?? 128;
+    for (let i = 0; i < items.length; i += bs) {
+      if (o.signal?.aborted) throw new GenerationAbortedError('encoding aborted');
+      const chunk = items.slice(i, i + bs);
+      await this.encoder.encodeInto(this.pool_.index, this.batchOf(chunk.map((x) => x.ids)));
+      this.pool_.commit(chunk.map((x) => x.t));
+      o.onProgress?.(Math.min(i + bs, items.length), items.length);
+    }
+    return items.length;
+  }
+
+  /** Replaces the pool with the given texts (de-duplicated). */
+  async buildPool(texts: Iterable<string>, o: EncodeOptions & { sources?: string[] } = {}): Promise<number> {
+    this.pool_.dispose();
+    this.pool_ = CandidatePool.empty(this.dim, this.device, this.meta.pooling);
+    this.pool_.sources = o.sources ?? [];
+    return this.addCandidates(texts, o);
+  }
+
+  /** Writes pool.safetensors + pool.json (default: beside the model). */
+  async savePool(dir = this.dir): Promise<void> {
+    await this.pool_.save(dir, this.fingerprint);
+  }
+
+  /** Replaces the pool with one saved by savePool (checked against this model's weights). */
+  async loadPool(dir: string): Promise<void> {
+    const pool = await CandidatePool.load(dir, this.device, { dim: this.dim, pooling: this.meta.pooling, fingerprint: this.fingerprint });
+    this.pool_.dispose();
+    this.pool_ = pool;
+  }
+
+  /** Scores (dot products) of each candidate as the reply to the conversation. */
+  async rank(conversation: Conversation, candidates: readonly string[]): Promise<number[]> {
+    return (await this.rankBatch([conversation], [candidates]))[0];
+  }
+
+  /** rank() for several conversations, each with its own candidate list. */
+  async rankBatch(conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[]): Promise<number[][]> {
+    if (conversations.length !== candidateLists.length) throw new RangeError(`rankBatch: ${conversations.length} conversations but ${candidateLists.length} candidate lists`);
+    if (conversations.length === 0) return [];
+    const D = this.dim;
+    const ctx = await this.encodeContexts(conversations);
+    const flat = candidateLists.flat();
+    if (flat.length === 0) return candidateLists.map(() => []);
+    const cand = await this.encodeCandidates(flat);
+    let offset = 0;
+    return candidateLists.map((list, b) => {
+      const q = ctx.subarray(b * D, (b + 1) * D);
+      const scores = list.map((_, j) => {
+        const v = cand.subarray((offset + j) * D, (offset + j + 1) * D);
+        let s = 0;
+        for (let d = 0; d < D; d++) s += q[d] * v[d];
+        return s;
+      });
+      offset += list.length;
+      return scores;
+    });
+  }
+
+  /** The best pool candidate for each conversation. */
+  async generate(conversations: readonly Conversation[], options: RaReplyOptions = {}, hooks: { signal?: AbortSignal } = {}): Promise<RaReply[]> {
+    if (conversations.length === 0) return [];
+    if (hooks.signal?.aborted) throw new GenerationAbortedError('generation aborted');
+    const k = options.k ?? DEFAULT_K;
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
+    const temperature = options.temperature ?? 0;
+    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be a finite number >= 0, got ${temperature}`);
+    const exclude = options.excludeEchoes ?? true;
+    if (this.pool_.size === 0) throw new Error(`${this.dir}: the candidate pool is empty (no pool.safetensors beside the model?); build one with \`npx chatbert ra-pool --model ${this.dir} --data embedded\``);
+    // Ask for more than k so that echoes can be dropped and k still remain.
+    const extra = exclude ? Math.max(...conversations.map((c) => c.turns.length)) : 0;
+    const r = await this.encoder.search(this.pool_.index, this.batchOf(conversations.map((c) => this.contextIds(c))), k + extra);
+    if (hooks.signal?.aborted) throw new GenerationAbortedError('generation aborted');
+    const rng = new Rng(options.seed ?? 0, 0x7a11);
+    return conversations.map((c, b) => {
+      const echoes = exclude ? new Set(c.turns.map(candidateKey)) : new Set<string>();
+      const all: { text: string; score: number }[] = [];
+      for (let j = 0; j < r.k; j++) all.push({ text: this.pool_.text(r.ids[b * r.k + j]), score: r.scores[b * r.k + j] });
+      let alternatives = all.filter((x) => !echoes.has(candidateKey(x.text))).slice(0, k);
+      if (alternatives.length === 0) alternatives = all.slice(0, k); // a pool of nothing but echoes: still answer
+      let pick = 0;
+      if (temperature > 0 && alternatives.length > 1) {
+        const m = alternatives[0].score;
+        const w = alternatives.map((x) => Math.exp((x.score - m) / temperature));
+        let u = rng.next() * w.reduce((s, x) => s + x, 0);
+        pick = w.findIndex((x) => (u -= x) < 0);
+        if (pick < 0) pick = alternatives.length - 1;
+      }
+      return { text: alternatives[pick].text, score: alternatives[pick].score, alternatives };
+    });
+  }
+
+  /** The reply to one conversation (hooks: an AbortSignal; retrieval has no iterations to report). */
+  async reply(conversation: Conversation, options: RaReplyOptions = {}, hooks: { signal?: AbortSignal } = {}): Promise<RaReply> {
+    return (await this.generate([conversation], options, hooks))[0];
+  }
+
+  /** Writes the model (HF layout, chatbert section) and, when it has one, its pool into `dir`. */
+  async save(dir: string, chatbert: Record<string, unknown>): Promise<void> {
+    await this.mlm.save(dir, { chatbert });
+    if (this.pool_.size > 0) await this.pool_.save(dir, fileFingerprint(path.join(dir, WEIGHTS_FILE)));
+  }
+
+  dispose(): void {
+    this.pool_.dispose();
+    this.mlm.dispose();
+  }
+}
+
+/** True when `dir` holds a ChatBERT-RA checkpoint (config.json with chatbert.variant "ra"). */
+export function isRaCheckpoint(dir: string): boolean {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'))?.chatbert?.variant === 'ra';
+  } catch {
+    return false;
+  }
+}

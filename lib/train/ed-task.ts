@@ -1,0 +1,136 @@
+/**
+ * ChatBERT-ED as a training task: the vocabulary, the encoded examples, the encoder-decoder
+ * (resumed, with a Hugging Face DistilBERT as the encoder, or random), and the native
+ * teacher-forcing step with separate encoder and decoder learning rates.
+ */
+import * as path from 'node:path';
+import type { ChatBertConfig } from '../config/schema';
+import type { Example } from '../data/types';
+import { type EdEncodedExample, edLength, edSpecialIds, encoderInput, makeEdBatch } from '../ed/batch';
+import type { EdMetaFields } from '../ed/config';
+import { EdModel, type EdDecoderSizes } from '../ed/model';
+import { perplexityOfEncoded } from '../ed/perplexity';
+import { encodeContext } from '../imr/format';
+import { native, type EdTrainBatch, type NativeEdTrainer } from '../native';
+import { BertTokenizer } from '../tokenizer';
+import { loadTrainingData } from './data';
+import { chooseTokenizer, exampleTexts } from './imr-task';
+import { type TaskContext, type TrainOptions, type TrainTask, TrainingRun } from './loop';
+
+/** The chatbert section of config.json, less what the model itself knows (variant, decoder sizes). */
+export function edChatbertMeta(cfg: ChatBertConfig, tokenizer: BertTokenizer): EdMetaFields {
+  const ids = edSpecialIds(tokenizer);
+  return {
+    bos_token_id: ids.bos,
+    eos_token_id: ids.eos,
+    max_response_length: cfg.ed.max_response_length,
+    max_turns: cfg.data.max_turns,
+    max_context_tokens: cfg.data.max_context_tokens,
+    persona: cfg.data.persona,
+    trained_with: cfg.name,
+  };
+}
+
+/** The decoder sizes of a config in the model's (GPT-2) names. */
+export function edDecoderSizes(cfg: ChatBertConfig): EdDecoderSizes {
+  const d = cfg.ed.decoder;
+  return { n_embd: d.dim, n_layer: d.n_layers, n_head: d.n_heads, n_inner: d.hidden_dim, n_positions: d.max_position_embeddings, dropout: d.dropout, initializer_range: 0.02 };
+}
+
+export function encodeEdExamples(examples: readonly Example[], tokenizer: BertTokenizer, cfg: ChatBertConfig): EdEncodedExample[] {
+  return examples.map((ex) => ({
+    encoder: encoderInput(
+      encodeContext(tokenizer, ex.context, { maxTurns: cfg.data.max_turns, maxContextTokens: cfg.data.max_context_tokens, persona: cfg.data.persona ? ex.persona : undefined }),
+      tokenizer.clsTokenId,
+    ),
+    response: tokenizer.encode(ex.response),
+  }));
+}
+
+/** Throws when the layout of `cfg` cannot fit the encoder's positions or the decoder's. */
+export function checkEdFits(cfg: ChatBertConfig, encoderPositions: number, decoderPositions: number): void {
+  if (cfg.data.max_context_tokens > encoderPositions)
+    throw new RangeError(`config ${cfg.name}: data.max_context_tokens (${cfg.data.max_context_tokens}) exceeds the encoder's max_position_embeddings (${encoderPositions})`);
+  if (cfg.ed.max_response_length + 1 > decoderPositions)
+    throw new RangeError(`config ${cfg.name}: ed.max_response_length (${cfg.ed.max_response_length}) + 1 exceeds the decoder's max_position_embeddings (${decoderPositions})`);
+}
+
+export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Promise<TrainTask<EdTrainBatch>> {
+  const tc = cfg.training;
+  const data = loadTrainingData(cfg);
+  const tokenizer = resumeFrom ? BertTokenizer.fromVocabFile(path.join(resumeFrom, 'vocab.txt')) : chooseTokenizer(cfg, () => exampleTexts([data.train, data.validation]));
+  const train = encodeEdExamples(data.train, tokenizer, cfg);
+  const validation = encodeEdExamples(data.validation, tokenizer, cfg);
+  const ids = edSpecialIds(tokenizer);
+  const L = cfg.ed.max_response_length;
+  const meta = edChatbertMeta(cfg, tokenizer);
+  const decoder = edDecoderSizes(cfg);
+  const dropout = { dropout: cfg.model.dropout, attention_dropout: cfg.model.attention_dropout };
+
+  let model: EdModel;
+  if (resumeFrom) model = (await EdModel.load(resumeFrom, { device: tc.device, dropout: { encoder: cfg.model.dropout, attention: cfg.model.attention_dropout, decoder: cfg.ed.decoder.dropout } })).model;
+  else if (cfg.model.init_from) model = await EdModel.fromPretrainedEncoder(cfg.model.init_from, decoder, { device: tc.device, seed: tc.seed, encoderOverrides: dropout });
+  else
+    model = await EdModel.create(
+      {
+        vocab_size: tokenizer.vocabSize,
+        dim: cfg.model.dim,
+        n_layers: cfg.model.n_layers,
+        n_heads: cfg.model.n_heads,
+        hidden_dim: cfg.model.hidden_dim,
+        max_position_embeddings: cfg.model.max_position_embeddings,
+        pad_token_id: tokenizer.padTokenId,
+        ...dropout,
+      },
+      decoder,
+      tokenizer,
+      { device: tc.device, seed: tc.seed },
+    );
+  let trainer: NativeEdTrainer;
+  try {
+    checkEdFits(cfg, model.encoderConfig.max_position_embeddings, model.decoderConfig.n_positions);
+    trainer = new native.EdTrainer(model.native, {
+      weightDecay: tc.weight_decay,
+      beta1: tc.adam_beta1,
+      beta2: tc.adam_beta2,
+      eps: tc.adam_eps,
+      clipNorm: tc.clip_norm,
+      bf16: tc.bf16,
+      labelSmoothing: cfg.ed.label_smoothing,
+      freezeEncoder: cfg.ed.freeze_encoder,
+    });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  // The loop schedules training.lr (the decoder's); the encoder follows the same schedule, scaled.
+  const encoderLrScale = (cfg.ed.encoder_lr ?? tc.lr) / tc.lr;
+
+  return {
+    info: { device: model.device, parameters: model.numParameters.total, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length },
+    lengths: train.map((e) => edLength(e, L)),
+    makeBatch: (indices) => makeEdBatch(indices.map((i) => train[i]), ids, L),
+    async step(micro, lr, seed) {
+      const r = await trainer.step(micro, { lr, encoderLr: lr * encoderLrScale, seed });
+      return { loss: r.loss, reportLoss: r.ce, gradNorm: r.gradNorm, tokens: r.tokens, finite: r.finite, extra: { accuracy: r.targets ? r.correct / r.targets : 0 } };
+    },
+    async evaluate() {
+      if (validation.length === 0) return null;
+      // The loss the loop tracks is the mean token cross-entropy; its exp is the perplexity.
+      const r = await perplexityOfEncoded(model.native, validation, ids, L, tc.batch_size);
+      return { loss: r.crossEntropy, extra: { perplexity: r.perplexity, accuracy: r.accuracy } };
+    },
+    saveModel: (dir) => model.save(dir, meta),
+    saveOptimizer: (file) => trainer.saveState(file),
+    loadOptimizer: (file) => trainer.loadState(file),
+    dispose: () => model.dispose(),
+  };
+}
+
+/** Trains ChatBERT-ED. Emits 'start', 'step', 'eval' (extra.perplexity), 'checkpoint', 'message'. */
+export class EdTrainingRun extends TrainingRun<EdTrainBatch> {
+  constructor(config: ChatBertConfig, options: TrainOptions<EdTrainBatch> = {}) {
+    if (!config.model.init_from) checkEdFits(config, config.model.max_position_embeddings, config.ed.decoder.max_position_embeddings);
+    super(config, createEdTask, options);
+  }
+}

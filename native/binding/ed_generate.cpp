@@ -1,0 +1,246 @@
+// edGenerate(model, request) -> Promise<result>: ChatBERT-ED decoding off the JS thread, with the
+// tokens streamed to a callback as they are produced and an abort flag in shared memory.
+#include "binding/ed_generate.h"
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+
+#include "binding/ed_model.h"
+#include "binding/util.h"
+#include "generate/ed.h"
+
+namespace chatbert::js {
+
+namespace {
+
+struct TokenStep {
+  int64_t step;
+  std::vector<int32_t> tokens;
+  std::vector<uint8_t> active;
+};
+
+class EdWorker : public Napi::AsyncProgressQueueWorker<TokenStep> {
+ public:
+  EdWorker(Napi::Env env, Napi::Object model, std::shared_ptr<EdState> st, EdGenerateOptions opt, EdSpecialIds ids, EdHostInput input,
+           Napi::Function on_token, Napi::Value abort)
+      : Napi::AsyncProgressQueueWorker<TokenStep>(env, "chatbert.ed"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        model_ref_(Napi::Persistent(model)),
+        st_(std::move(st)),
+        opt_(std::move(opt)),
+        ids_(std::move(ids)),
+        input_(std::move(input)) {
+    if (!on_token.IsEmpty()) callback_ref_ = Napi::Persistent(on_token);
+    if (abort.IsTypedArray()) {
+      abort_ref_ = Napi::Persistent(abort.As<Napi::Object>());
+      // A SharedArrayBuffer-backed Int32Array: JS writes 1 to ask the worker to stop.
+      abort_flag_ = reinterpret_cast<const std::atomic<int32_t>*>(abort.As<Napi::Int32Array>().Data());
+    }
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override {
+    try {
+      std::lock_guard<std::mutex> lock(st_->mu);
+      auto dev = st_->device;
+      auto ids = torch::from_blob(input_.ids.data(), {input_.B, input_.T}, torch::kInt32).to(dev, torch::kInt64);
+      auto mask = torch::from_blob(input_.mask.data(), {input_.B, input_.T}, torch::kUInt8).to(dev);
+      st_->model->eval();
+      EdProgress cb;
+      if (!callback_ref_.IsEmpty()) {
+        cb = [&](int64_t step, const std::vector<int64_t>& tokens, const std::vector<uint8_t>& active) {
+          TokenStep s{step, std::vector<int32_t>(tokens.begin(), tokens.end()), active};
+          progress.Send(&s, 1);
+        };
+      }
+      result_ = ed_generate(st_->model, ids, mask, opt_, ids_, cb, abort_flag_);
+    } catch (...) {
+      SetError(CurrentExceptionMessage());
+    }
+  }
+
+  void OnProgress(const TokenStep* data, size_t count) override {
+    if (callback_ref_.IsEmpty()) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    for (size_t i = 0; i < count; ++i) {
+      auto o = Napi::Object::New(env);
+      o.Set("step", static_cast<double>(data[i].step));
+      auto t = Napi::Int32Array::New(env, data[i].tokens.size());
+      std::copy(data[i].tokens.begin(), data[i].tokens.end(), t.Data());
+      auto a = Napi::Uint8Array::New(env, data[i].active.size());
+      std::copy(data[i].active.begin(), data[i].active.end(), a.Data());
+      o.Set("tokens", t);
+      o.Set("active", a);
+      // An exception in the user's callback must not take the process down: it is reported when
+      // the generation settles.
+      try {
+        callback_ref_.Call({o});
+      } catch (const Napi::Error& e) {
+        if (callback_error_.empty()) callback_error_ = e.Message();
+      }
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!callback_error_.empty()) {
+      deferred_.Reject(Napi::Error::New(env, "onToken callback threw: " + callback_error_).Value());
+      return;
+    }
+    auto o = Napi::Object::New(env);
+    o.Set("tokens", TensorToTypedArray(env, result_.tokens));
+    o.Set("lengths", TensorToTypedArray(env, result_.lengths));
+    o.Set("scores", TensorToTypedArray(env, result_.scores));
+    o.Set("steps", static_cast<double>(result_.steps));
+    o.Set("maxLength", static_cast<double>(opt_.max_length));
+    deferred_.Resolve(o);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference model_ref_, abort_ref_;
+  Napi::FunctionReference callback_ref_;
+  std::shared_ptr<EdState> st_;
+  EdGenerateOptions opt_;
+  EdSpecialIds ids_;
+  EdHostInput input_;
+  const std::atomic<int32_t>* abort_flag_ = nullptr;
+  EdResult result_;
+  std::string callback_error_;
+};
+
+const std::set<std::string> kOptionKeys = {"maxLength",         "minLength",        "sampling",     "temperature", "topK",
+                                           "topP",              "numBeams",         "lengthPenalty", "earlyStopping",
+                                           "repetitionPenalty", "noRepeatNgramSize", "seed",         "useCache",    "forceBeamSearch"};
+
+EdGenerateOptions ParseOptions(const Napi::Object& o, int64_t n_positions) {
+  Napi::Env env = o.Env();
+  // A misspelt option would otherwise be ignored silently.
+  auto names = o.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    const std::string k = names.Get(i).As<Napi::String>().Utf8Value();
+    if (!kOptionKeys.count(k) && !o.Get(k).IsUndefined()) {
+      std::string known;
+      for (const auto& n : kOptionKeys) known += (known.empty() ? "" : ", ") + n;
+      throw Napi::TypeError::New(env, "unknown generation option '" + k + "' (known: " + known + ")");
+    }
+  }
+  EdGenerateOptions opt;
+  opt.max_length = IntegerOption(o, "maxLength", std::min<int64_t>(opt.max_length, n_positions), 1, n_positions);
+  opt.min_length = IntegerOption(o, "minLength", opt.min_length, 0, n_positions);
+  if (opt.min_length > opt.max_length)
+    throw Napi::RangeError::New(env, "minLength (" + std::to_string(opt.min_length) + ") must be <= maxLength (" + std::to_string(opt.max_length) + ")");
+  opt.sampling = BoolOption(o, "sampling", opt.sampling);
+  opt.temperature = NumberOption(o, "temperature", opt.temperature, 1e-4, 100);
+  opt.top_k = IntegerOption(o, "topK", opt.top_k, 0, 1 << 24);
+  opt.top_p = NumberOption(o, "topP", opt.top_p, 1e-6, 1);
+  opt.num_beams = IntegerOption(o, "numBeams", opt.num_beams, 1, 64);
+  opt.length_penalty = NumberOption(o, "lengthPenalty", opt.length_penalty, -10, 10);
+  opt.early_stopping = BoolOption(o, "earlyStopping", opt.early_stopping);
+  opt.repetition_penalty = NumberOption(o, "repetitionPenalty", opt.repetition_penalty, 1e-3, 100);
+  opt.no_repeat_ngram_size = IntegerOption(o, "noRepeatNgramSize", opt.no_repeat_ngram_size, 0, n_positions);
+  opt.seed = IntegerOption(o, "seed", opt.seed, 0, int64_t(1) << 53);
+  opt.use_cache = BoolOption(o, "useCache", opt.use_cache);
+  opt.force_beam_search = BoolOption(o, "forceBeamSearch", opt.force_beam_search);
+  try {
+    opt.validate(n_positions);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
+  return opt;
+}
+
+// edGenerate(model, { inputIds, attentionMask, batch, seqLen, specialIds: { bos, eos, pad,
+//   suppressed?: Int32Array }, options?, onToken?, abort? })
+Napi::Value EdGenerate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return AsyncGuard(env, [&]() -> Napi::Value {
+    auto st = EdModelWrap::StateOf(info.Length() ? info[0] : env.Undefined(), "edGenerate(model, request): model");
+    if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "edGenerate(model, request): request must be an object");
+    auto r = info[1].As<Napi::Object>();
+    const auto& dcfg = st->model->decoder->config;
+    auto input = ParseEncoderInput(r, *st->model, "", 1 << 16);
+    if (!r.Get("specialIds").IsObject()) throw Napi::TypeError::New(env, "specialIds must be an object { bos, eos, pad, suppressed? }");
+    auto so = r.Get("specialIds").As<Napi::Object>();
+    EdSpecialIds sid;
+    sid.bos = IntegerArg(so.Get("bos"), "specialIds.bos", 0, dcfg.vocab_size - 1);
+    sid.eos = IntegerArg(so.Get("eos"), "specialIds.eos", 0, dcfg.vocab_size - 1);
+    sid.pad = IntegerArg(so.Get("pad"), "specialIds.pad", 0, dcfg.vocab_size - 1);
+    if (!so.Get("suppressed").IsUndefined()) {
+      auto s = Int32ArrayArg(so.Get("suppressed"), "specialIds.suppressed");
+      CheckVocab(env, s, dcfg.vocab_size, "specialIds.suppressed");
+      for (int32_t id : s) {
+        if (id == sid.eos) throw Napi::RangeError::New(env, "specialIds.suppressed holds the end token (eos): no reply could end");
+        sid.suppressed.push_back(id);
+      }
+    }
+    auto ov = r.Get("options");
+    if (!ov.IsUndefined() && !ov.IsObject()) throw Napi::TypeError::New(env, "options must be an object");
+    auto opt = ParseOptions(ov.IsObject() ? ov.As<Napi::Object>() : Napi::Object::New(env), dcfg.n_positions);
+    if (input.B * opt.num_beams > (1 << 16)) throw Napi::RangeError::New(env, "batch * numBeams must be at most 65536");
+    Napi::Function cb;
+    auto cbv = r.Get("onToken");
+    if (!cbv.IsUndefined() && !cbv.IsNull()) {
+      if (!cbv.IsFunction()) throw Napi::TypeError::New(env, "onToken must be a function");
+      cb = cbv.As<Napi::Function>();
+    }
+    auto abort = r.Get("abort");
+    if (!abort.IsUndefined()) {
+      if (!abort.IsTypedArray() || abort.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || abort.As<Napi::TypedArray>().ElementLength() < 1)
+        throw Napi::TypeError::New(env, "abort must be an Int32Array (over a SharedArrayBuffer) of length >= 1");
+    }
+    auto* w = new EdWorker(env, info[0].As<Napi::Object>(), st, opt, std::move(sid), std::move(input), cb, abort);
+    auto p = w->Promise();
+    w->Queue();
+    return p;
+  });
+}
+
+// edLogitsProcessors({ logits: Float32Array [rows * vocab], rows, vocab, previous?: Int32Array
+//   [rows * t], repetitionPenalty?, noRepeatNgramSize? }) -> Float32Array: the processors on a copy,
+// for tests of their arithmetic.
+Napi::Value EdLogitsProcessors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "edLogitsProcessors(args): args must be an object");
+  auto o = info[0].As<Napi::Object>();
+  const int64_t rows = IntegerArg(o.Get("rows"), "rows", 1, 1 << 16);
+  const int64_t vocab = IntegerArg(o.Get("vocab"), "vocab", 1, 1 << 24);
+  auto lv = o.Get("logits");
+  if (!lv.IsTypedArray() || lv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(env, "logits must be a Float32Array");
+  auto la = lv.As<Napi::Float32Array>();
+  if (static_cast<int64_t>(la.ElementLength()) != rows * vocab) throw Napi::RangeError::New(env, "logits must have rows * vocab elements");
+  std::vector<int32_t> prev;
+  if (!o.Get("previous").IsUndefined()) prev = Int32ArrayArg(o.Get("previous"), "previous");
+  if (prev.size() % rows != 0) throw Napi::RangeError::New(env, "previous must have rows * t elements");
+  CheckVocab(env, prev, vocab, "previous");
+  const int64_t t = static_cast<int64_t>(prev.size()) / rows;
+  const double penalty = NumberOption(o, "repetitionPenalty", 1.0, 1e-3, 100);
+  const int64_t n = IntegerOption(o, "noRepeatNgramSize", 0, 0, 1 << 20);
+  torch::Tensor logits;
+  try {
+    logits = torch::from_blob(la.Data(), {rows, vocab}, torch::kFloat32).clone();
+    auto previous = torch::from_blob(prev.data(), {rows, t}, torch::kInt32).to(torch::kInt64);
+    apply_repetition_penalty(logits, previous, penalty);
+    std::vector<std::vector<int64_t>> hist(rows);
+    for (int64_t r = 0; r < rows; ++r) hist[r].assign(prev.begin() + r * t, prev.begin() + (r + 1) * t);
+    apply_no_repeat_ngram(logits, hist, n);
+  } catch (...) {
+    // Synchronous entry: a C++ exception must become a JS Error here, not escape.
+    throw Napi::Error::New(env, CurrentExceptionMessage());
+  }
+  return TensorToTypedArray(env, logits.contiguous());
+}
+
+}  // namespace
+
+void InitEdGenerate(Napi::Env env, Napi::Object exports) {
+  exports.Set("edGenerate", Napi::Function::New(env, EdGenerate, "edGenerate"));
+  exports.Set("edLogitsProcessors", Napi::Function::New(env, EdLogitsProcessors, "edLogitsProcessors"));
+}
+
+}  // namespace chatbert::js

@@ -1,0 +1,161 @@
+/**
+ * The evaluation suite end to end on tiny models: examples and candidates (seeded, the dataset's
+ * own when it has them), IMR's pseudo-likelihood scores against a direct computation, and the eval
+ * command writing eval.json and eval.md for an IMR and an RA model side by side.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { evalCommand } from '../lib/eval/command';
+import { loadEvalData, parseDataSpec } from '../lib/eval/data';
+import { imrCandidateScores, imrPseudoPerplexity } from '../lib/eval/imr';
+import type { ModelEvalResult } from '../lib/eval/suite';
+import { imrInput } from '../lib/imr/format';
+import { ImrChatModel } from '../lib/imr/generate';
+import { DistilBertMLM, padBatch } from '../lib/model';
+import { RaChatModel } from '../lib/ra';
+import { tinyConfig, tinyTokenizer, tmpDir } from './helpers';
+
+const tok = tinyTokenizer();
+const imrMeta = { variant: 'imr', length_classes: 0, max_response_length: 8, end_mode: 'end_token', max_turns: 2, max_context_tokens: 24, persona: false };
+const raMeta = { variant: 'ra', pooling: 'mean', max_turns: 2, max_context_tokens: 24, max_candidate_tokens: 12, persona: false };
+
+async function saveTiny(dir: string, chatbert: Record<string, unknown>, seed: number): Promise<void> {
+  const m = await DistilBertMLM.create({ ...tinyConfig(tok.vocabSize), max_position_embeddings: 40, chatbert: chatbert as never }, tok, { device: 'cpu', seed });
+  await m.save(dir, { chatbert });
+  m.dispose();
+}
+
+function writeJsonl(dir: string, withCandidates: boolean): string {
+  const file = path.join(dir, withCandidates ? 'cands.jsonl' : 'plain.jsonl');
+  const replies = Array.from({ length: 30 }, (_, i) => `reply number ${i} is good`);
+  const lines = replies.map((r, i) => JSON.stringify({ context: [`hello ${i}`], response: r, ...(withCandidates ? { candidates: [replies[(i + 1) % 30], replies[(i + 2) % 30], r] } : {}) }));
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+describe('evaluation data', () => {
+  test('specs', () => {
+    expect(parseDataSpec('embedded')).toEqual({ name: 'embedded', split: 'validation' });
+    expect(parseDataSpec('personachat:test')).toEqual({ name: 'personachat', split: 'test' });
+    expect(parseDataSpec('jsonl:x.jsonl').file).toBe(path.resolve('x.jsonl'));
+    expect(() => parseDataSpec('embedded:dev')).toThrow(/split must be train, validation or test/);
+    expect(() => parseDataSpec('reddit')).toThrow(/unknown data set 'reddit'/);
+    expect(() => loadEvalData('dailydialog', { n: 3, dataDir: tmpDir() })).toThrow(/npm run data -- download dailydialog/);
+  });
+
+  test('random candidates: 19 distinct other replies + the gold, seeded', () => {
+    const dir = tmpDir();
+    const file = writeJsonl(dir, false);
+    const a = loadEvalData(`jsonl:${file}`, { n: 10, seed: 4 });
+    expect(a.candidateSource).toBe('random');
+    expect(a.examples).toHaveLength(10);
+    for (const e of a.examples) {
+      expect(e.candidates).toHaveLength(20);
+      expect(e.candidates[e.gold]).toBe(e.response);
+      expect(new Set(e.candidates).size).toBe(20);
+    }
+    expect(new Set(a.examples.map((e) => e.gold)).size).toBeGreaterThan(1); // the gold is not always in one place
+    expect(loadEvalData(`jsonl:${file}`, { n: 10, seed: 4 }).examples).toEqual(a.examples);
+    expect(loadEvalData(`jsonl:${file}`, { n: 10, seed: 5 }).examples).not.toEqual(a.examples);
+  });
+
+  test("the dataset's own candidates when every example has them", () => {
+    const file = writeJsonl(tmpDir(), true);
+    const d = loadEvalData(`jsonl:${file}`, { n: 5 });
+    expect(d.candidateSource).toBe('dataset');
+    expect(d.candidatesPerExample).toBe(3);
+    for (const e of d.examples) expect(e.gold).toBe(2);
+  });
+});
+
+describe('IMR pseudo-likelihood scores', () => {
+  test('candidate scores and pseudo-perplexity equal a direct computation from the logits', async () => {
+    const dir = tmpDir();
+    await saveTiny(dir, imrMeta, 11);
+    const m = await ImrChatModel.load(dir, { device: 'cpu' });
+    const conv = { turns: ['how are you ?'] };
+    const cands = ['good , and you ?', 'i like music', 'no'];
+    const [scores] = await imrCandidateScores(m, [conv], [cands]);
+    // Direct: the whole slot masked, log-softmax of the MLM logits at each slot position.
+    const L = 8;
+    const layout = imrInput(m.contextIds(conv), L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId });
+    const positions = Int32Array.from({ length: L }, (_, i) => layout.slotStart + i);
+    const logits = await m.mlm.logits(padBatch([layout.ids], tok.padTokenId), positions);
+    const V = tok.vocabSize;
+    const logp = (row: number, id: number) => {
+      const r = logits.subarray(row * V, (row + 1) * V);
+      const mx = Math.max(...r);
+      return r[id] - mx - Math.log(r.reduce((s, x) => s + Math.exp(x - mx), 0));
+    };
+    cands.forEach((c, j) => {
+      const ids = tok.encode(c);
+      const targets = [...ids, ...new Array(L - ids.length).fill(tok.sepTokenId)];
+      expect(scores[j]).toBeCloseTo(targets.reduce((s, t, i) => s + logp(i, t), 0), 3);
+    });
+
+    // PPPL of one reply, one token masked at a time.
+    const reply = 'i like music';
+    const ids = tok.encode(reply);
+    let nll = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const slot = [...ids, ...new Array(L - ids.length).fill(tok.sepTokenId)];
+      slot[i] = tok.maskTokenId;
+      const input = [tok.clsTokenId, ...slot, tok.sepTokenId, ...m.contextIds(conv)];
+      const lg = await m.mlm.logits(padBatch([input], tok.padTokenId), Int32Array.from([1 + i]));
+      const mx = Math.max(...lg);
+      nll -= lg[ids[i]] - mx - Math.log(lg.reduce((s, x) => s + Math.exp(x - mx), 0));
+    }
+    const p = await imrPseudoPerplexity(m, [{ dialogueId: 'x', turn: 1, context: conv.turns, response: reply }], { batchSize: 2 });
+    expect(p.tokens).toBe(ids.length);
+    expect(p.pseudoPerplexity).toBeCloseTo(Math.exp(nll / ids.length), 2);
+    m.dispose();
+  });
+});
+
+describe('npm run eval', () => {
+  test('an IMR and an RA model side by side: table, eval.json and eval.md with the expected keys; seeded, so repeatable', async () => {
+    const root = tmpDir();
+    const imrDir = path.join(root, 'imr_test', 'model');
+    const raDir = path.join(root, 'ra_test', 'model');
+    await saveTiny(imrDir, imrMeta, 1);
+    await saveTiny(raDir, raMeta, 2);
+    const ra = await RaChatModel.load(raDir, { device: 'cpu' });
+    await ra.buildPool(['hi ! how are you ?', 'i like music', 'i have a dog', 'good day', 'no , i do not']);
+    await ra.savePool();
+    ra.dispose();
+    const out = path.join(root, 'out');
+    const lines: string[] = [];
+    const run = () => evalCommand({ models: [imrDir, raDir], data: 'embedded:validation', n: 6, opt: ['iterations=2'], device: 'cpu', out, samples: 3, log: (l) => lines.push(l) });
+    const first = await run();
+    expect(lines.join('\n')).toMatch(/\| model\s+\| variant \| BLEU-1/);
+    const json = JSON.parse(fs.readFileSync(first.files.json, 'utf8'));
+    expect(json).toMatchObject({ data: 'embedded:validation', n: 6, seed: 0, candidates: { source: 'random', perExample: 20 }, options: { imr: { iterations: 2 } } });
+    expect(Object.keys(json.definitions)).toEqual(expect.arrayContaining(['bleu', 'rougeL', 'f1', 'perplexity', 'hits1']));
+    expect(typeof json.checkerRandomBaseline).toBe('number');
+    const [imr, raRes] = json.results;
+    expect(imr).toMatchObject({ model: 'imr_test', variant: 'imr', examples: 6 });
+    expect(raRes).toMatchObject({ model: 'ra_test', variant: 'ra', examples: 6 });
+    for (const r of json.results) {
+      for (const k of ['bleu1', 'bleu2', 'bleu4', 'rougeL', 'f1', 'distinct1', 'distinct2', 'hits1', 'checkerAccuracy', 'meanReplyWords', 'meanReferenceWords', 'repliesPerSecond'])
+        expect(typeof r.metrics[k]).toBe('number');
+      expect(r.metrics.hitsCandidates).toBe(20);
+      expect(r.samples).toHaveLength(3);
+    }
+    expect(imr.metrics.perplexity).toBeGreaterThan(1);
+    expect(imr.metrics.perplexityLabel).toMatch(/pseudo-perplexity/);
+    expect(raRes.metrics.perplexity).toBeNull();
+    // RA answers from its pool
+    for (const s of raRes.samples) expect(['hi ! how are you ?', 'i like music', 'i have a dog', 'good day', 'no , i do not']).toContain(s.reply);
+    const md = fs.readFileSync(first.files.markdown, 'utf8');
+    expect(md).toMatch(/^# ChatBERT evaluation: embedded:validation/);
+    expect(md).toMatch(/## Definitions/);
+    expect(md).toMatch(/Chen & Cherry/);
+    expect(md).toMatch(/### Example 3/);
+    expect(md).toMatch(/\*\*imr_test\*\* \(imr\)/);
+    expect(md).toMatch(/\*\*ra_test\*\* \(ra\)/);
+
+    const second = await run();
+    const strip = (r: ModelEvalResult) => ({ ...r.metrics, repliesPerSecond: 0 });
+    expect(second.report.results.map(strip)).toEqual(first.report.results.map(strip));
+  });
+});
