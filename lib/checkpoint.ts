@@ -33,7 +33,7 @@ export const distilBertConfigSchema = z
     /** ChatBERT's own settings (variant, response layout, context rules); absent in plain HF checkpoints. */
     chatbert: z
       .object({
-        variant: z.enum(['imr', 'mlm', 'ra']).default('mlm'),
+        variant: z.enum(['imr', 'mlm', 'ra', 'ed']).default('mlm'),
         length_classes: z.number().int().nonnegative().default(0),
         max_response_length: z.number().int().positive().optional(),
         end_mode: z.enum(['end_token', 'length_head']).optional(),

@@ -44,6 +44,20 @@ describe('through a pipe', () => {
     expect(rec.settings).toEqual({ seed: 3 });
   });
 
+  test('/mode fib with /template fills the template; its fixed words stay', () => {
+    const input = '/template you [MASK] music .\n/mode fib\n/template you [MASK] zebra .\n/template you [MASK] music .\nwhat do you like ?\n/mode imr\nhello\n';
+    const r = spawnSync(process.execPath, [replBin, '--model', modelDir], { input, encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: home }, timeout: 60_000 });
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('error: templates are for ChatBERT-FIB: /mode fib first');
+    expect(lines[1]).toMatch(/^mode fib: ChatBERT-FIB · /);
+    expect(lines[2]).toMatch(/^error: template "you \[MASK\] zebra \.": 'zebra' not in this model's vocabulary/);
+    expect(lines[3]).toBe('template: you [MASK] music .');
+    expect(lines[4]).toMatch(/^you \S+ music\.$/);
+    expect(lines[5]).toMatch(/^mode imr: ChatBERT-IMR · /);
+    expect(lines[6].length).toBeGreaterThan(0);
+  });
+
   test('a missing model says which command makes one', () => {
     const r = spawnSync(process.execPath, [replBin], { input: '', encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: path.join(home, 'empty') }, timeout: 60_000 });
     expect(r.status).toBe(1);

@@ -1,10 +1,13 @@
-/** Loads a chat checkpoint as the model its config.json says it is (chatbert.variant): ChatBERT-IMR or ChatBERT-ED. */
+/** Loads a chat checkpoint as the model its config.json says it is (chatbert.variant): ChatBERT-IMR, -ED or -RA. */
 import * as path from 'node:path';
 import { CONFIG_FILE, assertCheckpointDir, readJsonFile } from '../checkpoint';
 import { EdChatModel } from '../ed/generate';
+import { FibChatModel } from '../fib/fib';
 import { ImrChatModel } from '../imr/generate';
+import { RaChatModel } from '../ra/model';
 
-export type ChatModel = ImrChatModel | EdChatModel;
+/** FIB is not a checkpoint of its own: it is an IMR model filling templates. */
+export type ChatModel = ImrChatModel | EdChatModel | RaChatModel | FibChatModel;
 
 /** The chatbert.variant of a checkpoint directory's config.json, or undefined when it has none. */
 export function checkpointVariant(dir: string): string | undefined {
@@ -19,6 +22,8 @@ export function checkpointVariant(dir: string): string | undefined {
  * the directory is not a ChatBERT-IMR checkpoint either.
  */
 export async function loadChatModel(dir: string, options: { device?: string } = {}): Promise<ChatModel> {
-  if (checkpointVariant(dir) === 'ed') return EdChatModel.load(dir, { device: options.device ?? 'auto' });
+  const variant = checkpointVariant(dir);
+  if (variant === 'ed') return EdChatModel.load(dir, { device: options.device ?? 'auto' });
+  if (variant === 'ra') return RaChatModel.load(dir, { device: options.device ?? 'auto' });
   return ImrChatModel.load(dir, { device: options.device ?? 'auto' });
 }

@@ -56,7 +56,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
       out.write(m + '\n');
     } else out.write(m + '\n');
   };
-  run.on('eval', (e) => say(`  eval @ step ${e.step}: loss ${e.evalLoss.toFixed(4)}${e.extra?.lengthAccuracy !== undefined ? ` · length accuracy ${(100 * e.extra.lengthAccuracy).toFixed(1)}%` : ''}${e.best ? ' (best: model saved)' : ''}`));
+  run.on('eval', (e) => say(`  eval @ step ${e.step}: loss ${e.evalLoss.toFixed(4)}${e.extra?.perplexity !== undefined ? ` · perplexity ${e.extra.perplexity.toFixed(2)}` : ''}${e.extra?.lengthAccuracy !== undefined ? ` · length accuracy ${(100 * e.extra.lengthAccuracy).toFixed(1)}%` : ''}${e.best ? ' (best: model saved)' : ''}`));
   run.on('checkpoint', (d) => say(`  checkpoint ${d}`));
   run.on('message', (m) => say(`  ${m}`));
   try {

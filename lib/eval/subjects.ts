@@ -3,13 +3,14 @@
  * where the variant has them, candidate scores (hits@1) and a perplexity-like number (each with
  * a label saying exactly what it is). loadEvalSubject reads config.json's chatbert.variant.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readJsonFile } from '../checkpoint';
 import type { Example } from '../data/types';
 import { type Conversation, type ImrGenerateOptions, ImrChatModel } from '../imr/generate';
 import { RaChatModel, type RaReplyOptions } from '../ra/model';
 import { FibChatModel } from '../fib/fib';
+import { EdChatModel } from '../ed/generate';
+import { edPerplexity } from '../ed/perplexity';
 import { IMR_CANDIDATE_SCORE_LABEL, IMR_PPPL_LABEL, imrCandidateScores, imrPseudoPerplexity } from './imr';
 
 export type Variant = 'imr' | 'ra' | 'ed' | 'fib';
@@ -111,56 +112,21 @@ export async function loadEvalSubject(dirOrSpec: string, o: SubjectOptions = {})
   return loadEdSubject(dir, name, device, o);
 }
 
-/**
- * ChatBERT-ED, through the chat layer's loader when it is there (lib/chat/load.ts loadChatModel),
- * else lib/ed's EdChatModel; its true perplexity through lib/ed/perplexity.ts edPerplexity. Both
- * are looked up at run time, so the suite builds and runs without them; a missing piece gives a
- * clear error rather than a wrong number.
- */
+/** ChatBERT-ED: its replies, its likelihood of each candidate (hits@1), and its true perplexity. */
 async function loadEdSubject(dir: string, name: string, device: string, o: SubjectOptions): Promise<EvalSubject> {
-  const tryRequire = (rel: string): Record<string, unknown> | undefined => {
-    const base = path.join(__dirname, '..', rel);
-    if (!['.js', '.ts'].some((ext) => fs.existsSync(base + ext))) return undefined;
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require(base) as Record<string, unknown>;
-  };
-  type EdLike = {
-    generate?: (c: readonly Conversation[], opts?: Record<string, unknown>) => Promise<{ text: string }[]>;
-    reply?: (c: Conversation, opts?: Record<string, unknown>) => Promise<{ text: string }>;
-    device?: string;
-    dispose(): void;
-  };
-  let model: EdLike | undefined;
-  const chatLoad = tryRequire('chat/load');
-  if (typeof chatLoad?.loadChatModel === 'function') model = (await (chatLoad.loadChatModel as (d: string, opts: unknown) => Promise<EdLike>)(dir, { device })) as EdLike;
-  else {
-    const edGen = tryRequire('ed/generate');
-    const cls = edGen?.EdChatModel as { load?: (d: string, opts: unknown) => Promise<EdLike> } | undefined;
-    if (typeof cls?.load !== 'function') throw new Error(`${dir}: a ChatBERT-ED checkpoint, but this build has no ED loader (lib/chat/load.ts loadChatModel or lib/ed/generate.ts EdChatModel)`);
-    model = await cls.load(dir, { device });
-  }
-  const m = model;
-  const edPerplexity = tryRequire('ed/perplexity')?.edPerplexity as ((mm: unknown, ex: readonly Example[], opts: { batchSize?: number }) => Promise<{ perplexity: number; tokens: number }>) | undefined;
-  const rank = (m as { rankBatch?: EvalSubject['scoreCandidates'] }).rankBatch;
+  const m = await EdChatModel.load(dir, { device });
   return {
     name,
     dir,
     variant: 'ed',
-    device: m.device ?? device,
-    replies: async (convs) => {
-      if (m.generate) return (await m.generate(convs, {})).map((r) => r.text);
-      if (m.reply) return Promise.all(convs.map(async (c) => (await m.reply!(c, {})).text));
-      throw new Error(`${dir}: the ED model has neither generate() nor reply()`);
+    device: m.device,
+    replies: async (convs) => (await m.generate(convs, {})).map((r) => r.text),
+    scoreCandidates: (convs, lists) => m.rankBatch(convs, lists),
+    candidateScoreLabel: 'ED: mean log-likelihood per token of each candidate',
+    perplexity: async (examples) => {
+      const r = await edPerplexity(m, examples, { batchSize: o.batchSize });
+      return { value: r.perplexity, label: 'perplexity (ED: teacher-forced, reply tokens + [EOS])', tokens: r.tokens };
     },
-    ...(rank ? { scoreCandidates: rank.bind(m), candidateScoreLabel: 'ED: log-likelihood of each candidate' } : {}),
-    ...(edPerplexity
-      ? {
-          perplexity: async (examples: readonly Example[]) => {
-            const r = await edPerplexity(m, examples, { batchSize: o.batchSize });
-            return { value: r.perplexity, label: 'perplexity (ED: teacher-forced, reply tokens + [EOS])', tokens: r.tokens };
-          },
-        }
-      : {}),
     dispose: () => m.dispose(),
   };
 }

@@ -13,6 +13,10 @@ import { GenerationAbortedError, type IterationState } from '../imr/generate';
 import { checkEdOptions, describeEdOptions, edDefaults, parseEdOptionAssignment } from '../chat/ed-options';
 import { type ChatModel, loadChatModel } from '../chat/load';
 import { EdChatModel, type EdTokenEvent } from '../ed/generate';
+import { FibChatModel } from '../fib/fib';
+import { parseTemplate } from '../fib/template';
+import { ImrChatModel as ImrModel } from '../imr/generate';
+import { RaChatModel } from '../ra/model';
 import { chatbertHome } from '../train/run';
 import { withSpinner } from '../cli/spinner';
 
@@ -50,8 +54,9 @@ const HELP = `Commands:
   /show                 the current settings
   /steps on|off         watch the reply being unmasked, iteration by iteration
   /model DIR            load another model
-  /mode imr|ed          the decoding variant: IMR (iterative unmasking) or ED (encoder-decoder, streamed);
-                        loads the imr_tiny / ed_tiny quickstart model unless the current one is of that kind
+  /mode imr|ed|ra|fib   the variant: IMR (iterative unmasking), ED (encoder-decoder, streamed), RA (retrieval)
+                        or FIB (IMR filling templates); loads the imr_tiny / ed_tiny / ra_tiny model as needed
+  /template TEXT|off    FIB: fill this template, e.g. i have a [MASK] named [MASK:1-2] . (off: the library)
   /persona TEXT|off     give the bot a persona (sentences) or remove it
   /save FILE            write the transcript
   /quit                 leave (also Ctrl+D, or Ctrl+C at an empty prompt)
@@ -64,13 +69,21 @@ async function loadModel(dir: string, device?: string): Promise<ChatModel> {
         ? `no trained model at ${dir}. Make one with \`npm run train -- imr_tiny\` (or \`npm start\`), or pass --model DIR.`
         : dir === defaultEdModelDir()
           ? `no trained ChatBERT-ED model at ${dir}. Make one with \`npm run train -- ed_tiny\`, or load one with /model DIR.`
-          : `model directory ${dir} not found`,
+          : dir === defaultRaModelDir()
+            ? `no trained ChatBERT-RA model at ${dir}. Make one with \`npm run train -- ra_tiny\`, or load one with /model DIR.`
+            : `model directory ${dir} not found`,
     );
   }
   return withSpinner(`loading ${dir}`, () => loadChatModel(dir, { device: device ?? 'auto' }));
 }
 
-const variantName = (m: ChatModel) => (m instanceof EdChatModel ? 'ChatBERT-ED' : 'ChatBERT-IMR');
+const variantName = (m: ChatModel) =>
+  m instanceof EdChatModel ? 'ChatBERT-ED' : m instanceof RaChatModel ? 'ChatBERT-RA' : m instanceof FibChatModel ? 'ChatBERT-FIB' : 'ChatBERT-IMR';
+
+/** Where `npm run train -- ra_tiny` puts its model (what `/mode ra` loads). */
+export function defaultRaModelDir(): string {
+  return path.join(chatbertHome(), 'runs', 'ra_tiny', 'model');
+}
 
 /** Renders a slot mid-decoding: committed tokens, ▒ for positions still masked. */
 export function renderSlot(slot: (string | null)[]): string {
@@ -145,20 +158,39 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
         return true;
       }
       case 'mode': {
-        if (arg !== 'imr' && arg !== 'ed') throw new Error(`usage: /mode imr|ed (the current model is ${variantName(model)})`);
-        const isEd = model instanceof EdChatModel;
-        if ((arg === 'ed') === isEd) {
+        const modes = ['imr', 'ed', 'ra', 'fib'];
+        if (!modes.includes(arg)) throw new Error(`usage: /mode imr|ed|ra|fib (the current model is ${variantName(model)})`);
+        const current = model instanceof EdChatModel ? 'ed' : model instanceof RaChatModel ? 'ra' : model instanceof FibChatModel ? 'fib' : 'imr';
+        if (arg === current) {
           write(`mode ${arg}\n`);
           return true;
         }
-        // The conversation is text, so it carries over: both variants can answer the same history.
-        const next = await loadModel(arg === 'ed' ? defaultEdModelDir() : defaultModelDir(), o.device);
-        model.dispose();
+        // FIB is the IMR model filling templates, and back: no loading between those two.
+        let next: ChatModel;
+        if (arg === 'fib' && model instanceof ImrModel) next = new FibChatModel(model);
+        else if (arg === 'imr' && model instanceof FibChatModel) next = model.imr;
+        else {
+          const loaded = await loadModel(arg === 'ed' ? defaultEdModelDir() : arg === 'ra' ? defaultRaModelDir() : defaultModelDir(), o.device);
+          next = arg === 'fib' && loaded instanceof ImrModel ? new FibChatModel(loaded) : loaded;
+          model.dispose();
+        }
+        // The conversation is text, so it carries over: every variant can answer the same history.
         model = next;
         session.model = next;
-        write(`mode ${arg}: loaded ${next.dir} (${next.device})\n`);
+        write(`mode ${arg}: ${variantName(next)} · ${next.dir} (${next.device})\n`);
         return true;
       }
+      case 'template':
+        if (!arg || arg === 'off') {
+          session.templates = undefined;
+          write('templates: the shipped library, chosen by intent\n');
+          return true;
+        }
+        if (!(model instanceof FibChatModel)) throw new Error('templates are for ChatBERT-FIB: /mode fib first');
+        parseTemplate(arg, model.imr.tokenizer); // a bad template is refused here, not at the next reply
+        session.templates = [arg];
+        write(`template: ${arg}\n`);
+        return true;
       case 'persona':
         session.persona = !arg || arg === 'off' ? undefined : arg.split(/(?<=[.!?])\s+/);
         write(session.persona ? `persona: ${session.persona.join(' ')}\n` : 'persona off\n');
@@ -191,9 +223,9 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
       if (o.json)
         write(
           JSON.stringify(
-            'iterations' in reply
-              ? { user: text, reply: reply.text, ms, iterations: reply.iterations, settings: session.options }
-              : { user: text, reply: reply.text, ms, tokens: reply.tokens.length, settings: session.edOptions },
+            'tokens' in reply && model instanceof EdChatModel
+              ? { user: text, reply: reply.text, ms, tokens: reply.tokens.length, settings: session.edOptions }
+              : { user: text, reply: reply.text, ms, ...('iterations' in reply ? { iterations: reply.iterations } : {}), settings: session.options },
           ) + '\n',
         );
       else if (live || streaming) write(`\r\x1b[2Kbot> ${reply.text}\n`);

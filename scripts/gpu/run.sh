@@ -46,6 +46,7 @@ row "ChatBERT checkpoint -> transformers (cuda)" "$p2 $(tail -1 "$OUT/hf-load.lo
 node dist/cli.js bench unmask --device cuda > "$OUT/bench-unmask.md" 2>&1; cat "$OUT/bench-unmask.md" >> "$summary"
 node dist/cli.js bench generate --device cuda > "$OUT/bench-generate.md" 2>&1; cat "$OUT/bench-generate.md" >> "$summary"
 python3 scripts/gpu/hf_generate_ref.py > "$OUT/hf-generate.jsonl" 2>&1; cat "$OUT/hf-generate.jsonl" >> "$summary"
+node dist/cli.js bench ra --device cuda > "$OUT/bench-ra.md" 2>&1; cat "$OUT/bench-ra.md" >> "$summary"
 
 # 5. imr_small on DailyDialog: the first 100 steps, beside transformers' training throughput.
 if [ -d .gpu/data/dailydialog ]; then
