@@ -104,8 +104,8 @@ export interface TrainOptions<B = unknown> {
   transformBatch?: (batch: B, step: number) => B;
   /** Stop after this many steps of this invocation (tests of resume). */
   stopAfterSteps?: number;
-  /** Benchmark only: reuse the first step's batches at every step (no data pipeline). */
-  fixedBatch?: boolean;
+  /** Benchmark only: make every step's batches before the loop starts, so no data work overlaps training. */
+  premadeBatches?: boolean;
 }
 
 export interface TrainResult {
@@ -225,9 +225,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
 
     // The step list: (epoch, index in epoch) -> micro-batches of example indices.
     let epochPlan: { epoch: number; batches: number[][] } | undefined;
-    let fixed: B[] | undefined;
-    const microBatchesOf = (step: number, epoch: number, stepInEpoch: number): B[] => {
-      if (fixed) return fixed;
+    const makeMicroBatches = (step: number, epoch: number, stepInEpoch: number): B[] => {
       if (!epochPlan || epochPlan.epoch !== epoch) epochPlan = { epoch, batches: epochBatches(lengths, tc.batch_size, tc.bucket_batches, tc.seed, epoch) };
       const rng = new Rng(tc.seed, step, 0x3a5c);
       const out: B[] = [];
@@ -237,10 +235,13 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
         if (this.options.transformBatch) b = this.options.transformBatch(b, step);
         out.push(b);
       }
-      if (this.options.fixedBatch) fixed = out;
       return out;
     };
     const position = (step: number) => ({ epoch: Math.floor(step / stepsPerEpoch), stepInEpoch: step % stepsPerEpoch });
+    const premade = new Map<number, B[]>();
+    if (this.options.premadeBatches)
+      for (let s = state.step; s < totalSteps; s++) premade.set(s, makeMicroBatches(s, position(s).epoch, position(s).stepInEpoch));
+    const microBatchesOf = (step: number, epoch: number, stepInEpoch: number): B[] => premade.get(step) ?? makeMicroBatches(step, epoch, stepInEpoch);
 
     const losses: { step: number; loss: number }[] = [];
     let stoppedBy: TrainResult['stoppedBy'] = 'completed';
