@@ -47,6 +47,19 @@ inline void set_cuda_autocast(bool enabled, c10::ScalarType dtype) {
   if (!enabled) at::autocast::clear_cache();
 }
 
+// Autocast is thread-local: a worker enables bf16 autocast for the duration of one call.
+struct CudaAutocastScope {
+  bool on;
+  explicit CudaAutocastScope(bool enable) : on(enable) {
+    if (on) set_cuda_autocast(true, torch::kBFloat16);
+  }
+  ~CudaAutocastScope() {
+    if (on) set_cuda_autocast(false, torch::kBFloat16);
+  }
+  CudaAutocastScope(const CudaAutocastScope&) = delete;
+  CudaAutocastScope& operator=(const CudaAutocastScope&) = delete;
+};
+
 inline std::string torch_version() { return TORCH_VERSION; }
 
 // c10::Error carries a C++ backtrace in what(); users want the message alone.

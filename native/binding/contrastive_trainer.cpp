@@ -53,17 +53,6 @@ ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device dev) {
   return b;
 }
 
-// Autocast is thread-local: enable it on the worker thread for the duration of one call.
-struct AutocastScope {
-  bool on;
-  explicit AutocastScope(bool enable) : on(enable) {
-    if (on) compat::set_cuda_autocast(true, torch::kBFloat16);
-  }
-  ~AutocastScope() {
-    if (on) compat::set_cuda_autocast(false, torch::kBFloat16);
-  }
-};
-
 }  // namespace
 
 Napi::Function ContrastiveTrainerWrap::Init(Napi::Env env) {
@@ -138,7 +127,7 @@ Napi::Value ContrastiveTrainerWrap::Step(const Napi::CallbackInfo& info) {
           double loss = 0;
           int64_t correct = 0;
           {
-            AutocastScope autocast(impl->bf16);
+            compat::CudaAutocastScope autocast(impl->bf16);
             for (const auto& h : batches) {
               auto l = in_batch_loss(model, ToDevice(h, st->device), impl->pooling);
               (l.loss_sum / static_cast<double>(rows)).backward();
@@ -188,7 +177,7 @@ Napi::Value ContrastiveTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
           std::lock_guard<std::mutex> lock(st->mu);
           torch::NoGradGuard no_grad;
           st->model->eval();
-          AutocastScope autocast(impl->bf16);
+          compat::CudaAutocastScope autocast(impl->bf16);
           auto l = in_batch_loss(st->model, ToDevice(*h, st->device), impl->pooling);
           r->loss = l.loss_sum.item<double>();
           r->correct = l.correct.item<int64_t>();
@@ -213,7 +202,7 @@ Napi::Value ContrastiveTrainerWrap::SaveState(const Napi::CallbackInfo& info) {
         info.Env(), Value(),
         [impl, path] {
           std::lock_guard<std::mutex> lock(impl->model->mu);
-          write_tensors(path, impl->optimizer->state_dict(), {{"format", "pt"}, {"content", "chatbert AdamW state"}});
+          save_optimizer_state(path, {impl->optimizer.get()}, "chatbert AdamW state");
         },
         nullptr);
   });
@@ -226,13 +215,8 @@ Napi::Value ContrastiveTrainerWrap::LoadState(const Napi::CallbackInfo& info) {
     return PromiseWorker::Queue(
         info.Env(), Value(),
         [impl, path] {
-          auto tensors = read_tensors(path);
           std::lock_guard<std::mutex> lock(impl->model->mu);
-          try {
-            impl->optimizer->load_state_dict(tensors);
-          } catch (const std::exception& e) {
-            throw std::runtime_error(path + ": " + e.what());
-          }
+          load_optimizer_state(path, {impl->optimizer.get()});
         },
         nullptr);
   });

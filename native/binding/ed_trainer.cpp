@@ -31,17 +31,6 @@ int64_t InputTokens(const EdHostBatch& h) {
   return n;
 }
 
-// Autocast is thread-local: enable it on the worker thread for the duration of one call.
-struct AutocastScope {
-  bool on;
-  explicit AutocastScope(bool enable) : on(enable) {
-    if (on) compat::set_cuda_autocast(true, torch::kBFloat16);
-  }
-  ~AutocastScope() {
-    if (on) compat::set_cuda_autocast(false, torch::kBFloat16);
-  }
-};
-
 // Training mode for the parts that train: a frozen encoder stays in eval mode (no dropout), so it
 // gives the decoder the same features it will see at generation time.
 void SetTrain(EncoderDecoder& m, bool freeze_encoder) {
@@ -130,7 +119,7 @@ Napi::Value EdTrainerWrap::Step(const Napi::CallbackInfo& info) {
           const double norm = static_cast<double>(r->targets);
           double loss = 0, ce = 0;
           {
-            AutocastScope autocast(impl->bf16);
+            compat::CudaAutocastScope autocast(impl->bf16);
             for (const auto& h : batches) {
               auto l = ed_loss(model, EdBatchToDevice(h, st->device), impl->label_smoothing, impl->freeze_encoder);
               (l.loss_sum / norm).backward();
@@ -188,7 +177,7 @@ Napi::Value EdTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
           std::lock_guard<std::mutex> lock(st->mu);
           torch::NoGradGuard no_grad;
           st->model->eval();
-          AutocastScope autocast(impl->bf16);
+          compat::CudaAutocastScope autocast(impl->bf16);
           r->targets = static_cast<int64_t>(h->positions.size());
           if (r->targets == 0) return;
           auto l = ed_loss(st->model, EdBatchToDevice(*h, st->device), impl->label_smoothing, true);
@@ -217,9 +206,7 @@ Napi::Value EdTrainerWrap::SaveState(const Napi::CallbackInfo& info) {
         info.Env(), Value(),
         [impl, path] {
           std::lock_guard<std::mutex> lock(impl->model->mu);
-          auto state = impl->encoder_optimizer->state_dict();
-          for (auto& [k, v] : impl->decoder_optimizer->state_dict()) state[k] = v;
-          write_tensors(path, state, {{"format", "pt"}, {"content", "chatbert-ed AdamW state"}});
+          save_optimizer_state(path, {impl->encoder_optimizer.get(), impl->decoder_optimizer.get()}, "chatbert-ed AdamW state");
         },
         nullptr);
   });
@@ -232,16 +219,10 @@ Napi::Value EdTrainerWrap::LoadState(const Napi::CallbackInfo& info) {
     return PromiseWorker::Queue(
         info.Env(), Value(),
         [impl, path] {
-          auto tensors = read_tensors(path);
           std::lock_guard<std::mutex> lock(impl->model->mu);
-          try {
-            // Each checks all of its entries before changing any; the encoder's goes first so a
-            // file from a frozen-encoder run fails before the decoder's state is touched.
-            impl->encoder_optimizer->load_state_dict(tensors);
-            impl->decoder_optimizer->load_state_dict(tensors);
-          } catch (const std::exception& e) {
-            throw std::runtime_error(path + ": " + e.what());
-          }
+          // The encoder's goes first, so a file from a frozen-encoder run fails before the
+          // decoder's state is touched.
+          load_optimizer_state(path, {impl->encoder_optimizer.get(), impl->decoder_optimizer.get()});
         },
         nullptr);
   });

@@ -82,17 +82,6 @@ std::vector<HostBatch> ParseBatches(const Napi::Value& v, const DistilBertConfig
   return out;
 }
 
-// Autocast is thread-local: enable it on the worker thread for the duration of one call.
-struct AutocastScope {
-  bool on;
-  explicit AutocastScope(bool enable) : on(enable) {
-    if (on) compat::set_cuda_autocast(true, torch::kBFloat16);
-  }
-  ~AutocastScope() {
-    if (on) compat::set_cuda_autocast(false, torch::kBFloat16);
-  }
-};
-
 }  // namespace
 
 Napi::Function MlmTrainerWrap::Init(Napi::Env env) {
@@ -164,7 +153,7 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
         double weighted = 0, ce = 0, len = 0;
         int64_t correct = 0;
         {
-          AutocastScope autocast(impl->bf16);
+          compat::CudaAutocastScope autocast(impl->bf16);
           for (const auto& h : batches) {
             auto b = ToDevice(h, st->device);
             auto l = mlm_loss(model, b);
@@ -222,7 +211,7 @@ Napi::Value MlmTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
         std::lock_guard<std::mutex> lock(st->mu);
         torch::NoGradGuard no_grad;
         st->model->eval();
-        AutocastScope autocast(impl->bf16);
+        compat::CudaAutocastScope autocast(impl->bf16);
         auto l = mlm_loss(st->model, ToDevice(*h, st->device));
         r->ce = l.ce_sum.item<double>();
         r->weighted = l.weighted_sum.item<double>();
@@ -247,34 +236,29 @@ Napi::Value MlmTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
 // saveState(path) / loadState(path): the AdamW moments and step count as safetensors.
 Napi::Value MlmTrainerWrap::SaveState(const Napi::CallbackInfo& info) {
   return AsyncGuard(info.Env(), [&]() -> Napi::Value {
-  auto impl = impl_;
-  const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
-  return PromiseWorker::Queue(
-      info.Env(), Value(),
-      [impl, path] {
-        std::lock_guard<std::mutex> lock(impl->model->mu);
-        write_tensors(path, impl->optimizer->state_dict(), {{"format", "pt"}, {"content", "chatbert AdamW state"}});
-      },
-      nullptr);
+    auto impl = impl_;
+    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
+    return PromiseWorker::Queue(
+        info.Env(), Value(),
+        [impl, path] {
+          std::lock_guard<std::mutex> lock(impl->model->mu);
+          save_optimizer_state(path, {impl->optimizer.get()}, "chatbert AdamW state");
+        },
+        nullptr);
   });
 }
 
 Napi::Value MlmTrainerWrap::LoadState(const Napi::CallbackInfo& info) {
   return AsyncGuard(info.Env(), [&]() -> Napi::Value {
-  auto impl = impl_;
-  const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
-  return PromiseWorker::Queue(
-      info.Env(), Value(),
-      [impl, path] {
-        auto tensors = read_tensors(path);
-        std::lock_guard<std::mutex> lock(impl->model->mu);
-        try {
-          impl->optimizer->load_state_dict(tensors);
-        } catch (const std::exception& e) {
-          throw std::runtime_error(path + ": " + e.what());
-        }
-      },
-      nullptr);
+    auto impl = impl_;
+    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
+    return PromiseWorker::Queue(
+        info.Env(), Value(),
+        [impl, path] {
+          std::lock_guard<std::mutex> lock(impl->model->mu);
+          load_optimizer_state(path, {impl->optimizer.get()});
+        },
+        nullptr);
   });
 }
 

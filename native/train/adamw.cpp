@@ -1,5 +1,7 @@
 #include "train/adamw.h"
 
+#include "io/checkpoint.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -76,6 +78,22 @@ void AdamW::load_state_dict(const std::map<std::string, torch::Tensor>& state) {
     s.exp_avg_sq.copy_(get(s.name + ".exp_avg_sq", s.exp_avg_sq));
   }
   step_ = step_it->second.to(torch::kInt64).item<int64_t>();
+}
+
+void save_optimizer_state(const std::string& path, const std::vector<const AdamW*>& optimizers, const std::string& content) {
+  std::map<std::string, torch::Tensor> state;
+  for (const auto* o : optimizers)
+    for (auto& [k, v] : o->state_dict()) state[k] = v;
+  write_tensors(path, state, {{"format", "pt"}, {"content", content}});
+}
+
+void load_optimizer_state(const std::string& path, const std::vector<AdamW*>& optimizers) {
+  auto tensors = read_tensors(path);
+  try {
+    for (auto* o : optimizers) o->load_state_dict(tensors);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
 }
 
 }  // namespace chatbert

@@ -43,4 +43,9 @@ class AdamW {
   int64_t step_ = 0;
 };
 
+// One safetensors file for the state of one or more optimizers (their parameter names keep them
+// apart). Loading checks every optimizer's entries before changing any, and errors name the file.
+void save_optimizer_state(const std::string& path, const std::vector<const AdamW*>& optimizers, const std::string& content);
+void load_optimizer_state(const std::string& path, const std::vector<AdamW*>& optimizers);
+
 }  // namespace chatbert
