@@ -76,6 +76,32 @@ export function checkImrFits(cfg: ChatBertConfig, maxPositions: number): void {
     );
 }
 
+/**
+ * The DistilBERT a run trains: the checkpoint being resumed, the Hugging Face init of
+ * model.init_from, or a random one of the config's sizes; dropout and the chatbert section from the
+ * config either way.
+ */
+export async function loadOrCreateMlm(cfg: ChatBertConfig, tokenizer: BertTokenizer, resumeFrom: string | undefined, chatbert: Record<string, unknown>): Promise<DistilBertMLM> {
+  const tc = cfg.training;
+  const overrides = { dropout: cfg.model.dropout, attention_dropout: cfg.model.attention_dropout, chatbert: chatbert as never };
+  if (resumeFrom) return DistilBertMLM.load(resumeFrom, { device: tc.device, configOverrides: overrides });
+  if (cfg.model.init_from) return DistilBertMLM.load(cfg.model.init_from, { device: tc.device, configOverrides: overrides });
+  return DistilBertMLM.create(
+    {
+      vocab_size: tokenizer.vocabSize,
+      dim: cfg.model.dim,
+      n_layers: cfg.model.n_layers,
+      n_heads: cfg.model.n_heads,
+      hidden_dim: cfg.model.hidden_dim,
+      max_position_embeddings: cfg.model.max_position_embeddings,
+      pad_token_id: tokenizer.padTokenId,
+      ...overrides,
+    },
+    tokenizer,
+    { device: tc.device, seed: tc.seed },
+  );
+}
+
 export async function createImrTask({ config: cfg, resumeFrom }: TaskContext): Promise<TrainTask<ImrBatch>> {
   const tc = cfg.training;
   const data = loadTrainingData(cfg);
@@ -86,25 +112,7 @@ export async function createImrTask({ config: cfg, resumeFrom }: TaskContext): P
   const ids = specialIds(tokenizer);
 
   const meta = chatbertMeta(cfg);
-  const overrides = { dropout: cfg.model.dropout, attention_dropout: cfg.model.attention_dropout, chatbert: meta as never };
-  let model: DistilBertMLM;
-  if (resumeFrom) model = await DistilBertMLM.load(resumeFrom, { device: tc.device, configOverrides: overrides });
-  else if (cfg.model.init_from) model = await DistilBertMLM.load(cfg.model.init_from, { device: tc.device, configOverrides: overrides });
-  else
-    model = await DistilBertMLM.create(
-      {
-        vocab_size: tokenizer.vocabSize,
-        dim: cfg.model.dim,
-        n_layers: cfg.model.n_layers,
-        n_heads: cfg.model.n_heads,
-        hidden_dim: cfg.model.hidden_dim,
-        max_position_embeddings: cfg.model.max_position_embeddings,
-        pad_token_id: tokenizer.padTokenId,
-        ...overrides,
-      },
-      tokenizer,
-      { device: tc.device, seed: tc.seed },
-    );
+  const model = await loadOrCreateMlm(cfg, tokenizer, resumeFrom, meta);
   try {
     checkImrFits(cfg, model.config.max_position_embeddings);
   } catch (e) {

@@ -8,14 +8,13 @@ import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
 import { padBatch } from '../model';
-import { DistilBertMLM } from '../model';
 import { native, type ContrastiveBatch, type NativeContrastiveTrainer } from '../native';
 import { type RaMeta, candidateKey, checkRaFits, raCandidateIds, raContextIds } from '../ra/format';
 import { RaChatModel } from '../ra/model';
 import { BertTokenizer } from '../tokenizer';
 import { Rng } from '../util/rng';
 import { loadSource, loadTrainingData } from './data';
-import { chooseTokenizer, exampleTexts } from './imr-task';
+import { chooseTokenizer, exampleTexts, loadOrCreateMlm } from './imr-task';
 import { TrainingRun, type TaskContext, type TrainOptions, type TrainResult, type TrainTask } from './loop';
 
 export function raMetaOf(cfg: ChatBertConfig): RaMeta {
@@ -84,25 +83,7 @@ export async function createRaTask({ config: cfg, resumeFrom }: TaskContext): Pr
   const train = encodeRaExamples(data.train, tokenizer, meta, keyOf);
   const validation = encodeRaExamples(data.validation, tokenizer, meta, keyOf);
   const chatbert = raChatbertMeta(cfg);
-  const overrides = { dropout: cfg.model.dropout, attention_dropout: cfg.model.attention_dropout, chatbert: chatbert as never };
-  let model: DistilBertMLM;
-  if (resumeFrom) model = await DistilBertMLM.load(resumeFrom, { device: tc.device, configOverrides: overrides });
-  else if (cfg.model.init_from) model = await DistilBertMLM.load(cfg.model.init_from, { device: tc.device, configOverrides: overrides });
-  else
-    model = await DistilBertMLM.create(
-      {
-        vocab_size: tokenizer.vocabSize,
-        dim: cfg.model.dim,
-        n_layers: cfg.model.n_layers,
-        n_heads: cfg.model.n_heads,
-        hidden_dim: cfg.model.hidden_dim,
-        max_position_embeddings: cfg.model.max_position_embeddings,
-        pad_token_id: tokenizer.padTokenId,
-        ...overrides,
-      },
-      tokenizer,
-      { device: tc.device, seed: tc.seed },
-    );
+  const model = await loadOrCreateMlm(cfg, tokenizer, resumeFrom, chatbert);
   let trainer: NativeContrastiveTrainer;
   try {
     checkRaFits(meta, model.config.max_position_embeddings, `config ${cfg.name}`);
