@@ -25,9 +25,10 @@ const cfg = { vocab_size: 2000, dim: 64, n_layers: 2, n_heads: 4, hidden_dim: 25
 `;
 
 test('creating and disposing a model 200 times does not grow RSS by more than a few MB', () => {
-    // glibc gives each worker thread its own arena, whose size drifts by tens of MB as blocks land
-  // on different threads; two arenas keep that noise below the signal a leak would give.
-  const env = { ...process.env, MALLOC_ARENA_MAX: '2' };
+  // The allocator's own drift would hide the signal: glibc gives each worker thread an arena whose
+  // size wanders by tens of MB, and its adaptive mmap threshold sends freed large blocks back to the
+  // heap, where they fragment. One arena and a fixed threshold make RSS follow what is live.
+  const env = { ...process.env, MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '131072' };
   const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 120_000, env });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
