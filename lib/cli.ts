@@ -28,7 +28,7 @@ export function buildCli(argv: string[]) {
       (y) =>
         y
           .positional('config', { type: 'string', demandOption: true, describe: 'imr_tiny, imr_small, ... or a path' })
-          .option('set', { type: 'string', array: true, describe: 'override a config value, e.g. --set training.lr=1e-4' })
+          .option('set', { type: 'string', array: true, nargs: 1, describe: 'override a config value, e.g. --set training.lr=1e-4' })
           .option('resume', { type: 'boolean', default: false, describe: 'continue from the newest checkpoint of the run' })
           .option('run-dir', { type: 'string', describe: 'run directory (default: $CHATBERT_HOME/runs/<name>)' })
           .option('plain', { type: 'boolean', default: false, describe: 'log lines instead of a progress bar' }),
@@ -150,7 +150,7 @@ export function buildCli(argv: string[]) {
           .option('quick', { type: 'boolean', default: false, describe: 'smaller shapes, for a quick look' })
           .option('config', { type: 'string', default: 'imr_tiny', describe: 'train: the config to time' })
           .option('steps', { type: 'number', default: 40, describe: 'train: steps to time' })
-          .option('set', { type: 'string', array: true, describe: 'train: config overrides' }),
+          .option('set', { type: 'string', array: true, nargs: 1, describe: 'train: config overrides' }),
       async (a) => {
         try {
           let table: string;
@@ -175,7 +175,7 @@ export function buildCli(argv: string[]) {
       'evaluate models on a data split and compare them in one table (also written as JSON and Markdown)',
       (y) =>
         y
-          .option('model', { type: 'string', array: true, demandOption: true, describe: 'checkpoint directories (several: side by side); fib:DIR evaluates ChatBERT-FIB with the IMR model in DIR' })
+          .option('model', { type: 'string', array: true, nargs: 1, demandOption: true, describe: 'checkpoint directories (several: side by side); fib:DIR evaluates ChatBERT-FIB with the IMR model in DIR' })
           .option('data', { type: 'string', default: 'embedded:validation', describe: 'embedded|dailydialog|personachat[:split] or jsonl:<file>' })
           .option('data-dir', { type: 'string', default: 'data', describe: 'where downloaded datasets live' })
           .option('seed', { type: 'number', default: 0, describe: 'seed of the example sample and the random candidates' })
@@ -183,7 +183,7 @@ export function buildCli(argv: string[]) {
           .option('perplexity', { type: 'boolean', default: true, describe: 'compute the (pseudo-)perplexity (--no-perplexity skips it)' })
           .option('samples', { type: 'number', default: 5, describe: 'example conversations in eval.md' })
           .option('n', { type: 'number', default: 500, describe: 'examples (a fixed, seeded sample)' })
-          .option('opt', { type: 'string', array: true, describe: 'generation settings, e.g. --opt lengthMode=free' })
+          .option('opt', { type: 'string', array: true, nargs: 1, describe: 'generation settings, e.g. --opt lengthMode=free' })
           .option('device', { type: 'string' })
           .option('out', { type: 'string', describe: 'directory for eval.json and eval.md (default: the first model directory)' }),
       async (a) => {
@@ -212,7 +212,7 @@ export function buildCli(argv: string[]) {
       (y) =>
         y
           .option('model', { type: 'string', demandOption: true, describe: 'RA model directory' })
-          .option('data', { type: 'string', array: true, describe: 'sources whose training replies make the pool: embedded, dailydialog, personachat, jsonl:<file> (default: the pool sources of the config the model was trained with)' })
+          .option('data', { type: 'string', array: true, nargs: 1, describe: 'sources whose training replies make the pool: embedded, dailydialog, personachat, jsonl:<file> (default: the pool sources of the config the model was trained with)' })
           .option('add', { type: 'string', describe: 'a text file, one candidate reply per line, added to the existing pool' })
           .option('data-dir', { type: 'string', default: 'data' })
           .option('device', { type: 'string' }),
@@ -245,9 +245,9 @@ export function buildCli(argv: string[]) {
           .positional('context', { type: 'string', array: true })
           .option('model', { type: 'string', describe: 'checkpoint directory (default: the imr_tiny quickstart model)' })
           .option('device', { type: 'string' })
-          .option('persona', { type: 'string', array: true, describe: 'persona sentences' })
-          .option('opt', { type: 'string', array: true, describe: 'generation settings, e.g. --opt iterations=16 --opt sampling=top_p' })
-          .option('template', { type: 'string', array: true, describe: 'ChatBERT-FIB: fill this template (with an IMR model), e.g. "i have a [MASK] named [MASK] ."' })
+          .option('persona', { type: 'string', array: true, nargs: 1, describe: 'persona sentences' })
+          .option('opt', { type: 'string', array: true, nargs: 1, describe: 'generation settings, e.g. --opt iterations=16 --opt sampling=top_p' })
+          .option('template', { type: 'string', array: true, nargs: 1, describe: 'ChatBERT-FIB: fill this template (with an IMR model), e.g. "i have a [MASK] named [MASK] ."' })
           .option('steps', { type: 'boolean', default: false, describe: 'print every iteration to stderr' }),
       async (a) => {
         try {
