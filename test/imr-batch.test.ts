@@ -1,5 +1,6 @@
 import { encodeContext, imrInput } from '../lib/imr/format';
-import { epochBatches, makeImrBatch, type ImrObjective } from '../lib/imr/batch';
+import { makeImrBatch, type ImrObjective } from '../lib/imr/batch';
+import { epochBatches } from '../lib/train/batching';
 import { learningRate } from '../lib/train/schedule';
 import { Rng } from '../lib/util/rng';
 import { tinyTokenizer } from './helpers';

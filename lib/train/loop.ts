@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import type { ChatBertConfig } from '../config/schema';
-import { epochBatches } from '../imr/batch';
+import { epochBatches } from './batching';
 import { Rng, deriveSeed } from '../util/rng';
 import { OPTIMIZER_FILE, type TrainerState, latestCheckpoint, readTrainerState, writeCheckpoint, writeDirAtomic } from './checkpoints';
 import { type CurvePoint, writeLossCurve } from './plot';
