@@ -7,6 +7,7 @@
 #include <set>
 
 #include "binding/ed_model.h"
+#include "binding/streaming_worker.h"
 #include "binding/util.h"
 #include "generate/ed.h"
 
@@ -20,25 +21,15 @@ struct TokenStep {
   std::vector<uint8_t> active;
 };
 
-class EdWorker : public Napi::AsyncProgressQueueWorker<TokenStep> {
+class EdWorker : public StreamingWorker<TokenStep> {
  public:
   EdWorker(Napi::Env env, Napi::Object model, std::shared_ptr<EdState> st, EdGenerateOptions opt, EdSpecialIds ids, EdHostInput input,
-           Napi::Function on_token, Napi::Value abort)
-      : Napi::AsyncProgressQueueWorker<TokenStep>(env, "chatbert.ed"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        model_ref_(Napi::Persistent(model)),
+           Napi::Value on_token, Napi::Value abort)
+      : StreamingWorker<TokenStep>(env, "chatbert.ed", model, on_token, abort, "onToken"),
         st_(std::move(st)),
         opt_(std::move(opt)),
         ids_(std::move(ids)),
-        input_(std::move(input)) {
-    if (!on_token.IsEmpty()) callback_ref_ = Napi::Persistent(on_token);
-    if (abort.IsTypedArray()) {
-      abort_ref_ = Napi::Persistent(abort.As<Napi::Object>());
-      // A SharedArrayBuffer-backed Int32Array: JS writes 1 to ask the worker to stop.
-      abort_flag_ = reinterpret_cast<const std::atomic<int32_t>*>(abort.As<Napi::Int32Array>().Data());
-    }
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
+        input_(std::move(input)) {}
 
  protected:
   void Execute(const ExecutionProgress& progress) override {
@@ -49,69 +40,46 @@ class EdWorker : public Napi::AsyncProgressQueueWorker<TokenStep> {
       auto mask = torch::from_blob(input_.mask.data(), {input_.B, input_.T}, torch::kUInt8).to(dev);
       st_->model->eval();
       EdProgress cb;
-      if (!callback_ref_.IsEmpty()) {
+      if (HasCallback()) {
         cb = [&](int64_t step, const std::vector<int64_t>& tokens, const std::vector<uint8_t>& active) {
           TokenStep s{step, std::vector<int32_t>(tokens.begin(), tokens.end()), active};
           progress.Send(&s, 1);
         };
       }
-      result_ = ed_generate(st_->model, ids, mask, opt_, ids_, cb, abort_flag_);
+      result_ = ed_generate(st_->model, ids, mask, opt_, ids_, cb, AbortFlag());
     } catch (...) {
       SetError(CurrentExceptionMessage());
     }
   }
 
-  void OnProgress(const TokenStep* data, size_t count) override {
-    if (callback_ref_.IsEmpty()) return;
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    for (size_t i = 0; i < count; ++i) {
-      auto o = Napi::Object::New(env);
-      o.Set("step", static_cast<double>(data[i].step));
-      auto t = Napi::Int32Array::New(env, data[i].tokens.size());
-      std::copy(data[i].tokens.begin(), data[i].tokens.end(), t.Data());
-      auto a = Napi::Uint8Array::New(env, data[i].active.size());
-      std::copy(data[i].active.begin(), data[i].active.end(), a.Data());
-      o.Set("tokens", t);
-      o.Set("active", a);
-      // An exception in the user's callback must not take the process down: it is reported when
-      // the generation settles.
-      try {
-        callback_ref_.Call({o});
-      } catch (const Napi::Error& e) {
-        if (callback_error_.empty()) callback_error_ = e.Message();
-      }
-    }
+  Napi::Object StepValue(Napi::Env env, const TokenStep& step) override {
+    auto o = Napi::Object::New(env);
+    o.Set("step", static_cast<double>(step.step));
+    auto t = Napi::Int32Array::New(env, step.tokens.size());
+    std::copy(step.tokens.begin(), step.tokens.end(), t.Data());
+    auto a = Napi::Uint8Array::New(env, step.active.size());
+    std::copy(step.active.begin(), step.active.end(), a.Data());
+    o.Set("tokens", t);
+    o.Set("active", a);
+    return o;
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!callback_error_.empty()) {
-      deferred_.Reject(Napi::Error::New(env, "onToken callback threw: " + callback_error_).Value());
-      return;
-    }
+  Napi::Value Result(Napi::Env env) override {
     auto o = Napi::Object::New(env);
     o.Set("tokens", TensorToTypedArray(env, result_.tokens));
     o.Set("lengths", TensorToTypedArray(env, result_.lengths));
     o.Set("scores", TensorToTypedArray(env, result_.scores));
     o.Set("steps", static_cast<double>(result_.steps));
     o.Set("maxLength", static_cast<double>(opt_.max_length));
-    deferred_.Resolve(o);
+    return o;
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
  private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference model_ref_, abort_ref_;
-  Napi::FunctionReference callback_ref_;
   std::shared_ptr<EdState> st_;
   EdGenerateOptions opt_;
   EdSpecialIds ids_;
   EdHostInput input_;
-  const std::atomic<int32_t>* abort_flag_ = nullptr;
   EdResult result_;
-  std::string callback_error_;
 };
 
 const std::set<std::string> kOptionKeys = {"maxLength",         "minLength",        "sampling",     "temperature", "topK",
@@ -183,17 +151,8 @@ Napi::Value EdGenerate(const Napi::CallbackInfo& info) {
     if (!ov.IsUndefined() && !ov.IsObject()) throw Napi::TypeError::New(env, "options must be an object");
     auto opt = ParseOptions(ov.IsObject() ? ov.As<Napi::Object>() : Napi::Object::New(env), dcfg.n_positions);
     if (input.B * opt.num_beams > (1 << 16)) throw Napi::RangeError::New(env, "batch * numBeams must be at most 65536");
-    Napi::Function cb;
-    auto cbv = r.Get("onToken");
-    if (!cbv.IsUndefined() && !cbv.IsNull()) {
-      if (!cbv.IsFunction()) throw Napi::TypeError::New(env, "onToken must be a function");
-      cb = cbv.As<Napi::Function>();
-    }
-    auto abort = r.Get("abort");
-    if (!abort.IsUndefined()) {
-      if (!abort.IsTypedArray() || abort.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || abort.As<Napi::TypedArray>().ElementLength() < 1)
-        throw Napi::TypeError::New(env, "abort must be an Int32Array (over a SharedArrayBuffer) of length >= 1");
-    }
+    auto cb = OptionalCallback(r, "onToken");
+    auto abort = OptionalAbortFlag(r);
     auto* w = new EdWorker(env, info[0].As<Napi::Object>(), st, opt, std::move(sid), std::move(input), cb, abort);
     auto p = w->Promise();
     w->Queue();

@@ -6,6 +6,7 @@
 
 #include "binding/addon.h"
 #include "binding/distilbert_model.h"
+#include "binding/streaming_worker.h"
 #include "binding/util.h"
 #include "generate/imr.h"
 
@@ -19,14 +20,12 @@ struct Snapshot {
   std::vector<uint8_t> masked;
 };
 
-class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
+class ImrWorker : public StreamingWorker<Snapshot> {
  public:
   ImrWorker(Napi::Env env, Napi::Object model, std::shared_ptr<DistilBertState> st, ImrOptions opt, ImrSpecialIds ids, int64_t B, int64_t T,
             int64_t L, std::vector<int32_t> input_ids, std::vector<uint8_t> mask, std::vector<int32_t> slot_start, bool end_token_model,
-            std::vector<int32_t> fixed_tokens, std::vector<int32_t> lengths, Napi::Function on_iteration, Napi::Value abort)
-      : Napi::AsyncProgressQueueWorker<Snapshot>(env, "chatbert.imr"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        model_ref_(Napi::Persistent(model)),
+            std::vector<int32_t> fixed_tokens, std::vector<int32_t> lengths, Napi::Value on_iteration, Napi::Value abort)
+      : StreamingWorker<Snapshot>(env, "chatbert.imr", model, on_iteration, abort, "onIteration"),
         st_(std::move(st)),
         opt_(std::move(opt)),
         ids_(ids),
@@ -38,16 +37,7 @@ class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
         slot_start_(std::move(slot_start)),
         end_token_model_(end_token_model),
         fixed_tokens_(std::move(fixed_tokens)),
-        lengths_(std::move(lengths)) {
-    if (!on_iteration.IsEmpty()) callback_ref_ = Napi::Persistent(on_iteration);
-    if (abort.IsTypedArray()) {
-      auto a = abort.As<Napi::Int32Array>();
-      abort_ref_ = Napi::Persistent(abort.As<Napi::Object>());
-      // A SharedArrayBuffer-backed Int32Array: JS writes 1 to ask the worker to stop.
-      abort_flag_ = reinterpret_cast<const std::atomic<int32_t>*>(a.Data());
-    }
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
+        lengths_(std::move(lengths)) {}
 
  protected:
   void Execute(const ExecutionProgress& progress) override {
@@ -65,7 +55,7 @@ class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
       if (!lengths_.empty()) req.lengths = torch::from_blob(lengths_.data(), {B_}, torch::kInt32).to(torch::kInt64);
       st_->model->eval();
       ImrProgress cb;
-      if (!callback_ref_.IsEmpty()) {
+      if (HasCallback()) {
         cb = [&](int64_t it, const torch::Tensor& tokens, const torch::Tensor& masked) {
           Snapshot s;
           s.iteration = it;
@@ -76,7 +66,7 @@ class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
           progress.Send(&s, 1);
         };
       }
-      result_ = imr_generate(st_->model, req, opt_, ids_, cb, abort_flag_);
+      result_ = imr_generate(st_->model, req, opt_, ids_, cb, AbortFlag());
       result_.tokens = result_.tokens.to(torch::kCPU);
       result_.lengths = result_.lengths.to(torch::kCPU);
     } catch (...) {
@@ -84,50 +74,29 @@ class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
     }
   }
 
-  void OnProgress(const Snapshot* data, size_t count) override {
-    if (callback_ref_.IsEmpty()) return;
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    for (size_t i = 0; i < count; ++i) {
-      auto o = Napi::Object::New(env);
-      o.Set("iteration", static_cast<double>(data[i].iteration));
-      auto t = Napi::Int32Array::New(env, data[i].tokens.size());
-      std::copy(data[i].tokens.begin(), data[i].tokens.end(), t.Data());
-      auto m = Napi::Uint8Array::New(env, data[i].masked.size());
-      std::copy(data[i].masked.begin(), data[i].masked.end(), m.Data());
-      o.Set("tokens", t);
-      o.Set("masked", m);
-      // An exception in the user's callback must not take the process down: it is reported when
-      // the generation settles.
-      try {
-        callback_ref_.Call({o});
-      } catch (const Napi::Error& e) {
-        if (callback_error_.empty()) callback_error_ = e.Message();
-      }
-    }
+  Napi::Object StepValue(Napi::Env env, const Snapshot& step) override {
+    auto o = Napi::Object::New(env);
+    o.Set("iteration", static_cast<double>(step.iteration));
+    auto t = Napi::Int32Array::New(env, step.tokens.size());
+    std::copy(step.tokens.begin(), step.tokens.end(), t.Data());
+    auto m = Napi::Uint8Array::New(env, step.masked.size());
+    std::copy(step.masked.begin(), step.masked.end(), m.Data());
+    o.Set("tokens", t);
+    o.Set("masked", m);
+    return o;
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!callback_error_.empty()) {
-      deferred_.Reject(Napi::Error::New(env, "onIteration callback threw: " + callback_error_).Value());
-      return;
-    }
+  Napi::Value Result(Napi::Env env) override {
     auto o = Napi::Object::New(env);
     o.Set("tokens", TensorToTypedArray(env, result_.tokens));
     o.Set("lengths", TensorToTypedArray(env, result_.lengths));
     o.Set("committed", TensorToTypedArray(env, result_.committed));
     o.Set("confidence", TensorToTypedArray(env, result_.confidence));
     o.Set("iterations", static_cast<double>(result_.iterations));
-    deferred_.Resolve(o);
+    return o;
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
  private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference model_ref_, abort_ref_;
-  Napi::FunctionReference callback_ref_;
   std::shared_ptr<DistilBertState> st_;
   ImrOptions opt_;
   ImrSpecialIds ids_;
@@ -137,9 +106,7 @@ class ImrWorker : public Napi::AsyncProgressQueueWorker<Snapshot> {
   std::vector<int32_t> slot_start_;
   bool end_token_model_;
   std::vector<int32_t> fixed_tokens_, lengths_;
-  const std::atomic<int32_t>* abort_flag_ = nullptr;
   ImrResult result_;
-  std::string callback_error_;
 };
 
 template <typename T>
@@ -217,17 +184,8 @@ Napi::Value ImrGenerate(const Napi::CallbackInfo& info) {
     Napi::Object oo = r.Get("options").IsObject() ? r.Get("options").As<Napi::Object>() : Napi::Object::New(env);
     auto opt = ParseOptions(oo, L);
     const bool end_token_model = BoolOption(r, "endTokenModel", true);
-    Napi::Function cb;
-    auto cbv = r.Get("onIteration");
-    if (!cbv.IsUndefined() && !cbv.IsNull()) {
-      if (!cbv.IsFunction()) throw Napi::TypeError::New(env, "onIteration must be a function");
-      cb = cbv.As<Napi::Function>();
-    }
-    auto abort = r.Get("abort");
-    if (!abort.IsUndefined()) {
-      if (!abort.IsTypedArray() || abort.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || abort.As<Napi::TypedArray>().ElementLength() < 1)
-        throw Napi::TypeError::New(env, "abort must be an Int32Array (over a SharedArrayBuffer) of length >= 1");
-    }
+    auto cb = OptionalCallback(r, "onIteration");
+    auto abort = OptionalAbortFlag(r);
     std::vector<int32_t> fixed, lengths;
     if (!r.Get("slotTokens").IsUndefined()) {
       fixed = Int32ArrayArg(r.Get("slotTokens"), "slotTokens");
