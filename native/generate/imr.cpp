@@ -138,10 +138,11 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
     if ((threshold_mode || !dev.is_cuda()) && still.max().item<int64_t>() == 0) break;
     if (!(it == 0 && first_forward_done)) forward(opt.remask > 0, nullptr);
     const double temp = annealed_temperature(opt, std::min(it, opt.iterations - 1), opt.iterations);
-    auto logits = logits_buf;
-    logits = logits.index_fill(2, banned_t, neg_inf);
-    if (opt.length_mode == "free" && min_len > 0) logits.index_put_({Slice(), Slice(0, min_len), ids.sep}, neg_inf);
-    logits = filter_logits(logits, opt, temp);
+    // Bans go into the buffer itself: they hold at every iteration, so writing them again over
+    // rows that were not recomputed changes nothing, and no [B, L, V] copy is made.
+    logits_buf.index_fill_(2, banned_t, neg_inf);
+    if (opt.length_mode == "free" && min_len > 0) logits_buf.index_put_({Slice(), Slice(0, min_len), ids.sep}, neg_inf);
+    auto logits = filter_logits(logits_buf, opt, temp);
 
     ops::UnmaskOptions args;
     args.temperature = temp;
