@@ -3,6 +3,7 @@
  * prebuild or build/Release via node-gyp-build; a missing build gives one clear error.
  */
 import * as os from 'node:os';
+import type { EdGenerateOptions } from './ed/generate';
 import * as path from 'node:path';
 
 export interface NativeInfo {
@@ -411,23 +412,8 @@ export interface NativeEdTrainer {
   readonly steps: number;
 }
 
-/** Decoding options as the addon takes them (lib/ed/generate.ts documents each). */
-export interface EdNativeOptions {
-  maxLength?: number;
-  minLength?: number;
-  sampling?: boolean;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  numBeams?: number;
-  lengthPenalty?: number;
-  earlyStopping?: boolean;
-  repetitionPenalty?: number;
-  noRepeatNgramSize?: number;
-  seed?: number;
-  useCache?: boolean;
-  forceBeamSearch?: boolean;
-}
+/** Decoding options as the addon takes them: EdGenerateOptions (documented there) and a test hook. */
+export type EdNativeOptions = EdGenerateOptions & { forceBeamSearch?: boolean };
 
 export interface EdGenerateRequest extends NativeTokenBatch {
   specialIds: { bos: number; eos: number; pad: number; suppressed?: Int32Array };

@@ -11,6 +11,7 @@
  * (at least one) of its n trainable slot positions; only those count in the loss (optionally
  * weighted 1/t). Context tokens are never masked. Batches are padded to their longest row.
  */
+import type { MlmTrainBatch } from '../native';
 import type { BertTokenizer } from '../tokenizer';
 import { Rng } from '../util/rng';
 import { imrInput } from './format';
@@ -28,16 +29,8 @@ export interface ImrObjective {
   inverseTWeighting: boolean;
 }
 
-export interface ImrBatch {
-  inputIds: Int32Array;
-  attentionMask: Uint8Array;
-  batch: number;
-  seqLen: number;
-  positions: Int32Array;
-  labels: Int32Array;
-  weights?: Float32Array;
-  lengthTargets?: Int32Array;
-}
+/** A batch is what the native masked-LM step takes. */
+export type ImrBatch = MlmTrainBatch;
 
 export interface SpecialIds {
   pad: number;

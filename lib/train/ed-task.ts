@@ -3,7 +3,6 @@
  * (resumed, with a Hugging Face DistilBERT as the encoder, or random), and the native
  * teacher-forcing step with separate encoder and decoder learning rates.
  */
-import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
 import { type EdEncodedExample, edLength, edSpecialIds, encoderInput, makeEdBatch } from '../ed/batch';
@@ -13,8 +12,7 @@ import { perplexityOfEncoded } from '../ed/perplexity';
 import { encodeContext } from '../imr/format';
 import { native, type EdTrainBatch, type NativeEdTrainer } from '../native';
 import { BertTokenizer } from '../tokenizer';
-import { loadTrainingData } from './data';
-import { chooseTokenizer, exampleTexts } from './imr-task';
+import { loadDataAndVocab } from './imr-task';
 import { type TaskContext, type TrainOptions, type TrainTask, TrainingRun } from './loop';
 
 /** The chatbert section of config.json, less what the model itself knows (variant, decoder sizes). */
@@ -57,8 +55,7 @@ export function checkEdFits(cfg: ChatBertConfig, encoderPositions: number, decod
 
 export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Promise<TrainTask<EdTrainBatch>> {
   const tc = cfg.training;
-  const data = loadTrainingData(cfg);
-  const tokenizer = resumeFrom ? BertTokenizer.fromVocabFile(path.join(resumeFrom, 'vocab.txt')) : chooseTokenizer(cfg, () => exampleTexts([data.train, data.validation]));
+  const { data, tokenizer } = loadDataAndVocab(cfg, resumeFrom);
   const train = encodeEdExamples(data.train, tokenizer, cfg);
   const validation = encodeEdExamples(data.validation, tokenizer, cfg);
   const ids = edSpecialIds(tokenizer);

@@ -11,7 +11,7 @@ import { DistilBertMLM } from '../model';
 import { native, type NativeMlmTrainer } from '../native';
 import { BertTokenizer } from '../tokenizer';
 import { Rng } from '../util/rng';
-import { loadTrainingData } from './data';
+import { type TrainingData, loadTrainingData } from './data';
 import type { TaskContext, TrainTask } from './loop';
 
 export function objectiveOf(cfg: ChatBertConfig): ImrObjective {
@@ -48,6 +48,16 @@ export function chooseTokenizer(cfg: ChatBertConfig, texts: () => Iterable<strin
   if (cfg.model.vocab === 'bert-base-uncased') return BertTokenizer.bertBaseUncased();
   if (cfg.model.vocab === 'pruned') return BertTokenizer.bertBaseUncased().prune(texts());
   return BertTokenizer.fromVocabFile(path.resolve(cfg.model.vocab));
+}
+
+/**
+ * A run's examples and vocabulary: the resumed checkpoint's vocabulary, or the one the config
+ * chooses (pruned to the examples when it says so).
+ */
+export function loadDataAndVocab(cfg: ChatBertConfig, resumeFrom: string | undefined): { data: TrainingData; tokenizer: BertTokenizer } {
+  const data = loadTrainingData(cfg);
+  const tokenizer = resumeFrom ? BertTokenizer.fromVocabFile(path.join(resumeFrom, 'vocab.txt')) : chooseTokenizer(cfg, () => exampleTexts([data.train, data.validation]));
+  return { data, tokenizer };
 }
 
 /** Every text of a data set (for pruning a vocabulary to it). */
@@ -104,8 +114,7 @@ export async function loadOrCreateMlm(cfg: ChatBertConfig, tokenizer: BertTokeni
 
 export async function createImrTask({ config: cfg, resumeFrom }: TaskContext): Promise<TrainTask<ImrBatch>> {
   const tc = cfg.training;
-  const data = loadTrainingData(cfg);
-  const tokenizer = resumeFrom ? BertTokenizer.fromVocabFile(path.join(resumeFrom, 'vocab.txt')) : chooseTokenizer(cfg, () => exampleTexts([data.train, data.validation]));
+  const { data, tokenizer } = loadDataAndVocab(cfg, resumeFrom);
   const train = encodeExamples(data.train, tokenizer, cfg);
   const validation = encodeExamples(data.validation, tokenizer, cfg);
   const obj = objectiveOf(cfg);

@@ -141,7 +141,6 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
 
   async run(): Promise<TrainResult> {
     const cfg = this.config;
-    const tc = cfg.training;
     const runDir = this.runDir;
     fs.mkdirSync(runDir, { recursive: true });
     const resumeFrom = this.options.resume ? latestCheckpoint(runDir) : undefined;

@@ -13,8 +13,8 @@ import { type RaMeta, candidateKey, checkRaFits, raCandidateIds, raContextIds } 
 import { RaChatModel } from '../ra/model';
 import { BertTokenizer } from '../tokenizer';
 import { Rng } from '../util/rng';
-import { loadSource, loadTrainingData } from './data';
-import { chooseTokenizer, exampleTexts, loadOrCreateMlm } from './imr-task';
+import { loadSource } from './data';
+import { loadDataAndVocab, loadOrCreateMlm } from './imr-task';
 import { TrainingRun, type TaskContext, type TrainOptions, type TrainResult, type TrainTask } from './loop';
 
 export function raMetaOf(cfg: ChatBertConfig): RaMeta {
@@ -69,8 +69,7 @@ export function makeRaBatch(rows: readonly RaExample[], padId: number, dedupe: b
 
 export async function createRaTask({ config: cfg, resumeFrom }: TaskContext): Promise<TrainTask<ContrastiveBatch>> {
   const tc = cfg.training;
-  const data = loadTrainingData(cfg);
-  const tokenizer = resumeFrom ? BertTokenizer.fromVocabFile(path.join(resumeFrom, 'vocab.txt')) : chooseTokenizer(cfg, () => exampleTexts([data.train, data.validation]));
+  const { data, tokenizer } = loadDataAndVocab(cfg, resumeFrom);
   const meta = raMetaOf(cfg);
   // One integer per distinct reply text (train and validation share the numbering).
   const keys = new Map<string, number>();
