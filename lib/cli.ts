@@ -278,7 +278,11 @@ export function buildCli(argv: string[]) {
           for (let i = 0; i + 1 < turns.length; i += 2) session.turns.push({ speaker: 'user', text: turns[i] }, { speaker: 'bot', text: turns[i + 1] });
           if (turns.length % 2 === 0) throw new Error('give an odd number of turns: the user speaks last (user, bot, user, ...)');
           const reply = await session.send(turns[turns.length - 1], {
-            onIteration: a.steps ? (s) => process.stderr.write(`[${s.iteration + 1}] ${renderSlot(s.slots[0])}\n`) : undefined,
+            onIteration: a.steps
+              ? (s) => {
+                  process.stderr.write(`[${s.iteration + 1}] ${renderSlot(s.slots[0])}\n`);
+                }
+              : undefined,
           });
           model.dispose();
           console.log(reply.text);

@@ -121,7 +121,8 @@ export interface ImrNativeRequest {
   specialIds: { pad: number; unk: number; cls: number; sep: number; mask: number };
   endTokenModel: boolean;
   options: Record<string, unknown>;
-  onIteration?: (s: { iteration: number; tokens: Int32Array; masked: Uint8Array }) => void;
+  /** May return a Promise: the next iteration waits until it settles. */
+  onIteration?: (s: { iteration: number; tokens: Int32Array; masked: Uint8Array }) => unknown;
   /** Int32Array over a SharedArrayBuffer: writing 1 stops the generation. */
   abort?: Int32Array;
   /** [batch * slotLength] given slot tokens (-1 = to decode): fixed template words. */

@@ -112,7 +112,12 @@ describe('ChatBERT-IMR generation', () => {
 
   test('an AbortSignal stops a generation', async () => {
     const ac = new AbortController();
-    const p = model.reply(conv, { iterations: 1000, remask: 1, lengthMode: 'fixed' }, { signal: ac.signal, onIteration: (s) => s.iteration === 2 && ac.abort() });
+    const p = model.reply(conv, { iterations: 1000, remask: 1, lengthMode: 'fixed' }, {
+        signal: ac.signal,
+        onIteration: (s) => {
+          if (s.iteration === 2) ac.abort();
+        },
+      });
     await expect(p).rejects.toBeInstanceOf(GenerationAbortedError);
     ac.abort();
     await expect(model.reply(conv, {}, { signal: ac.signal })).rejects.toBeInstanceOf(GenerationAbortedError);
@@ -129,6 +134,40 @@ describe('ChatBERT-IMR generation', () => {
     [{ confidence: 'vibes' }, /confidence must be one of/],
   ])('bad option %j is a clear error', async (o, message) => {
     await expect(model.reply(conv, o as ImrGenerateOptions)).rejects.toThrow(message);
+  });
+
+  test('a Promise returned by onIteration holds the next iteration until it settles', async () => {
+    const seen: number[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const p = model.reply(conv, { iterations: 4, lengthMode: 'fixed', schedule: 'linear' }, {
+      onIteration: (s) => {
+        seen.push(s.iteration);
+        return s.iteration === 0 ? held : undefined;
+      },
+    });
+    // Unheld, the tiny model would finish all four iterations in a few milliseconds.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toEqual([0]);
+    release();
+    const r = await p;
+    expect(seen).toEqual([0, 1, 2, 3]);
+    expect(r.tokens).toHaveLength(12);
+  });
+
+  test('aborting while onIteration holds the generation ends it (no hang)', async () => {
+    const ac = new AbortController();
+    const p = model.reply(conv, { iterations: 4, lengthMode: 'fixed' }, {
+      signal: ac.signal,
+      onIteration: () => new Promise<void>(() => undefined), // never settles
+    });
+    setTimeout(() => ac.abort(), 50);
+    await expect(p).rejects.toBeInstanceOf(GenerationAbortedError);
+    expect((await model.reply(conv, { iterations: 2, lengthMode: 'fixed' })).iterations).toBe(2); // the model is free again
+  });
+
+  test('a rejected onIteration Promise rejects the generation with its message', async () => {
+    await expect(model.reply(conv, { iterations: 3 }, { onIteration: () => Promise.reject(new Error('display gone')) })).rejects.toThrow(/onIteration callback threw: display gone/);
   });
 
   test('a throwing onIteration callback rejects the generation instead of crashing', async () => {
@@ -148,5 +187,20 @@ test('stream() yields every iteration then returns the reply', async () => {
   }
   expect(seen).toEqual([8, 6, 4, 2, 0]);
   expect(r.value.tokens).toHaveLength(10);
+  m.dispose();
+});
+
+test('stream(): leaving the loop early stops the generation and frees the model', async () => {
+  const mlm = await DistilBertMLM.create(tinyConfig(tok.vocabSize), tok, { device: 'cpu', seed: 13 });
+  const m = ImrChatModel.fromModel(mlm, { maxResponseLength: 10, endMode: 'end_token', maxTurns: 3, maxContextTokens: 16, persona: false });
+  let taken = 0;
+  // 1024 iterations with full re-masking: the reply would take many iterations to finish.
+  for await (const s of m.stream({ turns: ['hello'] }, { iterations: 1024, remask: 1, lengthMode: 'fixed' })) {
+    expect(s.iteration).toBe(taken);
+    if (++taken === 2) break;
+  }
+  expect(taken).toBe(2);
+  const r = await m.reply({ turns: ['hello'] }, { iterations: 3, lengthMode: 'fixed' });
+  expect(r.iterations).toBe(3);
   m.dispose();
 });

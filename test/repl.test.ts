@@ -22,7 +22,7 @@ beforeAll(async () => {
 
 describe('through a pipe', () => {
   test('one reply per line; commands work; errors are one line and the REPL goes on', () => {
-    const input = 'hello how are you ?\n/set iterations=4\n/set schedule=sideways\nwhat do you like ?\n/show\n';
+    const input = 'hello how are you ?\n/set iterations=4\n/set schedule=sideways\nwhat do you like ?\n/show\n/steps on fast\n';
     const r = spawnSync(process.execPath, [replBin, '--model', modelDir], { input, encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: home }, timeout: 60_000 });
     expect(r.status).toBe(0);
     const lines = r.stdout.split('\n');
@@ -32,6 +32,7 @@ describe('through a pipe', () => {
     expect(lines[3].length).toBeGreaterThan(0); // second reply
     expect(r.stdout).toMatch(/iterations\s+4\n/);
     expect(r.stdout).toMatch(/schedule\s+cosine\s+\(default\)/);
+    expect(r.stdout.trim().split('\n').pop()).toMatch(/^error: \/steps on fast: usage: \/steps on \[MS\] \| \/steps off/);
   });
 
   test('--json prints each reply with its timings and settings', () => {
@@ -101,9 +102,10 @@ describe('through a pseudo-terminal (tmux)', () => {
     let s = await waitFor(/bot> .+\n.*you>\s*$/m);
     expect(s).toMatch(/ChatBERT-IMR · /);
 
-    keys('/steps on', 'Enter');
-    await waitFor(/steps on/);
-    // Many iterations with re-masking make a reply slow enough to watch and to interrupt.
+    // Each iteration stays on screen for 300 ms (the generation waits for the display), and many
+    // iterations with re-masking make the reply last long enough to interrupt on any machine.
+    keys('/steps on 300', 'Enter');
+    await waitFor(/steps on \(300 ms per iteration\)/);
     keys('/set iterations=1024', 'Enter');
     keys('/set remask=1', 'Enter');
     await waitFor(/ok: remask=1/);

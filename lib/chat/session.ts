@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { EdChatModel, type EdGenerateOptions, type EdReply, type EdTokenEvent } from '../ed/generate';
 import { FibChatModel, templatesFor } from '../fib/fib';
-import type { ImrGenerateOptions, IterationState } from '../imr/generate';
+import type { ImrGenerateOptions, IterationHook } from '../imr/generate';
 import { RaChatModel } from '../ra/model';
 import type { ChatModel } from './load';
 
@@ -27,7 +27,7 @@ export class ChatSession {
   /** Adds the user's turn, replies, and records the reply. An aborted or failed reply leaves the history as it was. */
   async send(
     text: string,
-    hooks: { onIteration?: (s: IterationState) => void; onToken?: (e: EdTokenEvent) => void; signal?: AbortSignal } = {},
+    hooks: { onIteration?: IterationHook; onToken?: (e: EdTokenEvent) => void; signal?: AbortSignal } = {},
   ): Promise<{ text: string; iterations?: number } | EdReply> {
     const history = [...this.turns.map((t) => t.text), text];
     const conversation = { turns: history, persona: this.persona };

@@ -5,7 +5,7 @@
  * decoded in one batch and the one whose filled tokens the model is surest of wins.
  */
 import { appropriateReplyIntents, classifyIntent } from '../data/embedded';
-import type { Conversation, ImrChatModel, ImrGenerateOptions, ImrReply, IterationState } from '../imr/generate';
+import type { Conversation, ImrChatModel, ImrGenerateOptions, ImrReply, IterationHook, IterationState } from '../imr/generate';
 import { TEMPLATE_LIBRARY } from './library';
 import { blankLengthChoices, parseTemplate, templateSlot, type Template } from './template';
 
@@ -44,7 +44,7 @@ export class FibChatModel {
     c: Conversation,
     templates: readonly string[],
     options: FibOptions = {},
-    hooks: { onIteration?: (s: IterationState) => void; signal?: AbortSignal } = {},
+    hooks: { onIteration?: IterationHook; signal?: AbortSignal } = {},
   ): Promise<FibReply> {
     if (templates.length === 0) throw new Error('no template to fill');
     const { maxLengthChoices = 16, ...decodeOptions } = options;
@@ -77,7 +77,7 @@ export class FibChatModel {
   }
 
   /** A reply with a template from the shipped library, chosen by the conversation's last turn. */
-  reply(c: Conversation, options: FibOptions = {}, hooks: { onIteration?: (s: IterationState) => void; signal?: AbortSignal } = {}): Promise<FibReply> {
+  reply(c: Conversation, options: FibOptions = {}, hooks: { onIteration?: IterationHook; signal?: AbortSignal } = {}): Promise<FibReply> {
     return this.fill(c, templatesFor(c), options, hooks);
   }
 

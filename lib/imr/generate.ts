@@ -65,6 +65,12 @@ export interface IterationState {
   slots: (string | null)[][];
 }
 
+/**
+ * Called with each iteration's state. A returned Promise holds the generation: the next iteration
+ * waits until it settles, so a display can set the pace (and a slow consumer never falls behind).
+ */
+export type IterationHook = (s: IterationState) => unknown;
+
 export interface ImrReply {
   text: string;
   tokens: string[];
@@ -135,7 +141,7 @@ export class ImrChatModel {
   generate(
     conversations: readonly Conversation[],
     options: ImrGenerateOptions = {},
-    hooks: { onIteration?: (s: IterationState) => void; signal?: AbortSignal } = {},
+    hooks: { onIteration?: IterationHook; signal?: AbortSignal } = {},
   ): Promise<ImrReply[]> {
     return this.decode(conversations, options, hooks);
   }
@@ -147,7 +153,7 @@ export class ImrChatModel {
   async decode(
     conversations: readonly Conversation[],
     options: ImrGenerateOptions = {},
-    hooks: { onIteration?: (s: IterationState) => void; signal?: AbortSignal } = {},
+    hooks: { onIteration?: IterationHook; signal?: AbortSignal } = {},
     slots?: readonly SlotConstraint[],
   ): Promise<ImrReply[]> {
     if (conversations.length === 0) return [];
@@ -219,32 +225,60 @@ export class ImrChatModel {
   /**
    * The reply as it develops: yields every iteration's state, then returns the reply.
    *   for await (const s of model.stream(c)) render(s.slots[0]);
+   * The generation waits for the consumer: iteration n+1 is computed once state n has been taken
+   * and the loop asks for the next. Leaving the loop early stops the generation.
    */
   async *stream(c: Conversation, options: ImrGenerateOptions = {}, hooks: { signal?: AbortSignal } = {}): AsyncGenerator<IterationState, ImrReply> {
-    const queue: IterationState[] = [];
+    const queue: { state: IterationState; release: () => void }[] = [];
     let wake: (() => void) | undefined;
     let done = false;
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    if (hooks.signal?.aborted) stop.abort();
+    hooks.signal?.addEventListener('abort', onAbort, { once: true });
     const pending = this.reply(c, options, {
-      signal: hooks.signal,
-      onIteration: (s) => {
-        queue.push(s);
-        wake?.();
-      },
+      signal: stop.signal,
+      onIteration: (state) =>
+        new Promise<void>((release) => {
+          queue.push({ state, release });
+          wake?.();
+        }),
     }).finally(() => {
       done = true;
       wake?.();
     });
     pending.catch(() => undefined); // surfaced below
-    while (!done || queue.length) {
-      if (queue.length) yield queue.shift()!;
-      else await new Promise<void>((r) => (wake = r));
-      wake = undefined;
+    let finished = false;
+    let taken: { release: () => void } | undefined;
+    try {
+      while (!done || queue.length) {
+        const item = queue.shift();
+        if (item) {
+          taken = item;
+          yield item.state;
+          taken = undefined;
+          item.release();
+        } else {
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+      }
+      finished = true;
+      return await pending;
+    } finally {
+      hooks.signal?.removeEventListener('abort', onAbort);
+      if (!finished) {
+        // The consumer left (break / throw): stop the generation and let it end.
+        stop.abort();
+        taken?.release();
+        for (const item of queue.splice(0)) item.release();
+        await pending.catch(() => undefined);
+      }
     }
-    return pending;
   }
 
   /** One reply to one conversation. */
-  async reply(c: Conversation, options: ImrGenerateOptions = {}, hooks: { onIteration?: (s: IterationState) => void; signal?: AbortSignal } = {}): Promise<ImrReply> {
+  async reply(c: Conversation, options: ImrGenerateOptions = {}, hooks: { onIteration?: IterationHook; signal?: AbortSignal } = {}): Promise<ImrReply> {
     return (await this.generate([c], options, hooks))[0];
   }
 

@@ -30,6 +30,23 @@ export function defaultEdModelDir(): string {
   return path.join(chatbertHome(), 'runs', 'ed_tiny', 'model');
 }
 
+/** How long each iteration stays on screen with `/steps on`: slow enough to follow the unmasking. */
+const DEFAULT_STEP_MS = 80;
+
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects: an abort is handled by the generation). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 export interface ReplOptions {
   modelDir?: string;
   device?: string;
@@ -52,7 +69,8 @@ const HELP = `Commands:
                         top_p, num_beams, length_penalty, early_stopping, repetition_penalty,
                         no_repeat_ngram_size, min_length, max_length, seed, sampling, use_cache
   /show                 the current settings
-  /steps on|off         watch the reply being unmasked, iteration by iteration
+  /steps on [MS]|off    watch the reply being unmasked, iteration by iteration; on a terminal each
+                        iteration shows for at least MS milliseconds (default 80; 0: full speed)
   /model DIR            load another model
   /mode imr|ed|ra|fib   the variant: IMR (iterative unmasking), ED (encoder-decoder, streamed), RA (retrieval)
                         or FIB (IMR filling templates); loads the imr_tiny / ed_tiny / ra_tiny model as needed
@@ -108,6 +126,7 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
   let model = await loadModel(modelDir, o.device);
   const session = new ChatSession(model, o.persona);
   let steps = false;
+  let stepMs = DEFAULT_STEP_MS;
   let current: AbortController | undefined;
 
   // Returns false when the REPL should end.
@@ -143,10 +162,16 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
         );
         return true;
       case 'steps':
-        if (arg !== 'on' && arg !== 'off') throw new Error("usage: /steps on|off");
-        steps = arg === 'on';
-        write(`steps ${arg}\n`);
+      {
+        const [onOff, ms, extra] = arg.split(/\s+/);
+        const usage = 'usage: /steps on [MS] | /steps off (MS: 0 to 10000 milliseconds per iteration)';
+        if ((onOff !== 'on' && onOff !== 'off') || extra !== undefined || (onOff === 'off' && ms !== undefined)) throw new Error(usage);
+        if (ms !== undefined && !(/^\d+$/.test(ms) && Number(ms) <= 10_000)) throw new Error(`/steps on ${ms}: ${usage}`);
+        steps = onOff === 'on';
+        if (steps) stepMs = ms === undefined ? DEFAULT_STEP_MS : Number(ms);
+        write(steps && interactive ? `steps on (${stepMs} ms per iteration)\n` : `steps ${onOff}\n`);
         return true;
+      }
       case 'model': {
         if (!arg) throw new Error('usage: /model DIR');
         const next = await loadModel(path.resolve(arg), o.device);
@@ -212,13 +237,20 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
     // ChatBERT-ED writes its reply token by token: on a terminal the line is redrawn as they come.
     const streaming = interactive && model instanceof EdChatModel;
     const onToken = streaming ? (e: EdTokenEvent) => write(`\r\x1b[2Kbot> ${e.text}`) : undefined;
+    const signal = current.signal;
     const onIteration = live
-      ? (s: IterationState) => write(`\r\x1b[2Kbot> ${renderSlot(s.slots[0])}  \x1b[2m(iteration ${s.iteration + 1})\x1b[0m`)
+      ? (s: IterationState) => {
+          write(`\r\x1b[2Kbot> ${renderSlot(s.slots[0])}  \x1b[2m(iteration ${s.iteration + 1})\x1b[0m`);
+          // The generation waits for this Promise: each iteration stays on screen for stepMs.
+          return stepMs > 0 ? pause(stepMs, signal) : undefined;
+        }
       : steps && !interactive && !o.json
-        ? (s: IterationState) => write(`  [${s.iteration + 1}] ${renderSlot(s.slots[0])}\n`)
+        ? (s: IterationState) => {
+            write(`  [${s.iteration + 1}] ${renderSlot(s.slots[0])}\n`);
+          }
         : undefined;
     try {
-      const reply = await session.send(text, { onIteration, onToken, signal: current.signal });
+      const reply = await session.send(text, { onIteration, onToken, signal });
       const ms = Date.now() - started;
       if (o.json)
         write(

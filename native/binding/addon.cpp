@@ -1,5 +1,9 @@
 // Module entry: registers the classes (one per file) and the free functions.
 #include <napi.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
 #include <torch/torch.h>
 
 #include "binding/addon.h"
@@ -7,6 +11,7 @@
 #include "binding/contrastive_trainer.h"
 #include "binding/mlm_score.h"
 #include "binding/vector_index.h"
+#include "binding/streaming_worker.h"
 #include "binding/distilbert_model.h"
 #include "binding/ed_generate.h"
 #include "binding/ed_model.h"
@@ -48,8 +53,17 @@ static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+std::atomic<bool>& ShuttingDown() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
+  // Workers waiting for JS (streaming_worker.h) stop waiting once JS can no longer answer.
+  static std::once_flag at_exit;
+  std::call_once(at_exit, [] { std::atexit([] { ShuttingDown().store(true); }); });
+  env.AddCleanupHook([] { ShuttingDown().store(true); });
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));

@@ -25,7 +25,7 @@ class ImrWorker : public StreamingWorker<Snapshot> {
   ImrWorker(Napi::Env env, Napi::Object model, std::shared_ptr<DistilBertState> st, ImrOptions opt, ImrSpecialIds ids, int64_t B, int64_t T,
             int64_t L, std::vector<int32_t> input_ids, std::vector<uint8_t> mask, std::vector<int32_t> slot_start, bool end_token_model,
             std::vector<int32_t> fixed_tokens, std::vector<int32_t> lengths, Napi::Value on_iteration, Napi::Value abort)
-      : StreamingWorker<Snapshot>(env, "chatbert.imr", model, on_iteration, abort, "onIteration"),
+      : StreamingWorker<Snapshot>(env, "chatbert.imr", model, on_iteration, abort, "onIteration", /*await_callback=*/true),
         st_(std::move(st)),
         opt_(std::move(opt)),
         ids_(ids),
@@ -63,7 +63,7 @@ class ImrWorker : public StreamingWorker<Snapshot> {
           auto m = masked.to(torch::kCPU, torch::kUInt8).contiguous();
           s.tokens.assign(t.data_ptr<int32_t>(), t.data_ptr<int32_t>() + t.numel());
           s.masked.assign(m.data_ptr<uint8_t>(), m.data_ptr<uint8_t>() + m.numel());
-          progress.Send(&s, 1);
+          SendStep(progress, s);
         };
       }
       result_ = imr_generate(st_->model, req, opt_, ids_, cb, AbortFlag());
