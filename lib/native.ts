@@ -138,6 +138,8 @@ export interface ImrNativeResult {
   /** [batch * slotLength] each token's confidence when committed (1 for given tokens). */
   confidence: Float32Array;
   iterations: number;
+  /** Replayed from a CUDA graph. */
+  cudaGraph: boolean;
 }
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';

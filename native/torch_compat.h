@@ -60,6 +60,11 @@ struct CudaAutocastScope {
   CudaAutocastScope& operator=(const CudaAutocastScope&) = delete;
 };
 
+// CUDA graphs (generate/imr_graph.cpp): 2.x's CUDAGraph::capture_begin takes a capture mode, and
+// thread-local mode leaves other threads free to call CUDA during a capture; 1.13 captures in
+// global mode only. A macro, because the call that takes the argument must not be compiled on 1.13.
+#define CHATBERT_GRAPH_CAPTURE_MODE (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+
 inline std::string torch_version() { return TORCH_VERSION; }
 
 // c10::Error carries a C++ backtrace in what(); users want the message alone.

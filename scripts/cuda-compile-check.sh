@@ -10,5 +10,5 @@ if [ ! -x "$NVCC" ]; then
 fi
 cmake -S . -B build/cuda-check -DCHATBERT_CUDA_COMPILE_CHECK=ON -DCMAKE_CUDA_COMPILER="$NVCC" -DCMAKE_BUILD_TYPE=Release > build/cuda-check.log 2>&1 ||
   { cat build/cuda-check.log; exit 1; }
-cmake --build build/cuda-check --target chatbert_cuda_check -j2
-echo "cuda-compile-check: native/ops/*.cu compiled for sm_80 and sm_90 with $("$NVCC" --version | tail -2 | head -1)"
+cmake --build build/cuda-check --target chatbert_cuda_check chatbert_cuda_glue_check -j2
+echo "cuda-compile-check: native/ops/*.cu compiled for sm_80 and sm_90, and the ATen-side CUDA sources (unmask glue, IMR graphs) against this Torch's CUDA headers, with $("$NVCC" --version | tail -2 | head -1)"

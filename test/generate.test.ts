@@ -132,6 +132,7 @@ describe('ChatBERT-IMR generation', () => {
     [{ minLength: 8, maxLength: 4 }, /minLength \(8\) must be <= maxLength \(4\)/],
     [{ maxLength: 99 }, /maxLength must be in \[1, 12\]/],
     [{ confidence: 'vibes' }, /confidence must be one of/],
+    [{ cudaGraph: 'yes' }, /cudaGraph must be a boolean/],
   ])('bad option %j is a clear error', async (o, message) => {
     await expect(model.reply(conv, o as ImrGenerateOptions)).rejects.toThrow(message);
   });
@@ -202,5 +203,57 @@ test('stream(): leaving the loop early stops the generation and frees the model'
   expect(taken).toBe(2);
   const r = await m.reply({ turns: ['hello'] }, { iterations: 3, lengthMode: 'fixed' });
   expect(r.iterations).toBe(3);
+  m.dispose();
+});
+
+test('on the CPU no reply comes from a CUDA graph, whatever cudaGraph says', async () => {
+  const r = await model.reply(conv, { iterations: 3, cudaGraph: true });
+  expect(r.cudaGraph).toBe(false);
+});
+
+// The CUDA graph path (native/generate/imr_graph.cpp): the first request of a shape captures, the
+// next ones replay, and a replay answers exactly what the eager loop answers, for new inputs too.
+const cuda = native.info().cuda;
+const cudaTest = cuda ? test : test.skip;
+const cudaName = (s: string) => (cuda ? s : `${s} (skipped: no CUDA device)`);
+
+cudaTest(cudaName('cuda: replies replayed from a CUDA graph equal the eager loop, for new inputs of the same shape'), async () => {
+  const mlm = await DistilBertMLM.create(tinyConfig(tok.vocabSize), tok, { device: 'cuda', seed: 21 });
+  // maxContextTokens 19 and long turns: every input is exactly 32 tokens ([CLS] + slot 12 + [SEP]
+  // + context 18), a whole length bucket, so the graph's inputs carry no extra padding and the
+  // eager loop multiplies matrices of the very same shapes (bit-equal results, no near-tie flips).
+  const m = ImrChatModel.fromModel(mlm, { maxResponseLength: 12, endMode: 'end_token', maxTurns: 3, maxContextTokens: 19, persona: false });
+  const long = (words: string) => ({ turns: [Array.from({ length: 12 }, () => words).join(' ')] });
+  const a = [long('hello how are you ?')];
+  const b = [long('what do you like ?')]; // another context of the same shape
+  const batch = [long('hi there'), long('do you have a dog ?'), long('bye now')];
+  for (const c of [...a, ...b, ...batch]) expect(m.contextIds(c)).toHaveLength(18);
+  for (const opts of [
+    { iterations: 6, lengthMode: 'fixed', schedule: 'linear' },
+    { iterations: 8, sampling: 'gumbel', remask: 0.5, seed: 4 },
+    { iterations: 5, sampling: 'top_p', topP: 0.8, seed: 2, confidence: 'margin' },
+  ] as ImrGenerateOptions[]) {
+    const eager = async (c: typeof a) => m.generate(c, { ...opts, cudaGraph: false });
+    const graph = async (c: typeof a) => m.generate(c, { ...opts, cudaGraph: true });
+    const [ea, eb, eBatch] = [await eager(a), await eager(b), await eager(batch)];
+    expect(ea[0].cudaGraph).toBe(false);
+    const first = await graph(a); // captures
+    expect(first[0].cudaGraph).toBe(false);
+    expect(first.map((r) => r.tokens)).toEqual(ea.map((r) => r.tokens));
+    for (const [c, e] of [[a, ea], [b, eb], [a, ea]] as const) {
+      const g = await graph(c);
+      expect(g[0].cudaGraph).toBe(true);
+      expect(g.map((r) => r.tokens)).toEqual(e.map((r) => r.tokens));
+      g[0].confidences.forEach((x, i) => expect(x).toBeCloseTo(e[0].confidences[i], 5));
+    }
+    await graph(batch);
+    const gb = await graph(batch);
+    expect(gb.every((r) => r.cudaGraph)).toBe(true);
+    expect(gb.map((r) => r.tokens)).toEqual(eBatch.map((r) => r.tokens));
+  }
+  // Not from a graph: with a per-iteration callback, or with the threshold schedule.
+  expect((await m.reply(a[0], { iterations: 4 }, { onIteration: () => undefined })).cudaGraph).toBe(false);
+  await m.reply(a[0], { schedule: 'threshold' });
+  expect((await m.reply(a[0], { schedule: 'threshold' })).cudaGraph).toBe(false);
   m.dispose();
 });

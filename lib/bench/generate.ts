@@ -33,21 +33,27 @@ export async function benchGenerate(o: GenerateBenchOptions = {}): Promise<strin
   if (model.contextIds(conversation(0)).length !== 127) throw new Error('benchmark context is not 128 tokens'); // + [CLS]
   const options = { iterations: o.iterations ?? 10, schedule: 'linear' as const, lengthMode: 'fixed' as const };
   const rows: string[] = [];
-  for (const B of o.batches ?? [1, 64]) {
-    const convs = Array.from({ length: B }, (_, i) => conversation(i));
-    await model.generate(convs, options); // warm-up
-    const repeats = o.repeats ?? (B === 1 ? 10 : 2);
-    const t0 = process.hrtime.bigint();
-    for (let r = 0; r < repeats; r++) await model.generate(convs, options);
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9 / repeats;
-    rows.push(`| ${device} | ${o.quick ? 'quick (dim 128, 2 layers)' : 'distilbert-base'} | ${B} | ${((seconds * 1e3) / B).toFixed(2)} | ${(seconds * 1e3).toFixed(1)} | ${(B / seconds).toFixed(1)} |`);
-  }
+  // On CUDA, small batches run both ways: the loop replayed from a CUDA graph, and eagerly.
+  const loops = (B: number) => (device.startsWith('cuda') && B <= 8 ? [true, false] : [false]);
+  for (const B of o.batches ?? [1, 64])
+    for (const cudaGraph of loops(B)) {
+      const convs = Array.from({ length: B }, (_, i) => conversation(i));
+      const opts = { ...options, cudaGraph };
+      await model.generate(convs, opts); // warm-up (and, with cudaGraph, the capture)
+      const repeats = o.repeats ?? (B === 1 ? 10 : 2);
+      let replayed = true;
+      const t0 = process.hrtime.bigint();
+      for (let r = 0; r < repeats; r++) replayed = (await model.generate(convs, opts))[0].cudaGraph && replayed;
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9 / repeats;
+      const loop = cudaGraph ? (replayed ? 'CUDA graph' : 'eager (capture failed)') : 'eager';
+      rows.push(`| ${device} | ${o.quick ? 'quick (dim 128, 2 layers)' : 'distilbert-base'} | ${B} | ${loop} | ${((seconds * 1e3) / B).toFixed(2)} | ${(seconds * 1e3).toFixed(1)} | ${(B / seconds).toFixed(1)} |`);
+    }
   model.dispose();
   return [
     `ChatBERT-IMR generation: ${options.iterations} iterations, response 32, context 128, LibTorch ${info.torch}, ${info.threads} threads`,
     '',
-    '| device | model | batch | ms / reply | ms / call | replies / s |',
-    '|---|---|---|---|---|---|',
+    '| device | model | batch | loop | ms / reply | ms / call | replies / s |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
 }

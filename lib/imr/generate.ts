@@ -33,6 +33,12 @@ export interface ImrGenerateOptions {
   /** The unmasking op: fused (default) or the naive reference. */
   impl?: 'fused' | 'naive';
   seed?: number;
+  /**
+   * CUDA: replay the decoding loop of small batches (up to 8) from a CUDA graph captured on the
+   * first request of each shape (default true). No effect on the CPU, with onIteration, with the
+   * threshold schedule, or with impl naive.
+   */
+  cudaGraph?: boolean;
 }
 
 export const DEFAULT_GENERATE_OPTIONS: Required<Omit<ImrGenerateOptions, 'maxLength'>> = {
@@ -51,6 +57,7 @@ export const DEFAULT_GENERATE_OPTIONS: Required<Omit<ImrGenerateOptions, 'maxLen
   minLength: 1,
   impl: 'fused',
   seed: 0,
+  cudaGraph: true,
 };
 
 export interface Conversation {
@@ -77,6 +84,8 @@ export interface ImrReply {
   /** Each reply token's confidence when it was committed (1 for given tokens). */
   confidences: number[];
   iterations: number;
+  /** Decoded by replaying a CUDA graph (see ImrGenerateOptions.cudaGraph). */
+  cudaGraph: boolean;
 }
 
 /** Slot contents chosen by the caller (fill-in-the-blank): per conversation, the reply length and its given tokens (null = to decode). */
@@ -211,6 +220,7 @@ export class ImrChatModel {
           tokens: ids.map((id) => tok.idToToken(id)),
           confidences: Array.from(r.confidence.subarray(b * L, b * L + r.lengths[b])),
           iterations: r.iterations,
+          cudaGraph: r.cudaGraph,
         };
       });
     } catch (e) {

@@ -10,6 +10,10 @@
 #include "io/checkpoint.h"
 #include "models/distilbert.h"
 
+namespace chatbert {
+class ImrGraphCache;
+}
+
 namespace chatbert::js {
 
 // Native state shared between the JS wrapper and in-flight workers: a worker holds its own
@@ -18,6 +22,7 @@ struct DistilBertState {
   DistilBertForMaskedLM model{nullptr};
   torch::Device device{torch::kCPU};
   std::mutex mu;  // one operation at a time on a model
+  std::shared_ptr<ImrGraphCache> imr_graphs;  // CUDA: captured IMR decoding loops (made on first use)
   LoadReport report;
   int64_t bytes = 0;
 };

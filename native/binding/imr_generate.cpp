@@ -3,12 +3,14 @@
 #include "binding/imr_generate.h"
 
 #include <atomic>
+#include <optional>
 
 #include "binding/addon.h"
 #include "binding/distilbert_model.h"
 #include "binding/streaming_worker.h"
 #include "binding/util.h"
 #include "generate/imr.h"
+#include "generate/imr_graph.h"
 
 namespace chatbert::js {
 
@@ -66,9 +68,12 @@ class ImrWorker : public StreamingWorker<Snapshot> {
           SendStep(progress, s);
         };
       }
-      result_ = imr_generate(st_->model, req, opt_, ids_, cb, AbortFlag());
-      result_.tokens = result_.tokens.to(torch::kCPU);
-      result_.lengths = result_.lengths.to(torch::kCPU);
+      std::optional<ImrResult> replayed;
+      if (!cb && ImrGraphCache::applies(req, opt_)) {
+        if (!st_->imr_graphs) st_->imr_graphs = std::make_shared<ImrGraphCache>();
+        replayed = st_->imr_graphs->generate(st_->model, req, opt_, ids_, AbortFlag());
+      }
+      result_ = replayed ? std::move(*replayed) : imr_generate(st_->model, req, opt_, ids_, cb, AbortFlag());
     } catch (...) {
       SetError(CurrentExceptionMessage());
     }
@@ -93,6 +98,7 @@ class ImrWorker : public StreamingWorker<Snapshot> {
     o.Set("committed", TensorToTypedArray(env, result_.committed));
     o.Set("confidence", TensorToTypedArray(env, result_.confidence));
     o.Set("iterations", static_cast<double>(result_.iterations));
+    o.Set("cudaGraph", result_.cuda_graph);
     return o;
   }
 
@@ -144,6 +150,7 @@ ImrOptions ParseOptions(const Napi::Object& o, int64_t L) {
   opt.impl = StringOption(o, "impl", opt.impl);
   OneOf(env, "impl", opt.impl, {"fused", "naive"});
   opt.seed = IntegerOption(o, "seed", opt.seed, 0, int64_t(1) << 53);
+  opt.cuda_graph = BoolOption(o, "cudaGraph", opt.cuda_graph);
   return opt;
 }
 

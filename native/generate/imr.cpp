@@ -42,8 +42,8 @@ torch::Tensor filter_logits(torch::Tensor logits, const ImrOptions& o, double te
 
 }  // namespace
 
-ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, const ImrOptions& opt, const ImrSpecialIds& ids,
-                       const ImrProgress& progress, const std::atomic<int32_t>* abort_flag) {
+ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, const ImrOptions& opt, const ImrSpecialIds& ids,
+                           const ImrProgress& progress, const std::atomic<int32_t>* abort_flag) {
   torch::InferenceMode guard;
   const auto dev = req.input_ids.device();
   const int64_t B = req.input_ids.size(0), T = req.input_ids.size(1), L = req.slot_length;
@@ -52,9 +52,10 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
   const int64_t min_len = std::min(std::max<int64_t>(opt.min_length, 0), max_len);
 
   auto ids_t = req.input_ids.clone();
-  // slot_index[b, j] = position of slot token j of row b in the flattened [B*T] sequence.
-  auto slot_index = (req.slot_start.unsqueeze(1) + torch::arange(L, req.slot_start.options())).to(dev) +
-                    (torch::arange(B, req.slot_start.options()) * T).unsqueeze(1).to(dev);
+  // slot_index[b, j] = position of slot token j of row b in the flattened [B*T] sequence. Made on
+  // the device from a device slot_start, no host copy happens here (a CUDA graph captures this).
+  auto slot_start = req.slot_start.to(dev);
+  auto slot_index = slot_start.unsqueeze(1) + torch::arange(L, slot_start.options()) + (torch::arange(B, slot_start.options()) * T).unsqueeze(1);
   auto flat_slot = slot_index.reshape({-1});
   auto tokens = torch::full({B, L}, ids.mask, req.input_ids.options());
   auto masked = torch::ones({B, L}, req.input_ids.options().dtype(torch::kBool));
@@ -121,7 +122,9 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
   // Tokens that are never content: end tokens only in free mode, and then not before min_length.
   std::vector<int64_t> banned = {ids.pad, ids.cls, ids.mask, ids.unk};
   if (opt.length_mode != "free") banned.push_back(ids.sep);
-  auto banned_t = torch::tensor(banned, torch::TensorOptions().dtype(torch::kInt64)).to(dev);
+  // Filled in place on the device rather than copied from the host (capturable).
+  auto banned_t = torch::empty({static_cast<int64_t>(banned.size())}, req.input_ids.options().dtype(torch::kInt64));
+  for (size_t i = 0; i < banned.size(); ++i) banned_t[static_cast<int64_t>(i)].fill_(banned[i]);
   const float neg_inf = -std::numeric_limits<float>::infinity();
 
   const bool threshold_mode = opt.schedule == "threshold";
@@ -141,7 +144,7 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
     // Bans go into the buffer itself: they hold at every iteration, so writing them again over
     // rows that were not recomputed changes nothing, and no [B, L, V] copy is made.
     logits_buf.index_fill_(2, banned_t, neg_inf);
-    if (opt.length_mode == "free" && min_len > 0) logits_buf.index_put_({Slice(), Slice(0, min_len), ids.sep}, neg_inf);
+    if (opt.length_mode == "free" && min_len > 0) logits_buf.slice(1, 0, min_len).select(2, ids.sep).fill_(neg_inf);
     auto logits = filter_logits(logits_buf, opt, temp);
 
     ops::UnmaskOptions args;
@@ -188,11 +191,11 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
     write_slot();
     if (progress) progress(it, tokens, masked);
   }
-  for (const auto& st : statuses) ops::check_unmask_status(st, B, L);
-  ImrResult r;
+  ImrDecodeOutput r;
   r.iterations = it;
+  r.statuses = std::move(statuses);
   r.tokens = tokens;
-  r.confidence = token_conf.to(torch::kCPU);
+  r.confidence = token_conf;
   if (opt.length_mode == "free" && !given_lengths) {
     // The reply ends at the first end token.
     auto is_end = tokens.eq(ids.sep);
@@ -201,8 +204,25 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
   } else {
     r.lengths = content_len;
   }
-  r.committed = committed_log.empty() ? torch::zeros({0, B}, torch::kInt64) : torch::stack(committed_log).to(torch::kCPU);
+  r.committed = committed_log.empty() ? torch::zeros({0, B}, tokens.options()) : torch::stack(committed_log);
   return r;
+}
+
+ImrResult imr_finish(const ImrDecodeOutput& out) {
+  const int64_t B = out.tokens.size(0), L = out.tokens.size(1);
+  for (const auto& st : out.statuses) ops::check_unmask_status(st, B, L);
+  ImrResult r;
+  r.iterations = out.iterations;
+  r.tokens = out.tokens.to(torch::kCPU);
+  r.lengths = out.lengths.to(torch::kCPU);
+  r.confidence = out.confidence.to(torch::kCPU);
+  r.committed = out.committed.to(torch::kCPU);
+  return r;
+}
+
+ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, const ImrOptions& opt, const ImrSpecialIds& ids,
+                       const ImrProgress& progress, const std::atomic<int32_t>* abort_flag) {
+  return imr_finish(imr_decode(model, req, opt, ids, progress, abort_flag));
 }
 
 }  // namespace chatbert

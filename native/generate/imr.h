@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/distilbert.h"
+#include "ops/unmask.h"
 
 namespace chatbert {
 
@@ -35,6 +36,7 @@ struct ImrOptions {
   int64_t min_length = 1;
   std::string impl = "fused";  // fused | naive (the unmasking op's reference)
   int64_t seed = 0;
+  bool cuda_graph = true;  // CUDA: replay small batches from a captured graph (generate/imr_graph.h)
 };
 
 struct ImrSpecialIds {
@@ -61,6 +63,15 @@ struct ImrResult {
   torch::Tensor committed;  // [iterations, B] int64 positions committed at each iteration
   torch::Tensor confidence; // [B, L] float32: each token's confidence when it was committed (1 for given tokens)
   int64_t iterations = 0;
+  bool cuda_graph = false;  // replayed from a CUDA graph
+};
+
+// What the decoding loop leaves on the device: tokens, lengths, committed [iterations, B],
+// confidence, and the unmasking op's error flags (CUDA) not yet read.
+struct ImrDecodeOutput {
+  torch::Tensor tokens, lengths, committed, confidence;
+  int64_t iterations = 0;
+  std::vector<ops::UnmaskResult> statuses;
 };
 
 // Called after every iteration with the slot tokens [B, L] and the still-masked flags [B, L].
@@ -68,6 +79,15 @@ using ImrProgress = std::function<void(int64_t iteration, const torch::Tensor& t
 
 ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, const ImrOptions& opt, const ImrSpecialIds& ids,
                        const ImrProgress& progress, const std::atomic<int32_t>* abort_flag);
+
+// The loop alone. On CUDA, without a progress callback and with a schedule other than threshold,
+// it neither reads from nor copies to the host once the request's tensors are on the device, so a
+// CUDA graph can capture it whole.
+ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, const ImrOptions& opt, const ImrSpecialIds& ids,
+                           const ImrProgress& progress, const std::atomic<int32_t>* abort_flag);
+
+// Reads the error flags (throws on NaN logits) and copies the outputs to the host.
+ImrResult imr_finish(const ImrDecodeOutput& out);
 
 double annealed_temperature(const ImrOptions& o, int64_t i, int64_t n);
 
