@@ -40,6 +40,8 @@ export const distilBertConfigSchema = z
         max_turns: z.number().int().positive().optional(),
         max_context_tokens: z.number().int().positive().optional(),
         persona: z.boolean().optional(),
+        /** ChatBERT-IMR grounded by ChatBERT-RA: the retriever's directory and the hint's token budget. */
+        grounding: z.object({ retriever: z.string().min(1), max_tokens: z.number().int().positive() }).optional(),
       })
       .passthrough()
       .optional(),

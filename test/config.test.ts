@@ -23,6 +23,16 @@ describe('configs', () => {
     expect(tiny.config.model.vocab).toBe('pruned');
   });
 
+  test('imr_tiny_grounded is imr_tiny with ra_tiny as its retriever and room for the hint', () => {
+    const g = loadConfig('imr_tiny_grounded');
+    expect(g.files.map((f) => path.basename(f))).toEqual(['imr_small.yaml', 'imr_tiny.yaml', 'imr_tiny_grounded.yaml']);
+    expect(g.config.imr.grounding).toEqual({ retriever: 'run:ra_tiny', max_tokens: 24 });
+    const tiny = loadConfig('imr_tiny').config;
+    expect(tiny.imr.grounding).toBeNull();
+    expect(g.config.data.max_context_tokens).toBe(tiny.data.max_context_tokens + 24 + 1);
+    expect(g.config.data.max_context_tokens + g.config.imr.max_response_length + 1).toBeLessThanOrEqual(g.config.model.max_position_embeddings);
+  });
+
   test('--set overrides, with YAML-typed values', () => {
     const c = loadConfig('imr_tiny', ['training.lr=1e-4', 'data.sources=[embedded, "jsonl:x.jsonl"]', 'imr.inverse_t_weighting=true']).config;
     expect(c.training.lr).toBe(1e-4);

@@ -54,6 +54,20 @@ export const imrSchema = z
     /** Weight each masked token's loss by 1/t (t = the example's mask ratio). */
     inverse_t_weighting: z.boolean().default(false),
     length_loss_weight: z.number().min(0).default(0.1),
+    /**
+     * ChatBERT-RA grounds IMR: the best reply of an RA model's pool goes into the context as a hint
+     * (training never retrieves an example's own reply). null = off.
+     */
+    grounding: z
+      .object({
+        /** The RA model directory (with its pool), or run:NAME for $CHATBERT_HOME/runs/NAME/model. */
+        retriever: z.string().min(1),
+        /** Token budget of the hint (it counts against data.max_context_tokens, at most half of it). */
+        max_tokens: z.number().int().min(1).default(24),
+      })
+      .strict()
+      .nullable()
+      .default(null),
   })
   .strict()
   .refine((c) => c.mask_ratio_min <= c.mask_ratio_max, { message: 'mask_ratio_min must be <= mask_ratio_max', path: ['mask_ratio_min'] });

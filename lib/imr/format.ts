@@ -2,14 +2,15 @@
  * How a conversation becomes model input. This is the one definition, used by training and by
  * chat alike, so the model sees at chat time exactly the layout it learned:
  *
- *   [CLS] <response slot> [SEP] (persona [SEP])? turn_1 [SEP] turn_2 [SEP] ... turn_n [SEP]
+ *   [CLS] <response slot> [SEP] (retrieved [SEP])? (persona [SEP])? turn_1 [SEP] ... turn_n [SEP]
  *
  * The response slot comes first so that its positions are the same absolute positions (1..L) in
  * every example: "the k-th token of the reply" is then a position embedding, not something a small
  * model has to work out from where the context happens to end. Attention is bidirectional, so the
  * order costs nothing in conditioning. The slot has a fixed length so the model learns where an
  * answer ends. The context keeps the newest turns: when it does not fit, whole oldest turns go
- * first, then the oldest tokens of the oldest remaining turn.
+ * first, then the oldest tokens of the oldest remaining turn. A model grounded by ChatBERT-RA gets
+ * the retrieved reply as the first segment, its budget reserved before the turns.
  */
 import type { BertTokenizer } from '../tokenizer';
 
@@ -20,15 +21,28 @@ export interface ContextOptions {
   maxContextTokens: number;
   /** Persona sentences, prepended as one segment when given (PersonaChat / embedded corpus). */
   persona?: readonly string[];
+  /** ChatBERT-RA grounding: a retrieved reply, the first segment (kept even when empty, so the layout never shifts). */
+  retrieved?: string;
+  /** At most this many tokens of `retrieved`, and never more than half the budget (default 24). */
+  maxRetrievedTokens?: number;
 }
 
-/** Token ids of `persona? [SEP] turns... [SEP]`, at most maxContextTokens - 1 long. */
+export const DEFAULT_MAX_RETRIEVED_TOKENS = 24;
+
+/** Token ids of `(retrieved [SEP])? (persona [SEP])? turns... [SEP]`, at most maxContextTokens - 1 long. */
 export function encodeContext(tokenizer: BertTokenizer, turns: readonly string[], opts: ContextOptions): number[] {
   if (!Number.isInteger(opts.maxTurns) || opts.maxTurns < 1) throw new RangeError(`maxTurns must be a positive integer, got ${opts.maxTurns}`);
   if (!Number.isInteger(opts.maxContextTokens) || opts.maxContextTokens < 2) throw new RangeError(`maxContextTokens must be an integer >= 2, got ${opts.maxContextTokens}`);
   const sep = tokenizer.sepTokenId;
   const segments: number[][] = turns.slice(-opts.maxTurns).map((t) => tokenizer.encode(t));
   let budget = opts.maxContextTokens - 1; // [CLS]
+  let hint: number[] | undefined;
+  if (opts.retrieved !== undefined) {
+    const cap = opts.maxRetrievedTokens ?? DEFAULT_MAX_RETRIEVED_TOKENS;
+    if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`maxRetrievedTokens must be a positive integer, got ${cap}`);
+    hint = tokenizer.encode(opts.retrieved).slice(0, Math.max(0, Math.min(cap, Math.floor(budget / 2) - 1)));
+    budget -= hint.length + 1;
+  }
   // Newest first: each segment costs its tokens plus its [SEP].
   const kept: number[][] = [];
   for (let i = segments.length - 1; i >= 0 && budget > 1; i--) {
@@ -45,6 +59,7 @@ export function encodeContext(tokenizer: BertTokenizer, turns: readonly string[]
     const p = tokenizer.encode(opts.persona.join(' '));
     kept.unshift(p.length + 1 <= budget ? p : p.slice(0, budget - 1));
   }
+  if (hint) kept.unshift(hint);
   const out: number[] = [];
   for (const seg of kept) out.push(...seg, sep);
   return out;

@@ -3,6 +3,8 @@
  * iterative unmasking loop (native/generate/imr.cpp).
  */
 import { encodeContext, imrInput } from './format';
+import { loadRetriever, retrieveHints } from './grounding';
+import type { RaChatModel } from '../ra/model';
 import { DistilBertMLM, type ModelOptions } from '../model';
 import { native } from '../native';
 import type { DistilBertConfig } from '../checkpoint';
@@ -86,6 +88,8 @@ export interface ImrReply {
   iterations: number;
   /** Decoded by replaying a CUDA graph (see ImrGenerateOptions.cudaGraph). */
   cudaGraph: boolean;
+  /** A model grounded by ChatBERT-RA: the retrieved reply it was given as a hint. */
+  retrieved?: string;
 }
 
 /** Slot contents chosen by the caller (fill-in-the-blank): per conversation, the reply length and its given tokens (null = to decode). */
@@ -103,13 +107,22 @@ export interface ImrMeta {
   maxTurns: number;
   maxContextTokens: number;
   persona: boolean;
+  /** Grounded by ChatBERT-RA: the retriever's directory and the hint's token budget. */
+  grounding?: { retriever: string; maxTokens: number };
 }
 
 export function imrMeta(c: DistilBertConfig, where: string): ImrMeta {
   const m = c.chatbert;
   if (!m || m.variant !== 'imr' || !m.max_response_length || !m.max_turns || !m.max_context_tokens)
     throw new Error(`${where}: not a ChatBERT-IMR checkpoint (config.json has no chatbert section with variant "imr"); train one with \`npm run train -- imr_tiny\``);
-  return { maxResponseLength: m.max_response_length, endMode: m.end_mode ?? 'end_token', maxTurns: m.max_turns, maxContextTokens: m.max_context_tokens, persona: m.persona ?? false };
+  return {
+    maxResponseLength: m.max_response_length,
+    endMode: m.end_mode ?? 'end_token',
+    maxTurns: m.max_turns,
+    maxContextTokens: m.max_context_tokens,
+    persona: m.persona ?? false,
+    ...(m.grounding ? { grounding: { retriever: m.grounding.retriever, maxTokens: m.grounding.max_tokens } } : {}),
+  };
 }
 
 export class ImrChatModel {
@@ -117,19 +130,28 @@ export class ImrChatModel {
     readonly mlm: DistilBertMLM,
     readonly meta: ImrMeta,
     readonly dir: string,
-  ) {}
-
-  /** Wraps an already loaded model (benchmarks, tests) with the IMR layout it was trained with. */
-  static fromModel(mlm: DistilBertMLM, meta: ImrMeta, dir = '(in memory)'): ImrChatModel {
-    return new ImrChatModel(mlm, meta, dir);
+    /** The ChatBERT-RA model whose retrieved reply a grounded model gets as a hint (owned: disposed with this). */
+    readonly retriever?: RaChatModel,
+  ) {
+    if (meta.grounding && !retriever) throw new Error(`${dir}: this model is grounded by ChatBERT-RA (${meta.grounding.retriever}) and needs that retriever`);
   }
 
+  /** Wraps an already loaded model (benchmarks, tests) with the IMR layout it was trained with. */
+  static fromModel(mlm: DistilBertMLM, meta: ImrMeta, dir = '(in memory)', retriever?: RaChatModel): ImrChatModel {
+    return new ImrChatModel(mlm, meta, dir, retriever);
+  }
+
+  /** Loads a ChatBERT-IMR checkpoint, and the ChatBERT-RA retriever when it was trained grounded. */
   static async load(dir: string, options: ModelOptions = {}): Promise<ImrChatModel> {
     const mlm = await DistilBertMLM.load(dir, options);
+    let retriever: RaChatModel | undefined;
     try {
-      return new ImrChatModel(mlm, imrMeta(mlm.config, dir), dir);
+      const meta = imrMeta(mlm.config, dir);
+      if (meta.grounding) retriever = await loadRetriever(meta.grounding.retriever, options.device ?? mlm.device);
+      return new ImrChatModel(mlm, meta, dir, retriever);
     } catch (e) {
       mlm.dispose();
+      retriever?.dispose();
       throw e;
     }
   }
@@ -141,9 +163,19 @@ export class ImrChatModel {
     return this.mlm.device;
   }
 
-  /** The model input of a conversation: the same function training used. */
-  contextIds(c: Conversation): number[] {
-    return encodeContext(this.tokenizer, c.turns, { maxTurns: this.meta.maxTurns, maxContextTokens: this.meta.maxContextTokens, persona: this.meta.persona ? c.persona : undefined });
+  /** The model input of a conversation: the same function training used (`retrieved`: a grounded model's hint). */
+  contextIds(c: Conversation, retrieved?: string): number[] {
+    return encodeContext(this.tokenizer, c.turns, {
+      maxTurns: this.meta.maxTurns,
+      maxContextTokens: this.meta.maxContextTokens,
+      persona: this.meta.persona ? c.persona : undefined,
+      ...(this.meta.grounding ? { retrieved: retrieved ?? '', maxRetrievedTokens: this.meta.grounding.maxTokens } : {}),
+    });
+  }
+
+  /** A grounded model's hints: the retriever's best reply for each conversation (undefined when not grounded). */
+  async hints(conversations: readonly Conversation[], signal?: AbortSignal): Promise<string[] | undefined> {
+    return this.retriever ? retrieveHints(this.retriever, conversations, { signal }) : undefined;
   }
 
   /** Replies to a batch of conversations. */
@@ -170,7 +202,8 @@ export class ImrChatModel {
     if (hooks.signal?.aborted) throw new GenerationAbortedError('generation aborted');
     const tok = this.tokenizer;
     const L = this.meta.maxResponseLength;
-    const contexts = conversations.map((c) => this.contextIds(c));
+    const hints = await this.hints(conversations, hooks.signal);
+    const contexts = conversations.map((c, b) => this.contextIds(c, hints?.[b]));
     const layouts = contexts.map((ctx) => imrInput(ctx, L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId }));
     const T = Math.max(...layouts.map((l) => l.ids.length));
     const B = contexts.length;
@@ -221,6 +254,7 @@ export class ImrChatModel {
           confidences: Array.from(r.confidence.subarray(b * L, b * L + r.lengths[b])),
           iterations: r.iterations,
           cudaGraph: r.cudaGraph,
+          ...(hints ? { retrieved: hints[b] } : {}),
         };
       });
     } catch (e) {
@@ -294,5 +328,6 @@ export class ImrChatModel {
 
   dispose(): void {
     this.mlm.dispose();
+    this.retriever?.dispose();
   }
 }

@@ -257,10 +257,21 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
           JSON.stringify(
             'tokens' in reply && model instanceof EdChatModel
               ? { user: text, reply: reply.text, ms, tokens: reply.tokens.length, settings: session.edOptions }
-              : { user: text, reply: reply.text, ms, ...('iterations' in reply ? { iterations: reply.iterations } : {}), settings: session.options },
+              : {
+                  user: text,
+                  reply: reply.text,
+                  ms,
+                  ...('iterations' in reply ? { iterations: reply.iterations } : {}),
+                  ...('retrieved' in reply && typeof reply.retrieved === 'string' ? { retrieved: reply.retrieved } : {}),
+                  settings: session.options,
+                },
           ) + '\n',
         );
-      else if (live || streaming) write(`\r\x1b[2Kbot> ${reply.text}\n`);
+      else if (live || streaming) {
+        write(`\r\x1b[2Kbot> ${reply.text}\n`);
+        // A model grounded by ChatBERT-RA: what the retriever gave it.
+        if (live && 'retrieved' in reply && typeof reply.retrieved === 'string') write(`\x1b[2m     (hint: ${reply.retrieved})\x1b[0m\n`);
+      }
       else write(interactive ? `bot> ${reply.text}\n` : `${o.scripted ? `you> ${text}\nbot> ` : ''}${reply.text}\n`);
     } catch (e) {
       if (e instanceof GenerationAbortedError) write(`${live || streaming ? '\r\x1b[2K' : '\n'}(reply stopped)\n`);

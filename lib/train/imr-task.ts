@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
 import { encodeContext } from '../imr/format';
+import { loadRetriever, resolveRetriever, retrieveHints } from '../imr/grounding';
 import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, specialIds } from '../imr/batch';
 import { DistilBertMLM } from '../model';
 import { native, type NativeMlmTrainer } from '../native';
@@ -26,7 +27,9 @@ export function objectiveOf(cfg: ChatBertConfig): ImrObjective {
 
 /** The ChatBERT section of config.json: what chat needs to rebuild the training input. */
 export function chatbertMeta(cfg: ChatBertConfig): Record<string, unknown> {
+  const g = cfg.imr.grounding;
   return {
+    ...(g ? { grounding: { retriever: resolveRetriever(g.retriever), max_tokens: g.max_tokens } } : {}),
     variant: 'imr',
     length_classes: cfg.imr.end_mode === 'length_head' ? cfg.imr.max_response_length + 1 : 0,
     max_response_length: cfg.imr.max_response_length,
@@ -70,11 +73,40 @@ export function* exampleTexts(sets: readonly (readonly Example[])[]): Iterable<s
     }
 }
 
-export function encodeExamples(examples: readonly Example[], tokenizer: BertTokenizer, cfg: ChatBertConfig): EncodedExample[] {
-  return examples.map((ex) => ({
-    context: encodeContext(tokenizer, ex.context, { maxTurns: cfg.data.max_turns, maxContextTokens: cfg.data.max_context_tokens, persona: cfg.data.persona ? ex.persona : undefined }),
+/** Examples as model input; `hints[i]`: example i's retrieved reply (a grounded model). */
+export function encodeExamples(examples: readonly Example[], tokenizer: BertTokenizer, cfg: ChatBertConfig, hints?: readonly string[]): EncodedExample[] {
+  const g = cfg.imr.grounding;
+  return examples.map((ex, i) => ({
+    context: encodeContext(tokenizer, ex.context, {
+      maxTurns: cfg.data.max_turns,
+      maxContextTokens: cfg.data.max_context_tokens,
+      persona: cfg.data.persona ? ex.persona : undefined,
+      ...(g ? { retrieved: hints?.[i] ?? '', maxRetrievedTokens: g.max_tokens } : {}),
+    }),
     response: tokenizer.encode(ex.response),
   }));
+}
+
+/**
+ * A grounded run's hints: the retriever's best reply for each example's conversation, never the
+ * example's own reply (the model would learn to copy it instead of using it as a hint).
+ */
+export async function groundingHints(cfg: ChatBertConfig, sets: readonly (readonly Example[])[], log?: (m: string) => void): Promise<string[][] | undefined> {
+  const g = cfg.imr.grounding;
+  if (!g) return undefined;
+  const dir = resolveRetriever(g.retriever);
+  const started = Date.now();
+  const ra = await loadRetriever(dir, cfg.training.device);
+  try {
+    const out: string[][] = [];
+    for (const set of sets)
+      out.push(await retrieveHints(ra, set.map((ex) => ({ turns: ex.context, persona: ex.persona })), { exclude: set.map((ex) => ex.response) }));
+    const n = sets.reduce((a, s) => a + s.length, 0);
+    log?.(`grounding: ${n.toLocaleString()} hints retrieved by ${dir} (pool of ${ra.pool.size.toLocaleString()}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    return out;
+  } finally {
+    ra.dispose();
+  }
 }
 
 /** Throws when the IMR layout of `cfg` cannot fit a model of `maxPositions`. */
@@ -112,11 +144,12 @@ export async function loadOrCreateMlm(cfg: ChatBertConfig, tokenizer: BertTokeni
   );
 }
 
-export async function createImrTask({ config: cfg, resumeFrom }: TaskContext): Promise<TrainTask<ImrBatch>> {
+export async function createImrTask({ config: cfg, resumeFrom, log }: TaskContext): Promise<TrainTask<ImrBatch>> {
   const tc = cfg.training;
   const { data, tokenizer } = loadDataAndVocab(cfg, resumeFrom);
-  const train = encodeExamples(data.train, tokenizer, cfg);
-  const validation = encodeExamples(data.validation, tokenizer, cfg);
+  const hints = await groundingHints(cfg, [data.train, data.validation], log);
+  const train = encodeExamples(data.train, tokenizer, cfg, hints?.[0]);
+  const validation = encodeExamples(data.validation, tokenizer, cfg, hints?.[1]);
   const obj = objectiveOf(cfg);
   const ids = specialIds(tokenizer);
 

@@ -66,6 +66,8 @@ export interface TaskContext {
   config: ChatBertConfig;
   /** The checkpoint being resumed (its model and vocabulary are to be loaded), if any. */
   resumeFrom?: string;
+  /** A line for the user (the run's 'message' event). */
+  log?: (message: string) => void;
 }
 
 export type TaskFactory<B> = (ctx: TaskContext) => Promise<TrainTask<B>>;
@@ -145,7 +147,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
     fs.mkdirSync(runDir, { recursive: true });
     const resumeFrom = this.options.resume ? latestCheckpoint(runDir) : undefined;
     if (this.options.resume && !resumeFrom) this.emit('message', `--resume: no checkpoint in ${runDir}; starting from the beginning`);
-    const task = await this.factory({ config: cfg, resumeFrom });
+    const task = await this.factory({ config: cfg, resumeFrom, log: (m) => this.emit('message', m) });
     try {
       return await this.loop(task, runDir, resumeFrom);
     } finally {
