@@ -125,8 +125,10 @@ export async function imrPseudoPerplexity(model: ImrChatModel, examples: readonl
     tokens += B;
     pending = [];
   };
-  for (const e of examples) {
-    const ctx = model.contextIds({ turns: e.context, persona: e.persona });
+  // A grounded model is scored with its hints, as it answers.
+  const hints = await model.hints(examples.map((e) => ({ turns: e.context, persona: e.persona })));
+  for (const [n, e] of examples.entries()) {
+    const ctx = model.contextIds({ turns: e.context, persona: e.persona }, hints?.[n]);
     const { targets, replyLength } = slotTargets(model, e.response);
     if (tok.encode(e.response).length > L) truncated++;
     for (let i = 0; i < replyLength; i++) {
@@ -155,7 +157,8 @@ export async function imrCandidateScores(model: ImrChatModel, conversations: rea
   const tok = model.tokenizer;
   const L = model.meta.maxResponseLength;
   const endToken = model.meta.endMode === 'end_token';
-  const layouts = conversations.map((c) => imrInput(model.contextIds(c), L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId }));
+  const hints = await model.hints(conversations);
+  const layouts = conversations.map((c, b) => imrInput(model.contextIds(c, hints?.[b]), L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId }));
   const T = Math.max(...layouts.map((l) => l.ids.length));
   const B = layouts.length;
   const inputIds = new Int32Array(B * T).fill(tok.padTokenId);
