@@ -99,9 +99,10 @@ export async function groundingHints(cfg: ChatBertConfig, sets: readonly (readon
   const ra = await loadRetriever(dir, cfg.training.device);
   try {
     const out: string[][] = [];
-    for (const set of sets)
-      out.push(await retrieveHints(ra, set.map((ex) => ({ turns: ex.context, persona: ex.persona })), { exclude: set.map((ex) => ex.response) }));
     const n = sets.reduce((a, s) => a + s.length, 0);
+    log?.(`grounding: retrieving hints for ${n.toLocaleString()} examples with ${dir} ...`);
+    for (const set of sets)
+      out.push(await retrieveHints(ra, set.map((ex) => ({ turns: ex.context, persona: ex.persona })), { exclude: set.map((ex) => ex.response), batchSize: 1024 }));
     log?.(`grounding: ${n.toLocaleString()} hints retrieved by ${dir} (pool of ${ra.pool.size.toLocaleString()}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     return out;
   } finally {
