@@ -33,7 +33,7 @@ export const distilBertConfigSchema = z
     /** ChatBERT's own settings (variant, response layout, context rules); absent in plain HF checkpoints. */
     chatbert: z
       .object({
-        variant: z.enum(['imr', 'mlm', 'ra', 'ed']).default('mlm'),
+        variant: z.enum(['imr', 'mlm', 'ra', 'ed', 'rerank']).default('mlm'),
         length_classes: z.number().int().nonnegative().default(0),
         max_response_length: z.number().int().positive().optional(),
         end_mode: z.enum(['end_token', 'length_head']).optional(),
@@ -42,6 +42,8 @@ export const distilBertConfigSchema = z
         persona: z.boolean().optional(),
         /** ChatBERT-IMR grounded by ChatBERT-RA: the retriever's directory and the hint's token budget. */
         grounding: z.object({ retriever: z.string().min(1), max_tokens: z.number().int().positive() }).optional(),
+        /** ChatBERT-RA's cross-encoder: the score head's presence. */
+        score_head: z.boolean().optional(),
       })
       .passthrough()
       .optional(),
@@ -105,6 +107,7 @@ export function nativeConfig(c: DistilBertConfig): DistilBertNativeConfig {
     pad_token_id: c.pad_token_id,
     activation: c.activation,
     length_classes: c.chatbert?.length_classes ?? 0,
+    score_head: c.chatbert?.score_head === true,
   };
 }
 

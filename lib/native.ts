@@ -32,6 +32,8 @@ export interface DistilBertNativeConfig {
   activation: 'gelu' | 'relu';
   /** Classes of ChatBERT's response-length head (0 = none). */
   length_classes: number;
+  /** ChatBERT-RA's cross-encoder: a score head (pre_classifier, classifier) on the [CLS] state. */
+  score_head?: boolean;
 }
 
 export interface LoadReport {
@@ -282,6 +284,12 @@ export interface ContrastiveBatch {
   keys?: Int32Array;
 }
 
+/** One cross-encoder micro-batch: groups of groupSize joined inputs, each group a context with its own reply first. */
+export interface CrossEncoderBatch {
+  input: NativeTokenBatch;
+  groupSize: number;
+}
+
 export interface ContrastiveStepResult {
   /** Mean in-batch cross-entropy. */
   loss: number;
@@ -295,6 +303,8 @@ export interface ContrastiveStepResult {
 
 export interface ContrastiveTrainerOptions {
   pooling?: RaPooling;
+  /** 'bi' (default): ContrastiveBatch micro-batches; 'cross': CrossEncoderBatch ones (a model with a score head). */
+  objective?: 'bi' | 'cross';
   weightDecay?: number;
   beta1?: number;
   beta2?: number;
@@ -303,9 +313,9 @@ export interface ContrastiveTrainerOptions {
   bf16?: boolean;
 }
 
-export interface NativeContrastiveTrainer {
-  step(microBatches: ContrastiveBatch[], options: { lr: number; seed?: number }): Promise<ContrastiveStepResult>;
-  evaluate(batch: ContrastiveBatch): Promise<{ lossSum: number; correct: number; rows: number }>;
+export interface NativeContrastiveTrainer<B = ContrastiveBatch> {
+  step(microBatches: B[], options: { lr: number; seed?: number }): Promise<ContrastiveStepResult>;
+  evaluate(batch: B): Promise<{ lossSum: number; correct: number; rows: number }>;
   saveState(path: string): Promise<void>;
   loadState(path: string): Promise<void>;
   readonly steps: number;
@@ -324,6 +334,8 @@ export interface NativeAddon {
   ContrastiveTrainer: new (model: NativeDistilBertModel, options?: ContrastiveTrainerOptions) => NativeContrastiveTrainer;
   /** log p(target) at each position of one masked-LM forward pass ([positions.length]). */
   mlmTokenLogProbs(model: NativeDistilBertModel, request: MlmTokenLogProbsRequest): Promise<Float32Array>;
+  /** The score head over each row's [CLS] state ([batch]; a model with score_head). */
+  sequenceScores(model: NativeDistilBertModel, batch: NativeTokenBatch): Promise<Float32Array>;
 }
 
 // ---- ChatBERT-ED (encoder-decoder): native/binding/{ed_model,ed_trainer,ed_generate}.cpp ----

@@ -11,8 +11,8 @@ import { ImrChatModel } from '../lib/imr/generate';
 import { resolveRetriever } from '../lib/imr/grounding';
 import { candidateKey } from '../lib/ra/format';
 import { groundingHints } from '../lib/train/imr-task';
-import { RaTrainingRun } from '../lib/train/ra-task';
 import { ImrTrainingRun } from '../lib/train/run';
+import { RA_PAIRS, trainTinyRa } from './chat-helpers';
 import { tinyTokenizer, tmpDir } from './helpers';
 
 const tok = tinyTokenizer();
@@ -61,35 +61,13 @@ test('a misspelt grounding key is a config error naming it', () => {
 });
 
 describe('a grounded IMR model', () => {
-  const pairs: [string, string][] = [
-    ['do you have a dog ?', 'yes i have a dog named max .'],
-    ['what do you like to eat ?', 'i like pizza and pasta .'],
-    ['how are you ?', 'i am good thank you .'],
-    ['what music do you like ?', 'i like jazz and rock .'],
-    ['where do you live ?', 'i live in a small town .'],
-    ['what is your job ?', 'i work as a nurse .'],
-  ];
   let dir: string;
   let raDir: string;
   let file: string;
 
   beforeAll(async () => {
     dir = tmpDir();
-    file = path.join(dir, 'chat.jsonl');
-    const lines: string[] = [];
-    for (let i = 0; i < 60; i++) {
-      const [c, r] = pairs[i % pairs.length];
-      lines.push(JSON.stringify({ context: [c], response: i % 2 ? r : r.replace(' .', ' !') }));
-    }
-    fs.writeFileSync(file, lines.join('\n') + '\n');
-    const ra = parseConfig({
-      name: 'ra_for_grounding',
-      model: { type: 'ra', vocab: 'pruned', dim: 16, n_layers: 1, n_heads: 2, hidden_dim: 32, max_position_embeddings: 64, dropout: 0, attention_dropout: 0 },
-      data: { sources: [`jsonl:${file}`], max_turns: 2, max_context_tokens: 24, persona: false, max_eval_examples: 8 },
-      ra: { max_candidate_tokens: 16 },
-      training: { epochs: 3, batch_size: 8, lr: 3e-3, eval_every: 0, checkpoint_every: 0, device: 'cpu', seed: 5 },
-    });
-    raDir = (await new RaTrainingRun(ra, { runDir: path.join(dir, 'ra') }).run()).modelDir;
+    ({ raDir, file } = await trainTinyRa(dir));
   }, 120_000);
 
   const imrConfig = (retriever: string) =>
@@ -103,7 +81,7 @@ describe('a grounded IMR model', () => {
 
   test('training hints are pool replies, never the example own reply', async () => {
     const cfg = imrConfig(raDir);
-    const examples = pairs.map(([c, r], i) => ({ dialogueId: `d${i}`, turn: 1, context: [c], response: r }));
+    const examples = RA_PAIRS.map(([c, r], i) => ({ dialogueId: `d${i}`, turn: 1, context: [c], response: r }));
     const [hints] = (await groundingHints(cfg, [examples]))!;
     expect(hints).toHaveLength(examples.length);
     const pool = new Set<string>(JSON.parse(fs.readFileSync(path.join(raDir, 'pool.json'), 'utf8')).candidates);

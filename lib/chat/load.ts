@@ -24,6 +24,6 @@ export function checkpointVariant(dir: string): string | undefined {
 export async function loadChatModel(dir: string, options: { device?: string } = {}): Promise<ChatModel> {
   const variant = checkpointVariant(dir);
   if (variant === 'ed') return EdChatModel.load(dir, { device: options.device ?? 'auto' });
-  if (variant === 'ra') return RaChatModel.load(dir, { device: options.device ?? 'auto' });
+  if (variant === 'ra' || variant === 'rerank') return RaChatModel.load(dir, { device: options.device ?? 'auto' });
   return ImrChatModel.load(dir, { device: options.device ?? 'auto' });
 }

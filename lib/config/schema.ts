@@ -10,7 +10,7 @@ const prob = z.number().min(0).lt(1);
 
 export const modelSchema = z
   .object({
-    type: z.enum(['imr', 'ra', 'ed']).default('imr'),
+    type: z.enum(['imr', 'ra', 'ed', 'rerank']).default('imr'),
     /** A Hugging Face DistilBERT directory (config.json, model.safetensors, vocab.txt), or null for random init. */
     init_from: z.string().nullable().default(null),
     /** 'bert-base-uncased' (30,522 pieces), 'pruned' (the pieces the training data uses), or a vocab.txt path. */
@@ -152,6 +152,26 @@ export const trainingSchema = z
   })
   .strict();
 
+/**
+ * ChatBERT-RA's cross-encoder (model.type: rerank): context and candidate in one input, a score
+ * head on [CLS], trained to pick each context's own reply among group_size candidates, and used to
+ * re-rank the bi-encoder's top_k. It starts from the bi-encoder's weights (and vocabulary) unless
+ * model.init_from says otherwise; data.* and ra.max_candidate_tokens shape its inputs.
+ */
+export const rerankSchema = z
+  .object({
+    /** The bi-encoder it re-ranks for (a directory with its pool, or run:NAME); it also finds the hard negatives. */
+    retriever: z.string().min(1).nullable().default(null),
+    /** Candidates per context in training: its own reply and group_size - 1 others. */
+    group_size: z.number().int().min(2).max(64).default(8),
+    /** How many of the others are the bi-encoder's best wrong replies (the rest are random replies). */
+    hard_negatives: z.number().int().min(0).default(4),
+    /** How many of the bi-encoder's best candidates are re-ranked at chat and evaluation time. */
+    top_k: z.number().int().min(1).max(1000).default(20),
+  })
+  .strict()
+  .refine((c) => c.hard_negatives <= c.group_size - 1, { message: 'hard_negatives must be <= group_size - 1', path: ['hard_negatives'] });
+
 export const configSchema = z
   .object({
     name: z.string().min(1),
@@ -161,6 +181,7 @@ export const configSchema = z
     imr: imrSchema.default({}),
     ed: edSchema.default({}),
     ra: raSchema.default({}),
+    rerank: rerankSchema.default({}),
     training: trainingSchema.default({}),
     /** Run directory (checkpoints, metrics.jsonl, loss curve). */
     output_dir: z.string().optional(),

@@ -47,7 +47,8 @@ export function checkpointVariant(dir: string): Variant {
   const cfg = readJsonFile(path.join(dir, 'config.json')) as { chatbert?: { variant?: unknown } };
   const v = cfg?.chatbert?.variant;
   if (v === 'imr' || v === 'ra' || v === 'ed') return v;
-  throw new Error(`${dir}: config.json has no chatbert.variant of imr, ra or ed (got ${JSON.stringify(v)}): not a ChatBERT chat model`);
+  if (v === 'rerank') return 'ra'; // RA re-ranked by this cross-encoder (RaChatModel.load)
+  throw new Error(`${dir}: config.json has no chatbert.variant of imr, ra, rerank or ed (got ${JSON.stringify(v)}): not a ChatBERT chat model`);
 }
 
 export async function loadEvalSubject(dirOrSpec: string, o: SubjectOptions = {}): Promise<EvalSubject> {
@@ -105,7 +106,9 @@ export async function loadEvalSubject(dirOrSpec: string, o: SubjectOptions = {})
       device: m.device,
       replies: async (convs) => (await m.generate(convs, o.ra ?? {})).map((r) => r.text),
       scoreCandidates: (convs, lists) => m.rankBatch(convs, lists),
-      candidateScoreLabel: 'RA: dot product of the context and candidate vectors',
+      candidateScoreLabel: m.reranker
+        ? `RA with re-ranker: the cross-encoder's score of each (context, candidate) input (replies: its re-ranking of the bi-encoder's top ${m.reranker.meta.topK})`
+        : 'RA: dot product of the context and candidate vectors',
       dispose: () => m.dispose(),
     };
   }

@@ -41,15 +41,20 @@ export interface RetrieveOptions {
 
 /** The best pool reply for each conversation (never a turn of the conversation itself, nor `exclude[i]`). */
 export async function retrieveHints(ra: RaChatModel, conversations: readonly Conversation[], o: RetrieveOptions = {}): Promise<string[]> {
+  return (await retrieveReplies(ra, conversations, 1, o)).map((r) => r[0] ?? '');
+}
+
+/** The `count` best pool replies for each conversation, best first, with the same exclusions. */
+export async function retrieveReplies(ra: RaChatModel, conversations: readonly Conversation[], count: number, o: RetrieveOptions = {}): Promise<string[][]> {
   const batchSize = o.batchSize ?? 256;
-  const out: string[] = [];
+  const out: string[][] = [];
   for (let i = 0; i < conversations.length; i += batchSize) {
     const chunk = conversations.slice(i, i + batchSize);
-    const replies = await ra.generate(chunk, { k: 3 }, { signal: o.signal });
+    const replies = await ra.generate(chunk, { k: count + 2 }, { signal: o.signal });
     replies.forEach((r, j) => {
       const banned = o.exclude?.[i + j];
       const key = banned === undefined ? undefined : candidateKey(banned);
-      out.push(r.alternatives.find((a) => candidateKey(a.text) !== key)?.text ?? '');
+      out.push(r.alternatives.filter((a) => candidateKey(a.text) !== key).slice(0, count).map((a) => a.text));
     });
     o.onProgress?.(Math.min(i + batchSize, conversations.length), conversations.length);
   }

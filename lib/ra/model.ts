@@ -19,6 +19,7 @@ import type { BertTokenizer } from '../tokenizer';
 import { Rng } from '../util/rng';
 import { type RaMeta, candidateKey, raCandidateIds, raContextIds, raMeta } from './format';
 import { CandidatePool, fileFingerprint, hasPool } from './pool';
+import { CrossEncoder } from './reranker';
 
 export interface RaReplyOptions {
   /** Alternatives returned with the reply (default 5). */
@@ -53,6 +54,7 @@ const DEFAULT_K = 5;
 export class RaChatModel {
   private pool_: CandidatePool;
   private readonly encoder: NativeBiEncoder;
+  private reranker_: CrossEncoder | undefined;
 
   private constructor(
     readonly mlm: DistilBertMLM,
@@ -70,8 +72,22 @@ export class RaChatModel {
     return new RaChatModel(mlm, meta, dir, null);
   }
 
-  /** Loads a checkpoint directory with chatbert.variant "ra", and its pool when there is one. */
+  /**
+   * Loads a checkpoint directory with chatbert.variant "ra", and its pool when there is one. A
+   * cross-encoder checkpoint (variant "rerank") loads with the bi-encoder it names and re-ranks its results.
+   */
   static async load(dir: string, options: RaLoadOptions = {}): Promise<RaChatModel> {
+    if (checkpointVariantOf(dir) === 'rerank') {
+      const ce = await CrossEncoder.load(dir, options);
+      try {
+        const ra = await RaChatModel.load(ce.meta.retriever, options);
+        ra.useReranker(ce);
+        return ra;
+      } catch (e) {
+        ce.dispose();
+        throw e;
+      }
+    }
     const mlm = await DistilBertMLM.load(dir, options);
     let m: RaChatModel | undefined;
     try {
@@ -97,6 +113,16 @@ export class RaChatModel {
   }
   get pool(): CandidatePool {
     return this.pool_;
+  }
+  /** The cross-encoder that re-ranks the bi-encoder's best candidates, if any. */
+  get reranker(): CrossEncoder | undefined {
+    return this.reranker_;
+  }
+
+  /** Re-ranks with `ce` from now on (owned: disposed with this model). */
+  useReranker(ce: CrossEncoder): void {
+    this.reranker_?.dispose();
+    this.reranker_ = ce;
   }
   get dim(): number {
     return this.encoder.dim;
@@ -183,6 +209,7 @@ export class RaChatModel {
   async rankBatch(conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[]): Promise<number[][]> {
     if (conversations.length !== candidateLists.length) throw new RangeError(`rankBatch: ${conversations.length} conversations but ${candidateLists.length} candidate lists`);
     if (conversations.length === 0) return [];
+    if (this.reranker_) return this.reranker_.score(conversations, candidateLists);
     const D = this.dim;
     const ctx = await this.encodeContexts(conversations);
     const flat = candidateLists.flat();
@@ -212,17 +239,27 @@ export class RaChatModel {
     if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be a finite number >= 0, got ${temperature}`);
     const exclude = options.excludeEchoes ?? true;
     if (this.pool_.size === 0) throw new Error(`${this.dir}: the candidate pool is empty (no pool.safetensors beside the model?); build one with \`npx chatbert ra-pool --model ${this.dir} --data embedded\``);
-    // Ask for more than k so that echoes can be dropped and k still remain.
+    // With a re-ranker, the bi-encoder's best `depth` go to the cross-encoder, which picks the k.
+    const depth = this.reranker_ ? Math.max(k, this.reranker_.meta.topK) : k;
+    // Ask for more than depth so that echoes can be dropped and depth still remain.
     const extra = exclude ? Math.max(...conversations.map((c) => c.turns.length)) : 0;
-    const r = await this.encoder.search(this.pool_.index, this.batchOf(conversations.map((c) => this.contextIds(c))), k + extra);
+    const r = await this.encoder.search(this.pool_.index, this.batchOf(conversations.map((c) => this.contextIds(c))), depth + extra);
     if (hooks.signal?.aborted) throw new GenerationAbortedError('generation aborted');
     const rng = new Rng(options.seed ?? 0, 0x7a11);
-    return conversations.map((c, b) => {
+    let shortlists = conversations.map((c, b) => {
       const echoes = exclude ? new Set(c.turns.map(candidateKey)) : new Set<string>();
       const all: { text: string; score: number }[] = [];
       for (let j = 0; j < r.k; j++) all.push({ text: this.pool_.text(r.ids[b * r.k + j]), score: r.scores[b * r.k + j] });
-      let alternatives = all.filter((x) => !echoes.has(candidateKey(x.text))).slice(0, k);
-      if (alternatives.length === 0) alternatives = all.slice(0, k); // a pool of nothing but echoes: still answer
+      const kept = all.filter((x) => !echoes.has(candidateKey(x.text))).slice(0, depth);
+      return kept.length ? kept : all.slice(0, depth); // a pool of nothing but echoes: still answer
+    });
+    if (this.reranker_) {
+      const scores = await this.reranker_.score(conversations, shortlists.map((l) => l.map((x) => x.text)));
+      if (hooks.signal?.aborted) throw new GenerationAbortedError('generation aborted');
+      shortlists = shortlists.map((l, b) => l.map((x, j) => ({ text: x.text, score: scores[b][j] })).sort((a, z) => z.score - a.score));
+    }
+    return conversations.map((_, b) => {
+      const alternatives = shortlists[b].slice(0, k);
       let pick = 0;
       if (temperature > 0 && alternatives.length > 1) {
         const m = alternatives[0].score;
@@ -249,6 +286,16 @@ export class RaChatModel {
   dispose(): void {
     this.pool_.dispose();
     this.mlm.dispose();
+    this.reranker_?.dispose();
+  }
+}
+
+/** chatbert.variant of the config.json in `dir` (undefined when unreadable: the loader then says what is wrong). */
+function checkpointVariantOf(dir: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'))?.chatbert?.variant;
+  } catch {
+    return undefined;
   }
 }
 

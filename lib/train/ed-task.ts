@@ -13,7 +13,7 @@ import { encodeContext } from '../imr/format';
 import { native, type EdTrainBatch, type NativeEdTrainer } from '../native';
 import { BertTokenizer } from '../tokenizer';
 import { loadDataAndVocab } from './imr-task';
-import { type TaskContext, type TrainOptions, type TrainTask, TrainingRun } from './loop';
+import { type TaskContext, type TrainOptions, type TrainTask, TrainingRun, optimizerOptions } from './loop';
 
 /** The chatbert section of config.json, less what the model itself knows (variant, decoder sizes). */
 export function edChatbertMeta(cfg: ChatBertConfig, tokenizer: BertTokenizer): EdMetaFields {
@@ -87,12 +87,7 @@ export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Pr
   try {
     checkEdFits(cfg, model.encoderConfig.max_position_embeddings, model.decoderConfig.n_positions);
     trainer = new native.EdTrainer(model.native, {
-      weightDecay: tc.weight_decay,
-      beta1: tc.adam_beta1,
-      beta2: tc.adam_beta2,
-      eps: tc.adam_eps,
-      clipNorm: tc.clip_norm,
-      bf16: tc.bf16,
+      ...optimizerOptions(tc),
       labelSmoothing: cfg.ed.label_smoothing,
       freezeEncoder: cfg.ed.freeze_encoder,
     });

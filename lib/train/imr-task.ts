@@ -13,7 +13,7 @@ import { native, type NativeMlmTrainer } from '../native';
 import { BertTokenizer } from '../tokenizer';
 import { Rng } from '../util/rng';
 import { type TrainingData, loadTrainingData } from './data';
-import type { TaskContext, TrainTask } from './loop';
+import { type TaskContext, type TrainTask, optimizerOptions } from './loop';
 
 export function objectiveOf(cfg: ChatBertConfig): ImrObjective {
   return {
@@ -163,12 +163,7 @@ export async function createImrTask({ config: cfg, resumeFrom, log }: TaskContex
     throw e;
   }
   const trainer: NativeMlmTrainer = new native.MlmTrainer(model.native, {
-    weightDecay: tc.weight_decay,
-    beta1: tc.adam_beta1,
-    beta2: tc.adam_beta2,
-    eps: tc.adam_eps,
-    clipNorm: tc.clip_norm,
-    bf16: tc.bf16,
+    ...optimizerOptions(tc),
     lengthLossWeight: cfg.imr.length_loss_weight,
   });
 

@@ -72,6 +72,11 @@ export interface TaskContext {
 
 export type TaskFactory<B> = (ctx: TaskContext) => Promise<TrainTask<B>>;
 
+/** The optimizer settings every native trainer takes, from the config's training section. */
+export function optimizerOptions(tc: ChatBertConfig['training']): { weightDecay: number; beta1: number; beta2: number; eps: number; clipNorm: number; bf16: boolean } {
+  return { weightDecay: tc.weight_decay, beta1: tc.adam_beta1, beta2: tc.adam_beta2, eps: tc.adam_eps, clipNorm: tc.clip_norm, bf16: tc.bf16 };
+}
+
 export interface StepLog {
   step: number;
   totalSteps: number;

@@ -15,7 +15,7 @@ import { BertTokenizer } from '../tokenizer';
 import { Rng } from '../util/rng';
 import { loadSource } from './data';
 import { loadDataAndVocab, loadOrCreateMlm } from './imr-task';
-import { TrainingRun, type TaskContext, type TrainOptions, type TrainResult, type TrainTask } from './loop';
+import { TrainingRun, type TaskContext, type TrainOptions, type TrainResult, type TrainTask, optimizerOptions } from './loop';
 
 export function raMetaOf(cfg: ChatBertConfig): RaMeta {
   return {
@@ -90,12 +90,7 @@ export async function createRaTask({ config: cfg, resumeFrom }: TaskContext): Pr
     if (tc.batch_size < 2) throw new RangeError(`config ${cfg.name}: training.batch_size must be at least 2 for in-batch negatives`);
     trainer = new native.ContrastiveTrainer(model.native, {
       pooling: meta.pooling,
-      weightDecay: tc.weight_decay,
-      beta1: tc.adam_beta1,
-      beta2: tc.adam_beta2,
-      eps: tc.adam_eps,
-      clipNorm: tc.clip_norm,
-      bf16: tc.bf16,
+      ...optimizerOptions(tc),
     });
   } catch (e) {
     model.dispose();

@@ -8,7 +8,8 @@ import { checkImrFits, createImrTask } from './imr-task';
 import type { ContrastiveBatch } from '../native';
 import { RaTrainingRun } from './ra-task';
 import { EdTrainingRun } from './ed-task';
-import type { EdTrainBatch } from '../native';
+import type { CrossEncoderBatch, EdTrainBatch } from '../native';
+import { RerankTrainingRun } from './rerank-task';
 import { TrainingRun, type TrainOptions, type TrainResult } from './loop';
 
 export { chatbertHome, defaultRunDir, TrainingDivergedError, TrainingRun } from './loop';
@@ -16,6 +17,7 @@ export type { EvalLog, StepLog, TaskStepResult, TrainOptions, TrainResult, Train
 export { chatbertMeta, encodeExamples, objectiveOf } from './imr-task';
 export { RaTrainingRun, trainRa, writeRaPool, raChatbertMeta } from './ra-task';
 export { EdTrainingRun, edChatbertMeta } from './ed-task';
+export { RerankTrainingRun, rerankChatbertMeta } from './rerank-task';
 
 /** Trains ChatBERT-IMR. Emits 'start', 'step', 'eval', 'checkpoint', 'message'. */
 export class ImrTrainingRun extends TrainingRun<ImrBatch> {
@@ -38,5 +40,7 @@ export function trainingRunFor(config: ChatBertConfig, options: TrainOptions = {
       return new RaTrainingRun(config, options as TrainOptions<ContrastiveBatch>) as TrainingRun<unknown>;
     case 'ed':
       return new EdTrainingRun(config, options as TrainOptions<EdTrainBatch>) as TrainingRun<unknown>;
+    case 'rerank':
+      return new RerankTrainingRun(config, options as TrainOptions<CrossEncoderBatch>) as TrainingRun<unknown>;
   }
 }

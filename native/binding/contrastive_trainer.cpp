@@ -36,12 +36,40 @@ HostPairBatch ParsePairBatch(const Napi::Value& v, const DistilBertConfig& cfg, 
   return h;
 }
 
-std::vector<HostPairBatch> ParsePairBatches(const Napi::Value& v, const DistilBertConfig& cfg) {
-  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "microBatches must be an array of { context, candidate, keys? }");
+// One micro-batch of either objective: pairs (bi-encoder) or groups of joined inputs (cross-encoder).
+struct HostTrainBatch {
+  HostPairBatch pair;
+  HostTokenBatch input;
+  int64_t group = 0;  // > 0: cross-encoder rows per context
+  int64_t contexts() const { return group ? input.B / group : pair.context.B; }
+  int64_t tokens() const { return group ? input.tokens() : pair.context.tokens() + pair.candidate.tokens(); }
+};
+
+HostTrainBatch ParseCrossBatch(const Napi::Value& v, const DistilBertConfig& cfg, const std::string& name) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject()) throw Napi::TypeError::New(env, name + " must be an object { input, groupSize }");
+  auto o = v.As<Napi::Object>();
+  HostTrainBatch h;
+  h.input = ParseTokenBatch(o.Get("input"), cfg, name + ".input");
+  h.group = IntegerArg(o.Get("groupSize"), name + ".groupSize", 2, 1 << 16);
+  if (h.input.B % h.group != 0)
+    throw Napi::RangeError::New(env, name + ": " + std::to_string(h.input.B) + " rows are not whole groups of " + std::to_string(h.group) + " (a context with its reply first, then other replies)");
+  return h;
+}
+
+HostTrainBatch ParseTrainBatch(const Napi::Value& v, const DistilBertConfig& cfg, const std::string& name, bool cross) {
+  if (cross) return ParseCrossBatch(v, cfg, name);
+  HostTrainBatch h;
+  h.pair = ParsePairBatch(v, cfg, name);
+  return h;
+}
+
+std::vector<HostTrainBatch> ParseTrainBatches(const Napi::Value& v, const DistilBertConfig& cfg, bool cross) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), cross ? "microBatches must be an array of { input, groupSize }" : "microBatches must be an array of { context, candidate, keys? }");
   auto a = v.As<Napi::Array>();
   if (a.Length() == 0) throw Napi::RangeError::New(v.Env(), "microBatches is empty");
-  std::vector<HostPairBatch> out;
-  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(ParsePairBatch(a.Get(i), cfg, "microBatches[" + std::to_string(i) + "]"));
+  std::vector<HostTrainBatch> out;
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(ParseTrainBatch(a.Get(i), cfg, "microBatches[" + std::to_string(i) + "]", cross));
   return out;
 }
 
@@ -54,6 +82,14 @@ ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device dev) {
 }
 
 }  // namespace
+
+static ContrastiveLoss LossOf(DistilBertForMaskedLM& model, const HostTrainBatch& h, torch::Device dev, Pooling pooling) {
+  if (h.group) {
+    auto [ids, mask] = h.input.to(dev);
+    return cross_encoder_loss(model, ids, mask, h.group);
+  }
+  return in_batch_loss(model, ToDevice(h.pair, dev), pooling);
+}
 
 Napi::Function ContrastiveTrainerWrap::Init(Napi::Env env) {
   return DefineClass(env, "ContrastiveTrainer",
@@ -76,6 +112,11 @@ ContrastiveTrainerWrap::ContrastiveTrainerWrap(const Napi::CallbackInfo& info) :
   } catch (const std::invalid_argument& e) {
     throw Napi::RangeError::New(env, std::string("options.") + e.what());
   }
+  const std::string objective = StringOption(o, "objective", "bi");
+  if (objective != "bi" && objective != "cross") throw Napi::RangeError::New(env, "options.objective must be 'bi' or 'cross', got '" + objective + "'");
+  impl_->cross = objective == "cross";
+  if (impl_->cross && !impl_->model->model->pre_classifier)
+    throw Napi::RangeError::New(env, "options.objective 'cross' needs a model with a score head (config score_head: true)");
   AdamWOptions ao;
   ao.weight_decay = NumberOption(o, "weightDecay", ao.weight_decay, 0, 1);
   ao.beta1 = NumberOption(o, "beta1", ao.beta1, 0, 0.999999);
@@ -99,7 +140,7 @@ Napi::Value ContrastiveTrainerWrap::Step(const Napi::CallbackInfo& info) {
   return AsyncGuard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     auto impl = impl_;
-    auto batches = ParsePairBatches(info.Length() ? info[0] : env.Undefined(), impl->model->model->config);
+    auto batches = ParseTrainBatches(info.Length() ? info[0] : env.Undefined(), impl->model->model->config, impl->cross);
     Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     const double lr = NumberArg(o.Get("lr"), "lr", 0, 10);
     const int64_t seed = IntegerOption(o, "seed", -1, -1, int64_t(1) << 53);
@@ -120,8 +161,8 @@ Napi::Value ContrastiveTrainerWrap::Step(const Napi::CallbackInfo& info) {
           impl->optimizer->zero_grad();
           int64_t rows = 0;
           for (const auto& h : batches) {
-            rows += h.context.B;
-            r->tokens += h.context.tokens() + h.candidate.tokens();
+            rows += h.contexts();
+            r->tokens += h.tokens();
           }
           r->rows = rows;
           double loss = 0;
@@ -129,7 +170,7 @@ Napi::Value ContrastiveTrainerWrap::Step(const Napi::CallbackInfo& info) {
           {
             compat::CudaAutocastScope autocast(impl->bf16);
             for (const auto& h : batches) {
-              auto l = in_batch_loss(model, ToDevice(h, st->device), impl->pooling);
+              auto l = LossOf(model, h, st->device, impl->pooling);
               (l.loss_sum / static_cast<double>(rows)).backward();
               loss += l.loss_sum.item<double>();
               correct += l.correct.item<int64_t>();
@@ -164,7 +205,7 @@ Napi::Value ContrastiveTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
   return AsyncGuard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     auto impl = impl_;
-    auto h = std::make_shared<HostPairBatch>(ParsePairBatch(info.Length() ? info[0] : env.Undefined(), impl->model->model->config, "batch"));
+    auto h = std::make_shared<HostTrainBatch>(ParseTrainBatch(info.Length() ? info[0] : env.Undefined(), impl->model->model->config, "batch", impl->cross));
     struct Result {
       double loss = 0;
       int64_t correct = 0, rows = 0;
@@ -178,7 +219,7 @@ Napi::Value ContrastiveTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
           torch::NoGradGuard no_grad;
           st->model->eval();
           compat::CudaAutocastScope autocast(impl->bf16);
-          auto l = in_batch_loss(st->model, ToDevice(*h, st->device), impl->pooling);
+          auto l = LossOf(st->model, *h, st->device, impl->pooling);
           r->loss = l.loss_sum.item<double>();
           r->correct = l.correct.item<int64_t>();
           r->rows = l.rows;

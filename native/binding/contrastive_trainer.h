@@ -1,6 +1,7 @@
 // JS class ContrastiveTrainer: ChatBERT-RA's training step for a DistilBertModel used as a
-// bi-encoder (in-batch negatives, native/train/contrastive.h) with the shared AdamW. Like
-// MlmTrainer, the loop lives in TypeScript and each step runs here, off the JS thread.
+// bi-encoder (in-batch negatives) or, with objective "cross", as the cross-encoder that re-ranks
+// (groups of candidates scored by the score head), both in native/train/contrastive.h, with the
+// shared AdamW. Like MlmTrainer, the loop lives in TypeScript and each step runs here, off the JS thread.
 #pragma once
 #include <napi.h>
 #include <torch/torch.h>
@@ -29,6 +30,7 @@ class ContrastiveTrainerWrap : public Napi::ObjectWrap<ContrastiveTrainerWrap> {
     std::shared_ptr<DistilBertState> model;
     std::unique_ptr<AdamW> optimizer;
     Pooling pooling = Pooling::kMean;
+    bool cross = false;  // objective "cross": micro-batches are { input, groupSize }
     double clip_norm = 1.0;
     bool bf16 = false;
   };

@@ -21,6 +21,8 @@ DistilBertConfig ParseDistilBertConfig(const Napi::Object& o) {
   c.pad_token_id = IntegerOption(o, "pad_token_id", c.pad_token_id, 0, big);
   c.activation = StringOption(o, "activation", c.activation);
   c.length_classes = IntegerOption(o, "length_classes", c.length_classes, 0, 1 << 16);
+  c.score_head = BoolOption(o, "score_head", c.score_head);
+  c.seq_classif_dropout = NumberOption(o, "seq_classif_dropout", c.seq_classif_dropout, 0, 1);
   try {
     c.validate();
   } catch (const std::exception& e) {
@@ -44,6 +46,8 @@ static Napi::Object ConfigToObject(Napi::Env env, const DistilBertConfig& c) {
   o.Set("pad_token_id", c.pad_token_id);
   o.Set("activation", c.activation);
   o.Set("length_classes", c.length_classes);
+  o.Set("score_head", c.score_head);
+  o.Set("seq_classif_dropout", c.seq_classif_dropout);
   return o;
 }
 
@@ -119,7 +123,9 @@ Napi::Value DistilBertModelWrap::Create(const Napi::CallbackInfo& info) {
         state->model = DistilBertForMaskedLM(config);
         if (!weights.empty()) {
           LoadOptions lo;
-          lo.optional = {"distilbert.embeddings.position_ids", "length_head.weight", "length_head.bias"};
+          // Heads ChatBERT adds may be absent from the file (a pretrained DistilBERT): they keep their init.
+          lo.optional = {"distilbert.embeddings.position_ids", "length_head.weight", "length_head.bias", "pre_classifier.weight", "pre_classifier.bias",
+                         "classifier.weight", "classifier.bias"};
           if (config.sinusoidal_pos_embds) lo.optional.insert("distilbert.embeddings.position_embeddings.weight");
           lo.ignore = {"vocab_projector.weight", "distilbert.embeddings.position_ids"};
           lo.base_prefix = "distilbert.";

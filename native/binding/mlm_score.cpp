@@ -65,8 +65,34 @@ Napi::Value MlmTokenLogProbs(const Napi::CallbackInfo& info) {
   });
 }
 
+// sequenceScores(model, { inputIds, attentionMask, batch, seqLen }) -> Promise<Float32Array> [batch]:
+// the score head over each row's [CLS] state (ChatBERT-RA's cross-encoder).
+Napi::Value SequenceScores(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return AsyncGuard(env, [&]() -> Napi::Value {
+    if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Data(env).distilbert_model.Value()))
+      throw Napi::TypeError::New(env, "sequenceScores(model, batch): model must be a DistilBertModel");
+    auto st = Napi::ObjectWrap<DistilBertModelWrap>::Unwrap(info[0].As<Napi::Object>())->state(env);
+    if (!st->model->pre_classifier) throw Napi::RangeError::New(env, "sequenceScores: this model has no score head (not a ChatBERT-RA cross-encoder)");
+    auto h = std::make_shared<HostTokenBatch>(ParseTokenBatch(info[1], st->model->config, "batch"));
+    auto out = std::make_shared<torch::Tensor>();
+    return PromiseWorker::Queue(
+        env, Napi::Object(),
+        [st, h, out] {
+          std::lock_guard<std::mutex> lock(st->mu);
+          torch::InferenceMode guard;
+          auto [ids, mask] = h->to(st->device);
+          *out = st->model->scores(st->model->hidden_states(ids, mask)).to(torch::kFloat32).to(torch::kCPU).contiguous();
+        },
+        [out](Napi::Env env) { return TensorToTypedArray(env, *out); });
+  });
+}
+
 }  // namespace
 
-void InitMlmScore(Napi::Env env, Napi::Object exports) { exports.Set("mlmTokenLogProbs", Napi::Function::New(env, MlmTokenLogProbs, "mlmTokenLogProbs")); }
+void InitMlmScore(Napi::Env env, Napi::Object exports) {
+  exports.Set("mlmTokenLogProbs", Napi::Function::New(env, MlmTokenLogProbs, "mlmTokenLogProbs"));
+  exports.Set("sequenceScores", Napi::Function::New(env, SequenceScores, "sequenceScores"));
+}
 
 }  // namespace chatbert::js

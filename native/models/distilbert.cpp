@@ -139,7 +139,18 @@ DistilBertForMaskedLMImpl::DistilBertForMaskedLMImpl(const DistilBertConfig& c) 
   vocab_layer_norm = register_module("vocab_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(1e-12)));
   vocab_projector = register_module("vocab_projector", TiedProjection(c.vocab_size));
   if (c.length_classes > 0) length_head = register_module("length_head", torch::nn::Linear(c.dim, c.length_classes));
+  if (c.score_head) {
+    pre_classifier = register_module("pre_classifier", torch::nn::Linear(c.dim, c.dim));
+    classifier = register_module("classifier", torch::nn::Linear(c.dim, 1));
+  }
   reset_parameters();
+}
+
+torch::Tensor DistilBertForMaskedLMImpl::scores(const torch::Tensor& hidden) {
+  TORCH_CHECK(pre_classifier, "this model has no score head (config score_head is false)");
+  auto x = torch::relu(pre_classifier->forward(hidden.select(1, 0)));
+  x = torch::dropout(x, config.seq_classif_dropout, is_training());
+  return classifier->forward(x).squeeze(-1);
 }
 
 torch::Tensor DistilBertForMaskedLMImpl::mlm_logits(const torch::Tensor& hidden) {

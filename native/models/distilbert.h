@@ -23,6 +23,10 @@ struct DistilBertConfig {
   std::string activation = "gelu";
   // ChatBERT extension: classes of the response-length head on the [CLS] state (0 = no head).
   int64_t length_classes = 0;
+  // ChatBERT-RA's cross-encoder: a score head on the [CLS] state, laid out as Hugging Face's
+  // DistilBertForSequenceClassification with one label (pre_classifier, ReLU, dropout, classifier).
+  bool score_head = false;
+  double seq_classif_dropout = 0.2;
 
   // Throws std::invalid_argument naming the first offending field.
   void validate() const;
@@ -111,6 +115,8 @@ struct DistilBertForMaskedLMImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
     return mlm_logits(hidden_states(input_ids, attention_mask));
   }
+  // The score head over hidden states [B, T, dim] -> [B] (from the [CLS] state; needs score_head).
+  torch::Tensor scores(const torch::Tensor& hidden);
   // Hugging Face's _init_weights: N(0, initializer_range) for Linear/Embedding weights, zero biases
   // and padding row, LayerNorm (1, 0); sinusoidal position table when configured.
   void reset_parameters();
@@ -123,6 +129,8 @@ struct DistilBertForMaskedLMImpl : torch::nn::Module {
   // Optional (config.length_classes > 0): predicts the response length from the [CLS] state.
   // Not part of Hugging Face's model; transformers reports its tensors as unused and loads the rest.
   torch::nn::Linear length_head{nullptr};
+  // Optional (config.score_head): the cross-encoder's score head, under Hugging Face's names.
+  torch::nn::Linear pre_classifier{nullptr}, classifier{nullptr};
 };
 TORCH_MODULE(DistilBertForMaskedLM);
 

@@ -29,4 +29,21 @@ ContrastiveLoss in_batch_loss(DistilBertForMaskedLM& model, const ContrastiveBat
   return in_batch_loss_from_scores(torch::matmul(ctx, cand.t()), b.keys);
 }
 
+ContrastiveLoss group_loss_from_scores(const torch::Tensor& scores_in) {
+  TORCH_CHECK(scores_in.dim() == 2 && scores_in.size(1) >= 2, "group scores must be [B, G] with G >= 2, got ", scores_in.sizes());
+  auto scores = scores_in.to(torch::kFloat32);
+  auto target = torch::zeros({scores.size(0)}, scores.options().dtype(torch::kLong));
+  ContrastiveLoss out;
+  out.loss_sum = torch::nn::functional::cross_entropy(scores, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  out.correct = scores.detach().argmax(1).eq(0).sum();
+  out.rows = scores.size(0);
+  return out;
+}
+
+ContrastiveLoss cross_encoder_loss(DistilBertForMaskedLM& model, const torch::Tensor& input_ids, const torch::Tensor& attention_mask, int64_t group) {
+  TORCH_CHECK(group >= 2 && input_ids.size(0) % group == 0, "cross-encoder rows (", input_ids.size(0), ") must be a multiple of the group size (", group, " >= 2)");
+  auto s = model->scores(model->hidden_states(input_ids, attention_mask));
+  return group_loss_from_scores(s.view({-1, group}));
+}
+
 }  // namespace chatbert

@@ -31,4 +31,10 @@ ContrastiveLoss in_batch_loss_from_scores(const torch::Tensor& scores, const tor
 
 ContrastiveLoss in_batch_loss(DistilBertForMaskedLM& model, const ContrastiveBatch& batch, Pooling pooling);
 
+// The cross-encoder (re-ranker) objective: rows come in groups of `group` (a context joined with
+// its own reply first, then with G-1 other replies); each row is scored by the score head and the
+// loss is the cross-entropy of picking the first row of each group. scores [B, G].
+ContrastiveLoss group_loss_from_scores(const torch::Tensor& scores);
+ContrastiveLoss cross_encoder_loss(DistilBertForMaskedLM& model, const torch::Tensor& input_ids, const torch::Tensor& attention_mask, int64_t group);
+
 }  // namespace chatbert
