@@ -43,6 +43,8 @@ export type { ChatModel } from './chat/load';
 export { RaChatModel, CandidatePool, PoolError, isRaCheckpoint } from './ra';
 export type { RaReply, RaReplyOptions, RaLoadOptions, RaMeta } from './ra';
 export { RaTrainingRun, trainRa, writeRaPool } from './train/ra-task';
+export { CrossEncoder, crossInputIds, type RerankMeta } from './ra/reranker';
+export { RerankTrainingRun } from './train/rerank-task';
 export { evalCommand } from './eval/command';
 export { loadEvalData } from './eval/data';
 export { evaluateSubject } from './eval/suite';

@@ -2,3 +2,4 @@
 export { RaChatModel, isRaCheckpoint, type RaReply, type RaReplyOptions, type RaLoadOptions, type EncodeOptions } from './model';
 export { CandidatePool, PoolError, POOL_TEXTS_FILE, POOL_VECTORS_FILE, fileFingerprint, hasPool, type PoolInfo } from './pool';
 export { type RaMeta, raMeta, raContextIds, raCandidateIds, candidateKey, checkRaFits } from './format';
+export { CrossEncoder, crossInputIds, rerankMeta, type RerankMeta } from './reranker';

@@ -96,7 +96,17 @@ async function loadModel(dir: string, device?: string): Promise<ChatModel> {
 }
 
 const variantName = (m: ChatModel) =>
-  m instanceof EdChatModel ? 'ChatBERT-ED' : m instanceof RaChatModel ? 'ChatBERT-RA' : m instanceof FibChatModel ? 'ChatBERT-FIB' : 'ChatBERT-IMR';
+  m instanceof EdChatModel
+    ? 'ChatBERT-ED'
+    : m instanceof RaChatModel
+      ? m.reranker
+        ? 'ChatBERT-RA, re-ranked'
+        : 'ChatBERT-RA'
+      : m instanceof FibChatModel
+        ? 'ChatBERT-FIB'
+        : m.meta.grounding
+          ? 'ChatBERT-IMR, grounded by RA'
+          : 'ChatBERT-IMR';
 
 /** Where `npm run train -- ra_tiny` puts its model (what `/mode ra` loads). */
 export function defaultRaModelDir(): string {
