@@ -41,6 +41,17 @@ const {DistilBertMLM}=require('./dist');
 (async()=>{const m=await DistilBertMLM.load('test/fixtures/parity',{device:'cuda'}); await m.save('/tmp/chatbert-written'); m.dispose();})().catch(e=>{console.error(e);process.exit(1)})" &&
 python3 scripts/parity/check_hf_load.py /tmp/chatbert-written --device cuda > "$OUT/hf-load.log" 2>&1 && p2=PASS || p2=FAIL
 row "ChatBERT checkpoint -> transformers (cuda)" "$p2 $(tail -1 "$OUT/hf-load.log" 2>/dev/null)"
+# A cross-encoder (score head) read by DistilBertForSequenceClassification(num_labels=1).
+node -e "
+const fs=require('fs');const {DistilBertMLM,BertTokenizer}=require('./dist');const {native}=require('./dist/native');
+(async()=>{const tok=BertTokenizer.bertBaseUncased();
+const m=await DistilBertMLM.create({vocab_size:tok.vocabSize,dim:64,n_layers:2,n_heads:4,hidden_dim:128,max_position_embeddings:64,initializer_range:0.3,chatbert:{variant:'rerank',length_classes:0,score_head:true}},tok,{device:'cuda',seed:7});
+await m.save('/tmp/chatbert-rerank');
+const inputs=['hello how are you ? [SEP] i am good','do you have a dog ? [SEP] yes , a cat'].map(t=>[tok.clsTokenId,...tok.encode(t),tok.sepTokenId]);
+const scores=[];for(const ids of inputs){const s=await native.sequenceScores(m.native,{inputIds:Int32Array.from(ids),attentionMask:new Uint8Array(ids.length).fill(1),batch:1,seqLen:ids.length});scores.push(s[0]);}
+fs.writeFileSync('/tmp/chatbert-rerank/scores.json',JSON.stringify({inputs,scores}));m.dispose();})().catch(e=>{console.error(e);process.exit(1)})" &&
+python3 scripts/parity/check_hf_rerank.py /tmp/chatbert-rerank --device cuda > "$OUT/hf-rerank.log" 2>&1 && p3=PASS || p3=FAIL
+row "ChatBERT cross-encoder -> DistilBertForSequenceClassification" "$p3 $(tail -1 "$OUT/hf-rerank.log" 2>/dev/null)"
 
 # 4. Benchmarks (tables to files; each also in the summary).
 node dist/cli.js bench unmask --device cuda > "$OUT/bench-unmask.md" 2>&1; cat "$OUT/bench-unmask.md" >> "$summary"
