@@ -79,7 +79,10 @@ export async function createRerankTask({ config: cfg, resumeFrom, log }: TaskCon
     ra.dispose();
   }
   const [train, validation] = sets;
-  const replies = [...new Map(data.train.map((ex) => [candidateKey(ex.response), ex.response])).values()];
+  // Random negatives are drawn from the training replies as they occur (frequent replies often):
+  // drawn from the distinct replies instead, a frequent reply would be a positive far more often
+  // than a negative, and the head would learn that prior rather than the fit to the context.
+  const replies = data.train.map((ex) => ex.response);
 
   const from = resumeFrom ?? cfg.model.init_from ?? meta.retriever;
   const model = await DistilBertMLM.load(from, {
