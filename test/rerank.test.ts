@@ -138,6 +138,21 @@ describe('a trained re-ranker', () => {
     }
   }, 120_000);
 
+  test('a missing init_from run says how to make it', async () => {
+    const saved = process.env.CHATBERT_HOME;
+    process.env.CHATBERT_HOME = path.join(dir, 'nohome');
+    try {
+      const cfg = rerankConfig();
+      cfg.model.init_from = 'run:imr_tiny';
+      await expect(new RerankTrainingRun(cfg, { runDir: path.join(dir, 'no_init') }).run()).rejects.toThrow(
+        /model\.init_from run:imr_tiny is .*runs\/imr_tiny\/model, which does not exist; train it with `npm run train -- imr_tiny`/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.CHATBERT_HOME;
+      else process.env.CHATBERT_HOME = saved;
+    }
+  }, 60_000);
+
   test('config errors name the problem', () => {
     expect(() => rerankConfig({ hard_negatives: 4 })).toThrow(/hard_negatives must be <= group_size - 1/);
     expect(() => new RerankTrainingRun(rerankConfig({ retriever: null }))).toThrow(/rerank\.retriever must name the bi-encoder/);

@@ -1,12 +1,13 @@
 /**
  * ChatBERT-RA's cross-encoder: context and candidate in one input, a score head on the [CLS]
  * state. It is too slow to search a pool (one forward pass per candidate), so it re-ranks the
- * bi-encoder's top results. Its input:
+ * bi-encoder's top results. Its input puts the reply first, as IMR puts its slot first:
  *
- *   [CLS] (persona [SEP])? turn_1 [SEP] ... turn_n [SEP] reply [SEP]
+ *   [CLS] reply [SEP] (persona [SEP])? turn_1 [SEP] ... turn_n [SEP]
  *
- * (the context exactly as IMR and the bi-encoder lay it out). A checkpoint (chatbert.variant
- * "rerank") names the bi-encoder it re-ranks for; RaChatModel.load of it loads both.
+ * so that the reply's tokens sit at the same positions in every input, whatever the context's
+ * length (the context is laid out exactly as IMR and the bi-encoder lay it out). A checkpoint
+ * (chatbert.variant "rerank") names the bi-encoder it re-ranks for; RaChatModel.load of it loads both.
  */
 import * as path from 'node:path';
 import { type DistilBertConfig } from '../checkpoint';
@@ -53,10 +54,10 @@ export function rerankMeta(c: DistilBertConfig, where: string): RerankMeta {
   return meta;
 }
 
-/** The joined input of a context and a candidate reply (the reply cut to its first tokens). */
+/** The joined input of a candidate reply (cut to its first tokens) and a context. */
 export function crossInputIds(tok: BertTokenizer, c: Conversation, reply: string, meta: Omit<RerankMeta, 'retriever' | 'topK'>): number[] {
-  const ctx = raContextIds(tok, c, { ...meta, pooling: 'cls' });
-  return [...ctx, ...tok.encode(reply).slice(0, meta.maxCandidateTokens - 1), tok.sepTokenId];
+  const ctx = raContextIds(tok, c, { ...meta, pooling: 'cls' }); // [CLS] context...
+  return [tok.clsTokenId, ...tok.encode(reply).slice(0, meta.maxCandidateTokens - 1), tok.sepTokenId, ...ctx.slice(1)];
 }
 
 export class CrossEncoder {

@@ -4,8 +4,11 @@
  * wrong replies (found once, before training) and random replies of the training split for the
  * rest (drawn per batch). The native ContrastiveTrainer (objective "cross") scores every joined
  * input with the score head and trains it to pick the first of each group. The model starts from
- * the bi-encoder's weights and vocabulary: it already knows the domain; only the head is new.
+ * model.init_from (a directory or run:NAME; ra_tiny_rerank uses imr_tiny, which learned joint
+ * reply-first inputs) or else the bi-encoder's weights; only the head is new.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
 import { loadRetriever, resolveRetriever, retrieveReplies } from '../imr/grounding';
@@ -58,6 +61,11 @@ export async function createRerankTask({ config: cfg, resumeFrom, log }: TaskCon
   const meta = rerankMetaOf(cfg);
   const chatbert = rerankChatbertMeta(cfg);
   const G = cfg.rerank.group_size;
+  // model.init_from may be run:NAME; by default the bi-encoder's weights.
+  const from = resumeFrom ?? (cfg.model.init_from ? resolveRetriever(cfg.model.init_from) : meta.retriever);
+  const run = /^run:(.+)$/.exec(cfg.model.init_from ?? '')?.[1];
+  if (!resumeFrom && run && !fs.existsSync(path.join(from, 'config.json')))
+    throw new Error(`config ${cfg.name}: model.init_from ${cfg.model.init_from} is ${from}, which does not exist; train it with \`npm run train -- ${run}\``);
   const data = loadTrainingData(cfg);
   if (data.train.length < 2) throw new RangeError(`config ${cfg.name}: the cross-encoder needs at least 2 training examples, got ${data.train.length}`);
 
@@ -84,7 +92,7 @@ export async function createRerankTask({ config: cfg, resumeFrom, log }: TaskCon
   // than a negative, and the head would learn that prior rather than the fit to the context.
   const replies = data.train.map((ex) => ex.response);
 
-  const from = resumeFrom ?? cfg.model.init_from ?? meta.retriever;
+
   const model = await DistilBertMLM.load(from, {
     device: tc.device,
     configOverrides: { dropout: cfg.model.dropout, attention_dropout: cfg.model.attention_dropout, chatbert: chatbert as never },
