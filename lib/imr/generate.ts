@@ -175,7 +175,12 @@ export class ImrChatModel {
 
   /** A grounded model's hints: the retriever's best reply for each conversation (undefined when not grounded). */
   async hints(conversations: readonly Conversation[], signal?: AbortSignal): Promise<string[] | undefined> {
-    return this.retriever ? retrieveHints(this.retriever, conversations, { signal }) : undefined;
+    if (!this.retriever) return undefined;
+    // FIB decodes one conversation in many rows (one per blank-length choice): retrieve once for each.
+    const unique = [...new Set(conversations)];
+    const found = await retrieveHints(this.retriever, unique, { signal });
+    const of = new Map(unique.map((c, i) => [c, found[i]]));
+    return conversations.map((c) => of.get(c)!);
   }
 
   /** Replies to a batch of conversations. */

@@ -301,9 +301,5 @@ function checkpointVariantOf(dir: string): unknown {
 
 /** True when `dir` holds a ChatBERT-RA checkpoint (config.json with chatbert.variant "ra"). */
 export function isRaCheckpoint(dir: string): boolean {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'))?.chatbert?.variant === 'ra';
-  } catch {
-    return false;
-  }
+  return checkpointVariantOf(dir) === 'ra';
 }

@@ -4,6 +4,7 @@
 
 #include "binding/addon.h"
 #include "binding/bi_encoder.h"
+#include "binding/optimizer_state.h"
 #include "binding/util.h"
 #include "io/checkpoint.h"
 #include "torch_compat.h"
@@ -234,34 +235,10 @@ Napi::Value ContrastiveTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
   });
 }
 
-// saveState(path) / loadState(path): the AdamW moments and step count as safetensors.
-Napi::Value ContrastiveTrainerWrap::SaveState(const Napi::CallbackInfo& info) {
-  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
-    auto impl = impl_;
-    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
-    return PromiseWorker::Queue(
-        info.Env(), Value(),
-        [impl, path] {
-          std::lock_guard<std::mutex> lock(impl->model->mu);
-          save_optimizer_state(path, {impl->optimizer.get()}, "chatbert AdamW state");
-        },
-        nullptr);
-  });
-}
+// saveState(path) / loadState(path): binding/optimizer_state.h.
+Napi::Value ContrastiveTrainerWrap::SaveState(const Napi::CallbackInfo& info) { return SaveOptimizerStateAsync(info, Value(), impl_, "chatbert AdamW state"); }
 
-Napi::Value ContrastiveTrainerWrap::LoadState(const Napi::CallbackInfo& info) {
-  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
-    auto impl = impl_;
-    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
-    return PromiseWorker::Queue(
-        info.Env(), Value(),
-        [impl, path] {
-          std::lock_guard<std::mutex> lock(impl->model->mu);
-          load_optimizer_state(path, {impl->optimizer.get()});
-        },
-        nullptr);
-  });
-}
+Napi::Value ContrastiveTrainerWrap::LoadState(const Napi::CallbackInfo& info) { return LoadOptimizerStateAsync(info, Value(), impl_); }
 
 Napi::Value ContrastiveTrainerWrap::GetSteps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(impl_->optimizer->steps())); }
 

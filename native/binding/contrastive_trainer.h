@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <vector>
 
 #include "binding/distilbert_model.h"
 #include "models/pooling.h"
@@ -29,6 +30,7 @@ class ContrastiveTrainerWrap : public Napi::ObjectWrap<ContrastiveTrainerWrap> {
   struct Impl {
     std::shared_ptr<DistilBertState> model;
     std::unique_ptr<AdamW> optimizer;
+    std::vector<AdamW*> optimizers() const { return {optimizer.get()}; }
     Pooling pooling = Pooling::kMean;
     bool cross = false;  // objective "cross": micro-batches are { input, groupSize }
     double clip_norm = 1.0;

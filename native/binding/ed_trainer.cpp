@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "binding/optimizer_state.h"
 #include "binding/util.h"
 #include "io/checkpoint.h"
 #include "torch_compat.h"
@@ -196,37 +197,10 @@ Napi::Value EdTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
   });
 }
 
-// saveState(path) / loadState(path): both AdamW instances' moments in one safetensors file (the
-// parameter names keep them apart) and the step count.
-Napi::Value EdTrainerWrap::SaveState(const Napi::CallbackInfo& info) {
-  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
-    auto impl = impl_;
-    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
-    return PromiseWorker::Queue(
-        info.Env(), Value(),
-        [impl, path] {
-          std::lock_guard<std::mutex> lock(impl->model->mu);
-          save_optimizer_state(path, {impl->encoder_optimizer.get(), impl->decoder_optimizer.get()}, "chatbert-ed AdamW state");
-        },
-        nullptr);
-  });
-}
+// saveState(path) / loadState(path): binding/optimizer_state.h.
+Napi::Value EdTrainerWrap::SaveState(const Napi::CallbackInfo& info) { return SaveOptimizerStateAsync(info, Value(), impl_, "chatbert-ed AdamW state"); }
 
-Napi::Value EdTrainerWrap::LoadState(const Napi::CallbackInfo& info) {
-  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
-    auto impl = impl_;
-    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
-    return PromiseWorker::Queue(
-        info.Env(), Value(),
-        [impl, path] {
-          std::lock_guard<std::mutex> lock(impl->model->mu);
-          // The encoder's goes first, so a file from a frozen-encoder run fails before the
-          // decoder's state is touched.
-          load_optimizer_state(path, {impl->encoder_optimizer.get(), impl->decoder_optimizer.get()});
-        },
-        nullptr);
-  });
-}
+Napi::Value EdTrainerWrap::LoadState(const Napi::CallbackInfo& info) { return LoadOptimizerStateAsync(info, Value(), impl_); }
 
 Napi::Value EdTrainerWrap::GetSteps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(impl_->decoder_optimizer->steps())); }
 

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <vector>
 
 #include "binding/ed_model.h"
 #include "train/adamw.h"
@@ -29,6 +30,9 @@ class EdTrainerWrap : public Napi::ObjectWrap<EdTrainerWrap> {
   struct Impl {
     std::shared_ptr<EdState> model;
     std::unique_ptr<AdamW> encoder_optimizer, decoder_optimizer;
+    // In file order: the encoder's first, so loading a file from a frozen-encoder run fails before
+    // the decoder's state is touched.
+    std::vector<AdamW*> optimizers() const { return {encoder_optimizer.get(), decoder_optimizer.get()}; }
     double clip_norm = 1.0;
     double label_smoothing = 0.0;
     bool freeze_encoder = false;

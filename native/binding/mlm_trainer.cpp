@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "binding/addon.h"
+#include "binding/optimizer_state.h"
 #include "binding/util.h"
 #include "io/checkpoint.h"
 #include "torch_compat.h"
@@ -233,34 +234,10 @@ Napi::Value MlmTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
   });
 }
 
-// saveState(path) / loadState(path): the AdamW moments and step count as safetensors.
-Napi::Value MlmTrainerWrap::SaveState(const Napi::CallbackInfo& info) {
-  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
-    auto impl = impl_;
-    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
-    return PromiseWorker::Queue(
-        info.Env(), Value(),
-        [impl, path] {
-          std::lock_guard<std::mutex> lock(impl->model->mu);
-          save_optimizer_state(path, {impl->optimizer.get()}, "chatbert AdamW state");
-        },
-        nullptr);
-  });
-}
+// saveState(path) / loadState(path): binding/optimizer_state.h.
+Napi::Value MlmTrainerWrap::SaveState(const Napi::CallbackInfo& info) { return SaveOptimizerStateAsync(info, Value(), impl_, "chatbert AdamW state"); }
 
-Napi::Value MlmTrainerWrap::LoadState(const Napi::CallbackInfo& info) {
-  return AsyncGuard(info.Env(), [&]() -> Napi::Value {
-    auto impl = impl_;
-    const std::string path = StringArg(info.Length() ? info[0] : info.Env().Undefined(), "path");
-    return PromiseWorker::Queue(
-        info.Env(), Value(),
-        [impl, path] {
-          std::lock_guard<std::mutex> lock(impl->model->mu);
-          load_optimizer_state(path, {impl->optimizer.get()});
-        },
-        nullptr);
-  });
-}
+Napi::Value MlmTrainerWrap::LoadState(const Napi::CallbackInfo& info) { return LoadOptimizerStateAsync(info, Value(), impl_); }
 
 Napi::Value MlmTrainerWrap::GetSteps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(impl_->optimizer->steps())); }
 

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <vector>
 
 #include "binding/distilbert_model.h"
 #include "train/adamw.h"
@@ -27,6 +28,7 @@ class MlmTrainerWrap : public Napi::ObjectWrap<MlmTrainerWrap> {
   struct Impl {
     std::shared_ptr<DistilBertState> model;
     std::unique_ptr<AdamW> optimizer;
+    std::vector<AdamW*> optimizers() const { return {optimizer.get()}; }
     double clip_norm = 1.0;
     double length_loss_weight = 0.1;
     bool bf16 = false;
