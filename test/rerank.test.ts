@@ -136,6 +136,11 @@ describe('a trained re-ranker', () => {
       reranked.dispose();
       plain.dispose();
     }
+    // A re-ranker whose bi-encoder is gone says which model it is missing.
+    const moved = path.join(dir, 'moved');
+    fs.cpSync(r.modelDir, moved, { recursive: true });
+    fs.writeFileSync(path.join(moved, 'config.json'), JSON.stringify({ ...config, chatbert: { ...config.chatbert, retriever: path.join(dir, 'gone') } }));
+    await expect(RaChatModel.load(moved, { device: 'cpu' })).rejects.toThrow(/moved: this re-ranker's bi-encoder cannot be loaded: .*gone: checkpoint directory not found/);
   }, 120_000);
 
   test('a missing init_from run says how to make it', async () => {

@@ -21,7 +21,7 @@ export const generateOptionsSchema = z
     minLength: num.int().min(0),
     impl: z.enum(['fused', 'naive']),
     seed: num.int().min(0),
-    cudaGraph: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()),
+    cudaGraph: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean({ invalid_type_error: 'expected true or false' })),
   })
   .partial()
   .strict();

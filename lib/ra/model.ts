@@ -79,14 +79,15 @@ export class RaChatModel {
   static async load(dir: string, options: RaLoadOptions = {}): Promise<RaChatModel> {
     if (checkpointVariantOf(dir) === 'rerank') {
       const ce = await CrossEncoder.load(dir, options);
+      let ra: RaChatModel;
       try {
-        const ra = await RaChatModel.load(ce.meta.retriever, options);
-        ra.useReranker(ce);
-        return ra;
+        ra = await RaChatModel.load(ce.meta.retriever, options);
       } catch (e) {
         ce.dispose();
-        throw e;
+        throw new Error(`${dir}: this re-ranker's bi-encoder cannot be loaded: ${(e as Error).message}`);
       }
+      ra.useReranker(ce);
+      return ra;
     }
     const mlm = await DistilBertMLM.load(dir, options);
     let m: RaChatModel | undefined;
