@@ -13,7 +13,7 @@ export function ensureDist(): void {
       const p = path.join(dir, e.name);
       return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0);
     }, 0);
-  const marker = path.join(root, 'dist', 'repl-bin.js');
+  const marker = path.join(root, 'dist', 'cli', 'repl-bin.js');
   if (!fs.existsSync(marker) || fs.statSync(marker).mtimeMs < newest(path.join(root, 'lib'))) {
     execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
   }

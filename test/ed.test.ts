@@ -2,17 +2,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseConfig } from '../lib/config/load';
-import { inspectSafetensors } from '../lib/safetensors';
+import { inspectSafetensors } from '../lib/checkpoint/safetensors';
 import { loadChatModel } from '../lib/chat/load';
-import { checkEdOptions, parseEdOptionAssignment } from '../lib/chat/ed-options';
+import { checkEdOptions, parseEdOptionAssignment } from '../lib/ed/options';
 import { makeEdBatch } from '../lib/ed/batch';
 import { readEdConfig } from '../lib/ed/config';
-import { EdChatModel, type EdGenerateOptions } from '../lib/ed/generate';
+import { EdChatModel } from '../lib/ed/generate';
+import type { EdGenerateOptions } from '../lib/native';
 import { EdModel } from '../lib/ed/model';
 import { edPerplexity } from '../lib/ed/perplexity';
-import { GenerationAbortedError } from '../lib/imr/generate';
+import { GenerationAbortedError } from '../lib/core/conversation';
 import { native } from '../lib/native';
-import { runRepl } from '../lib/repl/repl';
+import { runRepl } from '../lib/cli/repl';
 import { listCheckpoints } from '../lib/train/checkpoints';
 import { loadTrainingData } from '../lib/train/data';
 import { EdTrainingRun } from '../lib/train/ed-task';
@@ -264,7 +265,7 @@ function edConfig(dir: string, training: Record<string, unknown> = {}) {
     name: 'ed_test',
     model: { type: 'ed', vocab: 'pruned', dim: 32, n_layers: 1, n_heads: 2, hidden_dim: 64, max_position_embeddings: 64, dropout: 0.1, attention_dropout: 0 },
     data: { sources: [`jsonl:${corpus(dir)}`], max_turns: 2, max_context_tokens: 32, max_eval_examples: 32 },
-    ed: { decoder: { dim: 32, n_layers: 2, n_heads: 2, hidden_dim: 64, max_position_embeddings: 16, dropout: 0.1 }, max_response_length: 12, encoder_lr: 1e-3, label_smoothing: 0.1 },
+    ed: { decoder: { n_embd: 32, n_layer: 2, n_head: 2, n_inner: 64, n_positions: 16, dropout: 0.1 }, max_response_length: 12, encoder_lr: 1e-3, label_smoothing: 0.1 },
     training: { max_steps: 24, batch_size: 16, lr: 3e-3, warmup_ratio: 0, eval_every: 6, checkpoint_every: 12, log_every: 1, device: 'cpu', seed: 5, ...training },
   });
 }

@@ -14,7 +14,7 @@ import {
   normalizeText,
   randomResponseBaseline,
   randomResponses,
-} from '../lib/data/embedded';
+} from '../lib/corpus';
 
 /** Local equivalent of the shared example builder: context = the last maxTurns turns before i. */
 function examples(ds: readonly Dialogue[], maxTurns = 5): Example[] {

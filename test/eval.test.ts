@@ -5,13 +5,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { evalCommand } from '../lib/eval/command';
+import { evalCommand } from '../lib/cli/eval';
 import { loadEvalData, parseDataSpec } from '../lib/eval/data';
 import { imrCandidateScores, imrPseudoPerplexity } from '../lib/eval/imr';
 import type { ModelEvalResult } from '../lib/eval/suite';
-import { imrInput } from '../lib/imr/format';
+import { imrInput } from '../lib/input/format';
 import { ImrChatModel } from '../lib/imr/generate';
-import { DistilBertMLM, padBatch } from '../lib/model';
+import { DistilBertMLM, padBatch } from '../lib/distilbert';
 import { RaChatModel } from '../lib/ra';
 import { tinyConfig, tinyTokenizer, tmpDir } from './helpers';
 

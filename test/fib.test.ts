@@ -1,4 +1,4 @@
-import { DistilBertMLM } from '../lib/model';
+import { DistilBertMLM } from '../lib/distilbert';
 import { ImrChatModel } from '../lib/imr/generate';
 import { FibChatModel, templatesFor } from '../lib/fib/fib';
 import { blankLengthChoices, parseTemplate, templateSlot } from '../lib/fib/template';

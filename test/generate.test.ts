@@ -1,7 +1,9 @@
-import { DistilBertMLM } from '../lib/model';
-import { GenerationAbortedError, ImrChatModel, type ImrGenerateOptions } from '../lib/imr/generate';
+import { DistilBertMLM } from '../lib/distilbert';
+import { ImrChatModel } from '../lib/imr/generate';
+import type { ImrGenerateOptions } from '../lib/native';
+import { GenerationAbortedError } from '../lib/core/conversation';
 import { native } from '../lib/native';
-import { imrInput } from '../lib/imr/format';
+import { imrInput } from '../lib/input/format';
 import { tinyConfig, tinyTokenizer } from './helpers';
 
 const tok = tinyTokenizer();

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseConfig } from '../lib/config/load';
-import { encodeContext } from '../lib/imr/format';
+import { encodeContext } from '../lib/input/format';
 import { ImrChatModel } from '../lib/imr/generate';
 import { resolveRetriever } from '../lib/imr/grounding';
 import { candidateKey } from '../lib/ra/format';

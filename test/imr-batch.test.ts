@@ -1,8 +1,8 @@
-import { encodeContext, imrInput } from '../lib/imr/format';
+import { encodeContext, imrInput } from '../lib/input/format';
 import { makeImrBatch, type ImrObjective } from '../lib/imr/batch';
 import { epochBatches } from '../lib/train/batching';
 import { learningRate } from '../lib/train/schedule';
-import { Rng } from '../lib/util/rng';
+import { Rng } from '../lib/core/rng';
 import { tinyTokenizer } from './helpers';
 
 const tok = tinyTokenizer();

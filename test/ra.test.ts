@@ -6,11 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseConfig } from '../lib/config/load';
-import { DistilBertMLM, padBatch } from '../lib/model';
+import { DistilBertMLM, padBatch } from '../lib/distilbert';
 import { native } from '../lib/native';
 import { POOL_TEXTS_FILE, POOL_VECTORS_FILE, PoolError, RaChatModel, raCandidateIds, raContextIds } from '../lib/ra';
 import { RaTrainingRun, raChatbertMeta } from '../lib/train/ra-task';
-import { Rng } from '../lib/util/rng';
+import { Rng } from '../lib/core/rng';
 import { tinyConfig, tinyTokenizer, tmpDir } from './helpers';
 
 function randomVectors(n: number, dim: number, seed: number): Float32Array {

@@ -8,7 +8,7 @@ import { ensureDist, trainSmallImr } from './chat-helpers';
 import { tmpDir } from './helpers';
 
 const root = path.resolve(__dirname, '..');
-const replBin = path.join(root, 'dist', 'repl-bin.js');
+const replBin = path.join(root, 'dist', 'cli', 'repl-bin.js');
 let modelDir: string;
 let home: string;
 

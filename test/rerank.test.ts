@@ -6,11 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseConfig } from '../lib/config/load';
-import { DistilBertMLM, padBatch } from '../lib/model';
+import { DistilBertMLM, padBatch } from '../lib/distilbert';
 import { native, type CrossEncoderBatch, type NativeContrastiveTrainer } from '../lib/native';
 import { RaChatModel } from '../lib/ra';
 import { crossInputIds } from '../lib/ra/reranker';
-import { inspectSafetensors } from '../lib/safetensors';
+import { inspectSafetensors } from '../lib/checkpoint/safetensors';
 import { RerankTrainingRun } from '../lib/train/rerank-task';
 import { trainTinyRa } from './chat-helpers';
 import { tinyConfig, tinyTokenizer, tmpDir } from './helpers';

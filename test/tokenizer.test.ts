@@ -13,7 +13,7 @@ import {
   isPunctuation,
   isWhitespace,
 } from '../lib/tokenizer';
-import { benchTokenizer, formatBench, generateUtterances } from '../lib/tokenizer/bench';
+import { benchTokenizer, formatBench, generateUtterances } from '../lib/bench/tokenizer';
 
 const tok = BertTokenizer.bertBaseUncased();
 const VOCAB = bertBaseUncasedTokens();

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseConfig } from '../lib/config/load';
-import { DistilBertMLM } from '../lib/model';
+import { DistilBertMLM } from '../lib/distilbert';
 import { loadTrainingData } from '../lib/train/data';
 import { listCheckpoints } from '../lib/train/checkpoints';
 import { ImrTrainingRun, TrainingDivergedError } from '../lib/train/run';

@@ -3,7 +3,7 @@
 // reference against a float64 JavaScript oracle, Gumbel sampling statistics, and argument
 // validation. No timing here (lib/bench/unmask.ts measures).
 import { native, UnmaskStepArgs, UnmaskStepResult } from '../lib/native';
-import { Rng } from '../lib/util/rng';
+import { Rng } from '../lib/core/rng';
 
 type DType = 'float32' | 'bfloat16';
 type Choice = 'argmax' | 'gumbel';

@@ -7,7 +7,7 @@
  */
 import { EdChatModel } from '../ed/generate';
 import { EdModel } from '../ed/model';
-import { runtimeInfo } from '../index';
+import { runtimeInfo } from '../native';
 import { BertTokenizer } from '../tokenizer';
 
 export interface EdGenerateBenchOptions {

@@ -3,10 +3,10 @@
  * 64, 10 iterations, response length 32, context 128 tokens, a DistilBERT-base-sized model in eval
  * mode (bf16 weights on CUDA). The reference on the same card is scripts/gpu/hf_generate_ref.py.
  */
-import { DistilBertMLM } from '../model';
+import { DistilBertMLM } from '../distilbert';
 import { ImrChatModel } from '../imr/generate';
 import { BertTokenizer } from '../tokenizer';
-import { runtimeInfo } from '../index';
+import { runtimeInfo } from '../native';
 
 export interface GenerateBenchOptions {
   device?: string;

@@ -6,14 +6,14 @@
  * ones (the corpus has far fewer than 100k distinct replies); search cost depends only on the
  * pool's size and dimension, so this times what a real 100k pool costs.
  */
-import { embeddedCorpus } from '../data/embedded';
+import { embeddedCorpus } from '../corpus';
 import { examplesFromDialogues } from '../data/examples';
-import { runtimeInfo } from '../index';
-import { DistilBertMLM } from '../model';
+import { runtimeInfo } from '../native';
+import { DistilBertMLM } from '../distilbert';
 import { candidateKey } from '../ra/format';
 import { RaChatModel } from '../ra/model';
 import { BertTokenizer } from '../tokenizer';
-import { Rng } from '../util/rng';
+import { Rng } from '../core/rng';
 
 export interface RaBenchOptions {
   device?: string;

@@ -1,13 +1,11 @@
-/** Loads a chat checkpoint as the model its config.json says it is (chatbert.variant): ChatBERT-IMR, -ED or -RA. */
+/** Loads a chat checkpoint as the model its config.json says it is (chatbert.variant): ChatBERT-IMR, -ED or -RA; `fib:DIR` is IMR filling templates. */
 import * as path from 'node:path';
 import { CONFIG_FILE, assertCheckpointDir, readJsonFile } from '../checkpoint';
+import type { ChatModel } from '../core/chat-model';
 import { EdChatModel } from '../ed/generate';
 import { FibChatModel } from '../fib/fib';
 import { ImrChatModel } from '../imr/generate';
 import { RaChatModel } from '../ra/model';
-
-/** FIB is not a checkpoint of its own: it is an IMR model filling templates. */
-export type ChatModel = ImrChatModel | EdChatModel | RaChatModel | FibChatModel;
 
 /** The chatbert.variant of a checkpoint directory's config.json, or undefined when it has none. */
 export function checkpointVariant(dir: string): string | undefined {
@@ -18,12 +16,15 @@ export function checkpointVariant(dir: string): string | undefined {
 }
 
 /**
- * An ED checkpoint gives an EdChatModel; any other goes to ImrChatModel, which says clearly when
- * the directory is not a ChatBERT-IMR checkpoint either.
+ * An ED checkpoint gives an EdChatModel, an RA or re-ranker one a RaChatModel; any other goes to
+ * ImrChatModel, which says clearly when the directory is not a ChatBERT-IMR checkpoint either.
+ * `fib:DIR` loads the IMR model of DIR as ChatBERT-FIB.
  */
-export async function loadChatModel(dir: string, options: { device?: string } = {}): Promise<ChatModel> {
-  const variant = checkpointVariant(dir);
-  if (variant === 'ed') return EdChatModel.load(dir, { device: options.device ?? 'auto' });
-  if (variant === 'ra' || variant === 'rerank') return RaChatModel.load(dir, { device: options.device ?? 'auto' });
-  return ImrChatModel.load(dir, { device: options.device ?? 'auto' });
+export async function loadChatModel(spec: string, options: { device?: string } = {}): Promise<ChatModel> {
+  const device = options.device ?? 'auto';
+  if (spec.startsWith('fib:')) return new FibChatModel(await ImrChatModel.load(spec.slice(4), { device }));
+  const variant = checkpointVariant(spec);
+  if (variant === 'ed') return EdChatModel.load(spec, { device });
+  if (variant === 'ra' || variant === 'rerank') return RaChatModel.load(spec, { device });
+  return ImrChatModel.load(spec, { device });
 }

@@ -1,10 +1,7 @@
 /** A multi-turn conversation with a ChatBERT model: the history, the settings, the transcript. */
 import * as fs from 'node:fs';
-import { EdChatModel, type EdGenerateOptions, type EdReply, type EdTokenEvent } from '../ed/generate';
-import { FibChatModel, templatesFor } from '../fib/fib';
-import type { ImrGenerateOptions, IterationHook } from '../imr/generate';
-import { RaChatModel } from '../ra/model';
-import type { ChatModel } from './load';
+import type { ChatModel, ChatReply } from '../core/chat-model';
+import type { ReplyHooks } from '../core/conversation';
 
 export interface Turn {
   speaker: 'user' | 'bot';
@@ -13,33 +10,33 @@ export interface Turn {
 
 export class ChatSession {
   readonly turns: Turn[] = [];
-  options: ImrGenerateOptions = {};
-  /** The settings used when the model is a ChatBERT-ED one (its decoding has other knobs). */
-  edOptions: EdGenerateOptions = {};
-  /** ChatBERT-FIB: the user's templates (/template); unset = the shipped library, chosen by intent. */
-  templates?: string[];
+  /** Settings per family (see ChatModel.settingsFamily): switching variants and back keeps them. */
+  private readonly settings = new Map<string, Record<string, unknown>>();
 
   constructor(
     public model: ChatModel,
     public persona?: string[],
   ) {}
 
+  /** The current model's settings (only those set; the model's defaults fill the rest). */
+  get options(): Record<string, unknown> {
+    return this.settings.get(this.model.settingsFamily) ?? {};
+  }
+  /** Replaces the current model's settings, after checking them. */
+  set options(o: Record<string, unknown>) {
+    this.model.settings.check(o);
+    this.settings.set(this.model.settingsFamily, { ...o });
+  }
+
+  /** Applies one `key=value` to the current model's settings. */
+  set(assignment: string): void {
+    this.options = { ...this.options, ...this.model.settings.parse(assignment) };
+  }
+
   /** Adds the user's turn, replies, and records the reply. An aborted or failed reply leaves the history as it was. */
-  async send(
-    text: string,
-    hooks: { onIteration?: IterationHook; onToken?: (e: EdTokenEvent) => void; signal?: AbortSignal } = {},
-  ): Promise<{ text: string; iterations?: number } | EdReply> {
-    const history = [...this.turns.map((t) => t.text), text];
-    const conversation = { turns: history, persona: this.persona };
-    const m = this.model;
-    const reply =
-      m instanceof EdChatModel
-        ? await m.reply(conversation, this.edOptions, hooks)
-        : m instanceof RaChatModel
-          ? await m.reply(conversation, {}, { signal: hooks.signal })
-          : m instanceof FibChatModel
-            ? await m.fill(conversation, this.templates ?? templatesFor(conversation), this.options, hooks)
-            : await m.reply(conversation, this.options, hooks);
+  async send(text: string, hooks: ReplyHooks = {}): Promise<ChatReply> {
+    const conversation = { turns: [...this.turns.map((t) => t.text), text], persona: this.persona };
+    const reply = await this.model.reply(conversation, this.options, hooks);
     this.turns.push({ speaker: 'user', text }, { speaker: 'bot', text: reply.text });
     return reply;
   }

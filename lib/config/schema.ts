@@ -91,19 +91,19 @@ export const raSchema = z
 /** ChatBERT-ED (encoder-decoder): the DistilBERT of `model` encodes the context, this decoder writes the reply (model.type: ed). */
 export const edSchema = z
   .object({
-    /** The autoregressive decoder (pre-LN GPT blocks with cross-attention to the encoder). */
+    /** The autoregressive decoder (pre-LN GPT blocks with cross-attention to the encoder), under GPT-2's names as in its checkpoint and the C++. */
     decoder: z
       .object({
-        dim: posInt.default(512),
-        n_layers: posInt.default(4),
-        n_heads: posInt.default(8),
-        hidden_dim: posInt.default(2048),
-        max_position_embeddings: posInt.default(256),
+        n_embd: posInt.default(512),
+        n_layer: posInt.default(4),
+        n_head: posInt.default(8),
+        n_inner: posInt.default(2048),
+        n_positions: posInt.default(256),
         dropout: prob.default(0.1),
       })
       .strict()
       .default({})
-      .refine((d) => d.dim % d.n_heads === 0, { message: 'dim must be divisible by n_heads', path: ['dim'] }),
+      .refine((d) => d.n_embd % d.n_head === 0, { message: 'n_embd must be divisible by n_head', path: ['n_embd'] }),
     /** Reply tokens trained on (longer replies are cut); the decoder needs one more position for [BOS]. */
     max_response_length: posInt.default(128),
     /** Train the decoder only; the encoder keeps its (pretrained) weights. */
@@ -113,8 +113,8 @@ export const edSchema = z
     label_smoothing: z.number().min(0).lt(1).default(0),
   })
   .strict()
-  .refine((c) => c.max_response_length + 1 <= c.decoder.max_position_embeddings, {
-    message: 'max_response_length + 1 ([BOS]) must be <= decoder.max_position_embeddings',
+  .refine((c) => c.max_response_length + 1 <= c.decoder.n_positions, {
+    message: 'max_response_length + 1 ([BOS]) must be <= decoder.n_positions',
     path: ['max_response_length'],
   });
 

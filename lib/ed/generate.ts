@@ -2,46 +2,16 @@
  * ChatBERT-ED generation from TypeScript: conversations in, replies out, decoded by the native
  * encoder-decoder loop (native/generate/ed.cpp), tokens streamed as they are produced.
  */
-import { encodeContext } from '../imr/format';
-import { type Conversation, GenerationAbortedError } from '../imr/generate';
-import { native } from '../native';
+import { encodeContext } from '../input/format';
+import { type Conversation, GenerationAbortedError, type ReplyHooks, type TokenEvent } from '../core/conversation';
+import type { ChatModel, Settings } from '../core/chat-model';
+import { edSettings } from './options';
+import { native, type EdGenerateOptions } from '../native';
 import type { BertTokenizer } from '../tokenizer';
 import { encoderInput, makeEdBatch, suppressedIds } from './batch';
 import type { EdMeta } from './config';
 import { EdModel, type EdModelOptions } from './model';
 
-/**
- * Decoding options, Hugging Face's generate() semantics; every one has a default and is validated
- * natively (a bad value rejects with a message naming it). Lengths count reply tokens ([EOS] not
- * included).
- */
-export interface EdGenerateOptions {
-  /** At most this many reply tokens (default: the max_response_length the model was trained with). */
-  maxLength?: number;
-  /** No [EOS] before this many reply tokens (default 0). */
-  minLength?: number;
-  /** Sample instead of taking the most likely token (default false: greedy, or beam search with numBeams > 1). */
-  sampling?: boolean;
-  /** Sampling temperature (default 1). */
-  temperature?: number;
-  /** Sample among the k most likely tokens (default 0 = off). */
-  topK?: number;
-  /** Sample among the most likely tokens holding probability p (default 1 = off). */
-  topP?: number;
-  /** Beam search with this many beams (default 1 = off). */
-  numBeams?: number;
-  /** Beam score = sum of log-probabilities / length ** lengthPenalty (default 1; > 1 favours longer replies). */
-  lengthPenalty?: number;
-  /** Stop a beam search as soon as numBeams replies are finished (default false). */
-  earlyStopping?: boolean;
-  /** > 1 discourages tokens already in the reply (CTRL; default 1 = off). */
-  repetitionPenalty?: number;
-  /** No n-gram of this size occurs twice in a reply (default 0 = off). */
-  noRepeatNgramSize?: number;
-  seed?: number;
-  /** Key/value cache for the decoder's self-attention (default true; false is the slow reference). */
-  useCache?: boolean;
-}
 
 export interface EdReply {
   text: string;
@@ -51,21 +21,15 @@ export interface EdReply {
   score: number;
 }
 
-/** One produced token of one conversation of the batch; `text` is that reply so far. */
-export interface EdTokenEvent {
-  row: number;
-  id: number;
-  token: string;
-  text: string;
-}
+/** One produced token (see TokenEvent). */
+export type EdTokenEvent = TokenEvent;
+export type EdHooks = Pick<ReplyHooks, 'onToken' | 'signal'>;
 
-export interface EdHooks {
-  onToken?: (e: EdTokenEvent) => void;
-  signal?: AbortSignal;
-}
-
-export class EdChatModel {
+export class EdChatModel implements ChatModel<EdGenerateOptions> {
   readonly variant = 'ed' as const;
+  readonly description = 'ChatBERT-ED';
+  readonly settingsFamily = 'ed';
+  private settings_?: Settings<EdGenerateOptions>;
 
   private constructor(
     readonly model: EdModel,
@@ -86,6 +50,11 @@ export class EdChatModel {
   get tokenizer(): BertTokenizer {
     return this.model.tokenizer;
   }
+  /** Its defaults include the reply length the model was trained with. */
+  get settings(): Settings<EdGenerateOptions> {
+    return (this.settings_ ??= edSettings(this.defaultMaxLength));
+  }
+
   get device(): string {
     return this.model.device;
   }

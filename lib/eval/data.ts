@@ -7,13 +7,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDailyDialog } from '../data/dailydialog';
-import { embeddedCorpus } from '../data/embedded';
+import { embeddedCorpus } from '../corpus';
 import { examplesFromDialogues } from '../data/examples';
 import { loadJsonl } from '../data/jsonl';
 import { loadPersonaChat } from '../data/personachat';
 import type { Example, Split } from '../data/types';
 import { candidateKey } from '../ra/format';
-import { Rng } from '../util/rng';
+import { Rng } from '../core/rng';
 
 export interface DataSpec {
   name: 'embedded' | 'dailydialog' | 'personachat' | 'jsonl';

@@ -3,13 +3,15 @@
  * (when the data is the embedded corpus), reply length against the references, distinct-1/2, and
  * replies per second.
  */
-import { embeddedCorpus, checkResponse, randomResponseBaseline } from '../data/embedded';
+import { embeddedCorpus, checkResponse, randomResponseBaseline } from '../corpus';
 import { examplesFromDialogues } from '../data/examples';
 import type { Example, Split } from '../data/types';
-import { imrInput } from '../imr/format';
-import type { Conversation, ImrChatModel, ImrGenerateOptions } from '../imr/generate';
+import { imrInput } from '../input/format';
+import type { ImrChatModel } from '../imr/generate';
+import type { ImrGenerateOptions } from '../native';
+import type { Conversation } from '../core/conversation';
 import { native } from '../native';
-import { Rng } from '../util/rng';
+import { Rng } from '../core/rng';
 import { distinctN, meanWords } from './metrics';
 
 export interface ImrEvalOptions {

@@ -6,8 +6,11 @@
 import * as path from 'node:path';
 import { readJsonFile } from '../checkpoint';
 import type { Example } from '../data/types';
-import { type Conversation, type ImrGenerateOptions, ImrChatModel } from '../imr/generate';
-import { RaChatModel, type RaReplyOptions } from '../ra/model';
+import { ImrChatModel } from '../imr/generate';
+import type { ImrGenerateOptions } from '../native';
+import { type Conversation } from '../core/conversation';
+import { RaChatModel } from '../ra/model';
+import type { RaReplyOptions } from '../ra/options';
 import { FibChatModel } from '../fib/fib';
 import { EdChatModel } from '../ed/generate';
 import { edPerplexity } from '../ed/perplexity';

@@ -4,8 +4,8 @@
  * them, a perplexity when the variant has one (with its label), and the embedded corpus's
  * appropriateness checker when the data is the embedded corpus.
  */
-import { checkResponse, randomResponseBaseline } from '../data/embedded';
-import type { Conversation } from '../imr/generate';
+import { checkResponse, randomResponseBaseline } from '../corpus';
+import type { Conversation } from '../core/conversation';
 import type { EvalData, EvalExample } from './data';
 import { meanHitsAt1, replyMetrics, type ReplyMetrics } from './metrics';
 import type { EvalSubject, Variant } from './subjects';

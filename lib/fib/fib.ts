@@ -4,9 +4,14 @@
  * tokens that the decoder never changes. When a blank may take several lengths, each choice is
  * decoded in one batch and the one whose filled tokens the model is surest of wins.
  */
-import { appropriateReplyIntents, classifyIntent } from '../data/embedded';
-import type { Conversation, ImrChatModel, ImrGenerateOptions, ImrReply, IterationHook, IterationState } from '../imr/generate';
+import { appropriateReplyIntents, classifyIntent } from '../corpus';
+import type { ImrChatModel, ImrReply } from '../imr/generate';
+import type { ImrGenerateOptions } from '../native';
+import type { Conversation, IterationHook, IterationState } from '../core/conversation';
 import { TEMPLATE_LIBRARY } from './library';
+import type { ChatModel } from '../core/chat-model';
+import { settingsFromSpec } from '../core/settings';
+import { imrSettings } from '../imr/options';
 import { blankLengthChoices, parseTemplate, templateSlot, type Template } from './template';
 
 export interface FibReply extends ImrReply {
@@ -20,6 +25,11 @@ export interface FibOptions extends ImrGenerateOptions {
   maxLengthChoices?: number;
 }
 
+const fibSettings = settingsFromSpec<FibOptions>(() => [
+  ...imrSettings.spec(),
+  { name: 'maxLengthChoices', type: 'int', default: 16, min: 1, max: 256, doc: 'blank-length combinations tried per template' },
+]);
+
 /** Templates that fit the conversation: by the intent of its last turn (the shipped library). */
 export function templatesFor(c: Conversation): string[] {
   const last = c.turns[c.turns.length - 1] ?? '';
@@ -29,7 +39,15 @@ export function templatesFor(c: Conversation): string[] {
   return out.length ? out : [...TEMPLATE_LIBRARY.react, ...TEMPLATE_LIBRARY.greet];
 }
 
-export class FibChatModel {
+export class FibChatModel implements ChatModel<FibOptions> {
+  readonly variant = 'fib' as const;
+  readonly description = 'ChatBERT-FIB';
+  /** FIB decodes with IMR's decoder: it shares IMR's settings (and maxLengthChoices). */
+  readonly settingsFamily = 'imr';
+  readonly settings = fibSettings;
+  /** The templates to fill (/template); unset = the shipped library, chosen by the conversation's intent. */
+  templates?: string[];
+
   constructor(readonly imr: ImrChatModel) {}
 
   get device(): string {
@@ -47,6 +65,7 @@ export class FibChatModel {
     hooks: { onIteration?: IterationHook; signal?: AbortSignal } = {},
   ): Promise<FibReply> {
     if (templates.length === 0) throw new Error('no template to fill');
+    this.settings.check(options);
     const { maxLengthChoices = 16, ...decodeOptions } = options;
     const parsed: Template[] = templates.map((t) => parseTemplate(t, this.imr.tokenizer));
     const L = this.imr.meta.maxResponseLength;
@@ -76,9 +95,9 @@ export class FibChatModel {
     return { ...replies[best], template: rows[best].template.source, score: bestScore };
   }
 
-  /** A reply with a template from the shipped library, chosen by the conversation's last turn. */
+  /** A reply with this model's templates, or one from the shipped library chosen by the conversation's last turn. */
   reply(c: Conversation, options: FibOptions = {}, hooks: { onIteration?: IterationHook; signal?: AbortSignal } = {}): Promise<FibReply> {
-    return this.fill(c, templatesFor(c), options, hooks);
+    return this.fill(c, this.templates ?? templatesFor(c), options, hooks);
   }
 
   dispose(): void {

@@ -13,8 +13,8 @@
  */
 import type { MlmTrainBatch } from '../native';
 import type { BertTokenizer } from '../tokenizer';
-import { Rng } from '../util/rng';
-import { imrInput } from './format';
+import { Rng } from '../core/rng';
+import { imrInput } from '../input/format';
 
 export interface EncodedExample {
   context: number[];

@@ -2,83 +2,15 @@
  * ChatBERT-IMR generation from TypeScript: conversations in, replies out, decoded by the native
  * iterative unmasking loop (native/generate/imr.cpp).
  */
-import { encodeContext, imrInput } from './format';
+import { encodeContext, imrInput } from '../input/format';
+import { type Conversation, GenerationAbortedError, type IterationHook, type IterationState } from '../core/conversation';
 import { loadRetriever, retrieveHints } from './grounding';
 import type { RaChatModel } from '../ra/model';
-import { DistilBertMLM, type ModelOptions } from '../model';
-import { native } from '../native';
+import { DistilBertMLM, type ModelOptions } from '../distilbert';
+import { native, type ImrGenerateOptions } from '../native';
 import type { DistilBertConfig } from '../checkpoint';
-
-/** Decoding options; every one has a default and is validated natively (a bad value rejects with a message naming it). */
-export interface ImrGenerateOptions {
-  /** Refinement iterations (default 10). */
-  iterations?: number;
-  /** How many positions are committed after each iteration: linear, cosine (default), or every position with confidence >= threshold. */
-  schedule?: 'linear' | 'cosine' | 'threshold';
-  threshold?: number;
-  /** Temperature annealed from initialTemperature (default 1.0) to finalTemperature (default 0.1). */
-  initialTemperature?: number;
-  finalTemperature?: number;
-  anneal?: 'linear' | 'cosine';
-  /** Token choice (default argmax). */
-  sampling?: 'argmax' | 'gumbel' | 'top_k' | 'top_p';
-  topK?: number;
-  topP?: number;
-  /** Confidence measure (default max_prob). */
-  confidence?: 'max_prob' | 'margin' | 'neg_entropy';
-  /** Mask-Predict re-masking: share of committed tokens returned to [MASK], decaying to 0 (default 0). */
-  remask?: number;
-  /** Reply length: predicted by the model before decoding (default), fixed at maxLength, or free (end tokens compete). */
-  lengthMode?: 'predict' | 'fixed' | 'free';
-  maxLength?: number;
-  minLength?: number;
-  /** The unmasking op: fused (default) or the naive reference. */
-  impl?: 'fused' | 'naive';
-  seed?: number;
-  /**
-   * CUDA: replay the decoding loop of small batches (up to 8) from a CUDA graph captured on the
-   * first request of each shape (default true). No effect on the CPU, with onIteration, with the
-   * threshold schedule, or with impl naive.
-   */
-  cudaGraph?: boolean;
-}
-
-export const DEFAULT_GENERATE_OPTIONS: Required<Omit<ImrGenerateOptions, 'maxLength'>> = {
-  iterations: 10,
-  schedule: 'cosine',
-  threshold: 0.9,
-  initialTemperature: 1.0,
-  finalTemperature: 0.1,
-  anneal: 'linear',
-  sampling: 'argmax',
-  topK: 50,
-  topP: 0.9,
-  confidence: 'max_prob',
-  remask: 0,
-  lengthMode: 'predict',
-  minLength: 1,
-  impl: 'fused',
-  seed: 0,
-  cudaGraph: true,
-};
-
-export interface Conversation {
-  /** Utterances so far, oldest first; the reply answers the last. */
-  turns: readonly string[];
-  persona?: readonly string[];
-}
-
-export interface IterationState {
-  iteration: number;
-  /** Per conversation: the slot's token strings, null where still [MASK]. */
-  slots: (string | null)[][];
-}
-
-/**
- * Called with each iteration's state. A returned Promise holds the generation: the next iteration
- * waits until it settles, so a display can set the pace (and a slow consumer never falls behind).
- */
-export type IterationHook = (s: IterationState) => unknown;
+import type { ChatModel } from '../core/chat-model';
+import { imrSettings } from './options';
 
 export interface ImrReply {
   text: string;
@@ -95,10 +27,6 @@ export interface ImrReply {
 /** Slot contents chosen by the caller (fill-in-the-blank): per conversation, the reply length and its given tokens (null = to decode). */
 export interface SlotConstraint {
   tokens: readonly (number | null)[];
-}
-
-export class GenerationAbortedError extends Error {
-  override name = 'AbortError';
 }
 
 export interface ImrMeta {
@@ -125,7 +53,11 @@ export function imrMeta(c: DistilBertConfig, where: string): ImrMeta {
   };
 }
 
-export class ImrChatModel {
+export class ImrChatModel implements ChatModel<ImrGenerateOptions> {
+  readonly variant = 'imr' as const;
+  readonly settings = imrSettings;
+  readonly settingsFamily = 'imr';
+
   private constructor(
     readonly mlm: DistilBertMLM,
     readonly meta: ImrMeta,
@@ -159,6 +91,10 @@ export class ImrChatModel {
   get tokenizer() {
     return this.mlm.tokenizer;
   }
+  get description(): string {
+    return this.meta.grounding ? 'ChatBERT-IMR, grounded by RA' : 'ChatBERT-IMR';
+  }
+
   get device(): string {
     return this.mlm.device;
   }
@@ -202,6 +138,7 @@ export class ImrChatModel {
     hooks: { onIteration?: IterationHook; signal?: AbortSignal } = {},
     slots?: readonly SlotConstraint[],
   ): Promise<ImrReply[]> {
+    this.settings.check(options);
     if (conversations.length === 0) return [];
     if (slots && slots.length !== conversations.length) throw new RangeError(`decode: ${slots.length} slot constraints for ${conversations.length} conversations`);
     if (hooks.signal?.aborted) throw new GenerationAbortedError('generation aborted');

@@ -8,13 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { candidateKey } from '../ra/format';
 import { RaChatModel } from '../ra/model';
-import { chatbertHome } from '../train/loop';
-import type { Conversation } from './generate';
+import { runModelDir } from '../core/paths';
+import type { Conversation } from '../core/conversation';
 
 /** `run:NAME` = the model of the run NAME under $CHATBERT_HOME/runs; anything else is a directory. */
 export function resolveRetriever(spec: string, base = process.cwd()): string {
   const m = /^run:(.+)$/.exec(spec);
-  return m ? path.join(chatbertHome(), 'runs', m[1], 'model') : path.resolve(base, spec);
+  return m ? runModelDir(m[1]) : path.resolve(base, spec);
 }
 
 /** Loads the RA model a grounded IMR model needs, with a message saying how to make a missing one. */

@@ -11,8 +11,8 @@
  * contains it.
  */
 import type { DistilBertConfig } from '../checkpoint';
-import type { Conversation } from '../imr/generate';
-import { encodeContext } from '../imr/format';
+import type { Conversation } from '../core/conversation';
+import { encodeContext } from '../input/format';
 import type { RaPooling } from '../native';
 import type { BertTokenizer } from '../tokenizer';
 

@@ -11,25 +11,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WEIGHTS_FILE } from '../checkpoint';
-import type { Conversation } from '../imr/generate';
-import { GenerationAbortedError } from '../imr/generate';
-import { DistilBertMLM, padBatch, type ModelOptions } from '../model';
+import type { Conversation } from '../core/conversation';
+import { GenerationAbortedError } from '../core/conversation';
+import type { ChatModel } from '../core/chat-model';
+import { RA_DEFAULTS, raSettings, type RaReplyOptions } from './options';
+import { DistilBertMLM, padBatch, type ModelOptions } from '../distilbert';
 import { native, type NativeBiEncoder } from '../native';
 import type { BertTokenizer } from '../tokenizer';
-import { Rng } from '../util/rng';
+import { Rng } from '../core/rng';
 import { type RaMeta, candidateKey, raCandidateIds, raContextIds, raMeta } from './format';
 import { CandidatePool, fileFingerprint, hasPool } from './pool';
 import { CrossEncoder } from './reranker';
 
-export interface RaReplyOptions {
-  /** Alternatives returned with the reply (default 5). */
-  k?: number;
-  /** Skip candidates equal to a turn of the conversation, so the model never parrots (default true). */
-  excludeEchoes?: boolean;
-  /** 0 (default): the best candidate. > 0: sample among the top k by softmax(score / temperature). */
-  temperature?: number;
-  seed?: number;
-}
 
 export interface RaReply {
   text: string;
@@ -49,9 +42,12 @@ export interface EncodeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-const DEFAULT_K = 5;
 
-export class RaChatModel {
+export class RaChatModel implements ChatModel<RaReplyOptions> {
+  readonly variant = 'ra' as const;
+  readonly settings = raSettings;
+  readonly settingsFamily = 'ra';
+
   private pool_: CandidatePool;
   private readonly encoder: NativeBiEncoder;
   private reranker_: CrossEncoder | undefined;
@@ -109,6 +105,10 @@ export class RaChatModel {
   get tokenizer(): BertTokenizer {
     return this.mlm.tokenizer;
   }
+  get description(): string {
+    return this.reranker_ ? 'ChatBERT-RA, re-ranked' : 'ChatBERT-RA';
+  }
+
   get device(): string {
     return this.mlm.device;
   }
@@ -234,11 +234,8 @@ export class RaChatModel {
   async generate(conversations: readonly Conversation[], options: RaReplyOptions = {}, hooks: { signal?: AbortSignal } = {}): Promise<RaReply[]> {
     if (conversations.length === 0) return [];
     if (hooks.signal?.aborted) throw new GenerationAbortedError('generation aborted');
-    const k = options.k ?? DEFAULT_K;
-    if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
-    const temperature = options.temperature ?? 0;
-    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be a finite number >= 0, got ${temperature}`);
-    const exclude = options.excludeEchoes ?? true;
+    this.settings.check(options);
+    const { k, temperature, excludeEchoes: exclude } = { ...RA_DEFAULTS, ...options };
     if (this.pool_.size === 0) throw new Error(`${this.dir}: the candidate pool is empty (no pool.safetensors beside the model?); build one with \`npx chatbert ra-pool --model ${this.dir} --data embedded\``);
     // With a re-ranker, the bi-encoder's best `depth` go to the cross-encoder, which picks the k.
     const depth = this.reranker_ ? Math.max(k, this.reranker_.meta.topK) : k;

@@ -11,8 +11,8 @@
  */
 import * as path from 'node:path';
 import { type DistilBertConfig } from '../checkpoint';
-import type { Conversation } from '../imr/generate';
-import { DistilBertMLM, padBatch, type ModelOptions } from '../model';
+import type { Conversation } from '../core/conversation';
+import { DistilBertMLM, padBatch, type ModelOptions } from '../distilbert';
 import { native } from '../native';
 import type { BertTokenizer } from '../tokenizer';
 import { raContextIds } from './format';

@@ -1,5 +1,5 @@
 /** Length-bucketed batching, shared by every training task. */
-import { Rng } from '../util/rng';
+import { Rng } from '../core/rng';
 
 /**
  * Batches of one epoch: shuffled with (seed, epoch), sorted by length within windows of

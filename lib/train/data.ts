@@ -6,12 +6,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import { loadDailyDialog } from '../data/dailydialog';
-import { embeddedCorpus } from '../data/embedded';
+import { embeddedCorpus } from '../corpus';
 import { examplesFromDialogues } from '../data/examples';
 import { loadJsonl } from '../data/jsonl';
 import { loadPersonaChat } from '../data/personachat';
 import type { Example, Split } from '../data/types';
-import { Rng } from '../util/rng';
+import { Rng } from '../core/rng';
 
 export class DataMissingError extends Error {
   override name = 'DataMissingError';

@@ -9,7 +9,7 @@ import { type EdEncodedExample, edLength, edSpecialIds, encoderInput, makeEdBatc
 import type { EdMetaFields } from '../ed/config';
 import { EdModel, type EdDecoderSizes } from '../ed/model';
 import { perplexityOfEncoded } from '../ed/perplexity';
-import { encodeContext } from '../imr/format';
+import { encodeContext } from '../input/format';
 import { native, type EdTrainBatch, type NativeEdTrainer } from '../native';
 import { BertTokenizer } from '../tokenizer';
 import { loadDataAndVocab } from './imr-task';
@@ -32,7 +32,7 @@ export function edChatbertMeta(cfg: ChatBertConfig, tokenizer: BertTokenizer): E
 /** The decoder sizes of a config in the model's (GPT-2) names. */
 export function edDecoderSizes(cfg: ChatBertConfig): EdDecoderSizes {
   const d = cfg.ed.decoder;
-  return { n_embd: d.dim, n_layer: d.n_layers, n_head: d.n_heads, n_inner: d.hidden_dim, n_positions: d.max_position_embeddings, dropout: d.dropout, initializer_range: 0.02 };
+  return { ...d, initializer_range: 0.02 };
 }
 
 export function encodeEdExamples(examples: readonly Example[], tokenizer: BertTokenizer, cfg: ChatBertConfig): EdEncodedExample[] {
@@ -122,7 +122,7 @@ export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Pr
 /** Trains ChatBERT-ED. Emits 'start', 'step', 'eval' (extra.perplexity), 'checkpoint', 'message'. */
 export class EdTrainingRun extends TrainingRun<EdTrainBatch> {
   constructor(config: ChatBertConfig, options: TrainOptions<EdTrainBatch> = {}) {
-    if (!config.model.init_from) checkEdFits(config, config.model.max_position_embeddings, config.ed.decoder.max_position_embeddings);
+    if (!config.model.init_from) checkEdFits(config, config.model.max_position_embeddings, config.ed.decoder.n_positions);
     super(config, createEdTask, options);
   }
 }

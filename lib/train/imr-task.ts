@@ -5,13 +5,13 @@
 import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
-import { encodeContext } from '../imr/format';
+import { encodeContext } from '../input/format';
 import { loadRetriever, resolveRetriever, retrieveHints } from '../imr/grounding';
 import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, specialIds } from '../imr/batch';
-import { DistilBertMLM } from '../model';
+import { DistilBertMLM } from '../distilbert';
 import { native, type NativeMlmTrainer } from '../native';
 import { BertTokenizer } from '../tokenizer';
-import { Rng } from '../util/rng';
+import { Rng } from '../core/rng';
 import { type TrainingData, loadTrainingData } from './data';
 import { type TaskContext, type TrainTask, optimizerOptions } from './loop';
 

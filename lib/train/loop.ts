@@ -11,18 +11,12 @@ import * as path from 'node:path';
 import YAML from 'yaml';
 import type { ChatBertConfig } from '../config/schema';
 import { epochBatches } from './batching';
-import { Rng, deriveSeed } from '../util/rng';
+import { Rng, deriveSeed } from '../core/rng';
 import { OPTIMIZER_FILE, type TrainerState, latestCheckpoint, readTrainerState, writeCheckpoint, writeDirAtomic } from './checkpoints';
 import { type CurvePoint, writeLossCurve } from './plot';
 import { learningRate } from './schedule';
+import { chatbertHome, defaultRunDir } from '../core/paths';
 
-/** Where runs go unless the config says otherwise: $CHATBERT_HOME/runs/<name> (default ~/.chatbert). */
-export function chatbertHome(): string {
-  return process.env.CHATBERT_HOME || path.join(os.homedir(), '.chatbert');
-}
-export function defaultRunDir(name: string): string {
-  return path.join(chatbertHome(), 'runs', name);
-}
 
 export class TrainingDivergedError extends Error {
   override name = 'TrainingDivergedError';

@@ -7,12 +7,12 @@
 import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
-import { padBatch } from '../model';
+import { padBatch } from '../distilbert';
 import { native, type ContrastiveBatch, type NativeContrastiveTrainer } from '../native';
 import { type RaMeta, candidateKey, checkRaFits, raCandidateIds, raContextIds } from '../ra/format';
 import { RaChatModel } from '../ra/model';
 import { BertTokenizer } from '../tokenizer';
-import { Rng } from '../util/rng';
+import { Rng } from '../core/rng';
 import { loadSource } from './data';
 import { loadDataAndVocab, loadOrCreateMlm } from './imr-task';
 import { TrainingRun, type TaskContext, type TrainOptions, type TrainResult, type TrainTask, optimizerOptions } from './loop';

@@ -12,12 +12,12 @@ import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
 import { loadRetriever, resolveRetriever, retrieveReplies } from '../imr/grounding';
-import { DistilBertMLM, padBatch } from '../model';
+import { DistilBertMLM, padBatch } from '../distilbert';
 import { native, type CrossEncoderBatch, type NativeContrastiveTrainer } from '../native';
 import { candidateKey } from '../ra/format';
 import { type RerankMeta, crossInputIds } from '../ra/reranker';
 import { BertTokenizer } from '../tokenizer';
-import { Rng } from '../util/rng';
+import { Rng } from '../core/rng';
 import { loadTrainingData } from './data';
 import { TrainingRun, type TaskContext, type TrainOptions, type TrainTask, optimizerOptions } from './loop';
 

@@ -12,7 +12,7 @@ import type { CrossEncoderBatch, EdTrainBatch } from '../native';
 import { RerankTrainingRun } from './rerank-task';
 import { TrainingRun, type TrainOptions, type TrainResult } from './loop';
 
-export { chatbertHome, defaultRunDir, TrainingDivergedError, TrainingRun } from './loop';
+export { TrainingDivergedError, TrainingRun } from './loop';
 export type { EvalLog, StepLog, TaskStepResult, TrainOptions, TrainResult, TrainTask, TrainerEvents } from './loop';
 export { chatbertMeta, encodeExamples, objectiveOf } from './imr-task';
 export { RaTrainingRun, trainRa, writeRaPool, raChatbertMeta } from './ra-task';

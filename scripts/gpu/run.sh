@@ -54,14 +54,14 @@ python3 scripts/parity/check_hf_rerank.py /tmp/chatbert-rerank --device cuda > "
 row "ChatBERT cross-encoder -> DistilBertForSequenceClassification" "$p3 $(tail -1 "$OUT/hf-rerank.log" 2>/dev/null)"
 
 # 4. Benchmarks (tables to files; each also in the summary).
-node dist/cli.js bench unmask --device cuda > "$OUT/bench-unmask.md" 2>&1; cat "$OUT/bench-unmask.md" >> "$summary"
-node dist/cli.js bench generate --device cuda > "$OUT/bench-generate.md" 2>&1; cat "$OUT/bench-generate.md" >> "$summary"
+node dist/cli/chatbert.js bench unmask --device cuda > "$OUT/bench-unmask.md" 2>&1; cat "$OUT/bench-unmask.md" >> "$summary"
+node dist/cli/chatbert.js bench generate --device cuda > "$OUT/bench-generate.md" 2>&1; cat "$OUT/bench-generate.md" >> "$summary"
 python3 scripts/gpu/hf_generate_ref.py > "$OUT/hf-generate.jsonl" 2>&1; cat "$OUT/hf-generate.jsonl" >> "$summary"
-node dist/cli.js bench ra --device cuda > "$OUT/bench-ra.md" 2>&1; cat "$OUT/bench-ra.md" >> "$summary"
+node dist/cli/chatbert.js bench ra --device cuda > "$OUT/bench-ra.md" 2>&1; cat "$OUT/bench-ra.md" >> "$summary"
 
 # 5. imr_small on DailyDialog: the first 100 steps, beside transformers' training throughput.
 if [ -d .gpu/data/dailydialog ]; then
-  node dist/cli.js train imr_small --plain --run-dir /tmp/imr_small --set data.sources=[dailydialog] \
+  node dist/cli/chatbert.js train imr_small --plain --run-dir /tmp/imr_small --set data.sources=[dailydialog] \
     --set data.data_dir=.gpu/data --set training.max_steps=100 --set training.log_every=10 \
     --set training.eval_every=0 --set training.checkpoint_every=0 > "$OUT/train-imr_small.log" 2>&1
   row "imr_small 100 steps tokens/s (last log)" "$(grep -oE '[0-9,]+ tok/s' "$OUT/train-imr_small.log" | tail -1)"

@@ -4,7 +4,8 @@
  *
  * Run: npx tsc -p tsconfig.json --outDir /tmp/tokbuild && node /tmp/tokbuild/tokenizer/bench.js [n]
  */
-import { BertTokenizer, bertBaseUncasedTokens } from './index';
+import { Rng } from '../core/rng';
+import { BertTokenizer, bertBaseUncasedTokens } from '../tokenizer';
 
 export interface BenchResult {
   utterances: number;
@@ -19,17 +20,6 @@ export interface BenchOptions {
   tokenizer?: BertTokenizer;
 }
 
-/** mulberry32: small deterministic PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const COMMON = (
   'i you he she we they it the a an and or but so because if when what why how where who which ' +
@@ -60,7 +50,8 @@ const SYLLABLES = 'ka lo mi ren tas vor quil ex spo ni tra bel dun gor phi zu'.s
 
 /** `n` varied short utterances (5-15 words), deterministic for a given seed. */
 export function generateUtterances(n: number, seed = 42): string[] {
-  const rnd = seededRandom(seed);
+  const rng = new Rng(seed);
+  const rnd = () => rng.next();
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const out = new Array<string>(n);
   for (let i = 0; i < n; i++) {

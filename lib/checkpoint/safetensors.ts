@@ -1,5 +1,5 @@
 /** safetensors files from TypeScript (the reader and writer are the addon's, see native/io). */
-import { native, type SafetensorsTensor, type SafetensorsTensorInfo } from './native';
+import { native, type SafetensorsTensor, type SafetensorsTensorInfo } from '../native';
 
 /** Validates the whole file and lists its tensors; throws an Error naming the problem. */
 export function inspectSafetensors(path: string): { tensors: SafetensorsTensorInfo[]; metadata: Record<string, string> } {

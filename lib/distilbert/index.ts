@@ -15,9 +15,9 @@ import {
   readDistilBertConfig,
   readJsonFile,
   writeFileAtomic,
-} from './checkpoint';
-import { native, type LoadReport, type NativeDistilBertModel } from './native';
-import { BertTokenizer } from './tokenizer';
+} from '../checkpoint';
+import { native, type LoadReport, type NativeDistilBertModel } from '../native';
+import { BertTokenizer } from '../tokenizer';
 
 export interface ModelOptions {
   /** 'cpu', 'cuda', 'cuda:N' or 'auto' (CUDA when available). Default 'auto'. */

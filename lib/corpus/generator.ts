@@ -7,7 +7,7 @@
  * sentences. Every turn is a sensible reply to the one before (training uses every turn >= 1 as a
  * response) and carries an annotation: its intent and the slot values it mentions.
  */
-import type { Dialogue, Split, TurnAnnotation } from '../types';
+import type { Dialogue, Split, TurnAnnotation } from '../data/types';
 import { intentTopic, type IntentTopic } from './intents';
 import {
   FAMILY,

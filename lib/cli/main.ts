@@ -6,10 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { trainCommand } from './cli/train';
-import { ImrChatModel } from './imr/generate';
-import { runtimeInfo } from './index';
-import { defaultModelDir, runRepl } from './repl/repl';
+import { trainCommand } from './train';
+import { ImrChatModel } from '../imr/generate';
+import { runtimeInfo } from '../native';
+import { defaultModelDir, runRepl } from './repl';
 
 export const SAMPLE_PROMPTS: { turns: string[]; persona?: string[] }[] = [
   { turns: ['hi ! how are you today ?'] },

@@ -4,14 +4,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { readDistilBertConfig } from './checkpoint';
-import { trainCommand } from './cli/train';
-import { loadConfig } from './config/load';
-import { DATASETS, type DatasetName } from './data/sources';
-import { downloadDataset, downloadModel } from './data/download';
-import { downloadProgress } from './data/progress';
-import { loadSource } from './train/data';
-import { chatbertHome } from './train/run';
+import { readDistilBertConfig } from '../checkpoint';
+import { trainCommand } from './train';
+import { loadConfig } from '../config/load';
+import { DATASETS, type DatasetName } from '../data/sources';
+import { downloadDataset, downloadModel } from '../data/download';
+import { downloadProgress } from '../data/progress';
+import { loadSource } from '../train/data';
+import { chatbertHome } from '../core/paths';
 
 const fail = (e: unknown): never => {
   process.stderr.write(`chatbert: ${e instanceof Error ? e.message : String(e)}\n`);
@@ -154,14 +154,14 @@ export function buildCli(argv: string[]) {
       async (a) => {
         try {
           let table: string;
-          if (a.what === 'unmask') table = await (await import('./bench/unmask')).benchUnmask({ device: a.device as 'cpu' | 'cuda' | undefined, quick: a.quick });
+          if (a.what === 'unmask') table = await (await import('../bench/unmask')).benchUnmask({ device: a.device as 'cpu' | 'cuda' | undefined, quick: a.quick });
           else if (a.what === 'generate')
             // IMR, then ED beside it on the same shapes.
-            table = [await (await import('./bench/generate')).benchGenerate({ device: a.device, quick: a.quick }), await (await import('./bench/generate-ed')).benchGenerateEd({ device: a.device, quick: a.quick })].join('\n\n');
-          else if (a.what === 'train') table = await (await import('./bench/train')).benchTrain({ config: a.config, steps: a.steps, set: a.set });
-          else if (a.what === 'ra') table = await (await import('./bench/ra')).benchRa({ device: a.device, quick: a.quick, model: a.model });
+            table = [await (await import('../bench/generate')).benchGenerate({ device: a.device, quick: a.quick }), await (await import('../bench/generate-ed')).benchGenerateEd({ device: a.device, quick: a.quick })].join('\n\n');
+          else if (a.what === 'train') table = await (await import('../bench/train')).benchTrain({ config: a.config, steps: a.steps, set: a.set });
+          else if (a.what === 'ra') table = await (await import('../bench/ra')).benchRa({ device: a.device, quick: a.quick, model: a.model });
           else {
-            const tb = await import('./tokenizer/bench');
+            const tb = await import('../bench/tokenizer');
             table = tb.formatBench(tb.benchTokenizer(a.quick ? 20_000 : 200_000));
           }
           console.log(table);
@@ -188,7 +188,7 @@ export function buildCli(argv: string[]) {
           .option('out', { type: 'string', describe: 'directory for eval.json and eval.md (default: the first model directory)' }),
       async (a) => {
         try {
-          await (await import('./eval/command')).evalCommand({
+          await (await import('./eval')).evalCommand({
             models: a.model,
             data: a.data,
             n: a.n,
@@ -218,7 +218,7 @@ export function buildCli(argv: string[]) {
           .option('device', { type: 'string' }),
       async (a) => {
         try {
-          const { raPoolCommand } = await import('./ra/command');
+          const { raPoolCommand } = await import('./ra-pool');
           console.log(await raPoolCommand({ model: a.model, data: a.data, add: a.add, dataDir: a['data-dir'], device: a.device }));
         } catch (e) {
           fail(e);
@@ -234,7 +234,7 @@ export function buildCli(argv: string[]) {
           .option('device', { type: 'string' })
           .option('json', { type: 'boolean', default: false, describe: 'piped input: one JSON line per reply' }),
       async (a) => {
-        await (await import('./repl/repl')).runRepl({ modelDir: a.model, device: a.device, json: a.json }).catch(fail);
+        await (await import('./repl')).runRepl({ modelDir: a.model, device: a.device, json: a.json }).catch(fail);
       },
     )
     .command(
@@ -251,30 +251,27 @@ export function buildCli(argv: string[]) {
           .option('steps', { type: 'boolean', default: false, describe: 'print every iteration to stderr' }),
       async (a) => {
         try {
-          const { loadChatModel } = await import('./chat/load');
-          const { ChatSession } = await import('./chat/session');
-          const { FibChatModel } = await import('./fib/fib');
-          const { ImrChatModel } = await import('./imr/generate');
-          const { EdChatModel } = await import('./ed/generate');
-          const { parseOptionAssignment } = await import('./chat/options');
-          const { parseEdOptionAssignment } = await import('./chat/ed-options');
-          const { defaultModelDir, renderSlot } = await import('./repl/repl');
+          const { loadChatModel } = await import('../chat/load');
+          const { ChatSession } = await import('../chat/session');
+          const { FibChatModel } = await import('../fib/fib');
+          const { ImrChatModel } = await import('../imr/generate');
+          const { defaultModelDir, renderSlot } = await import('./repl');
           let turns = a.context ?? [];
           if (turns.length === 0) turns = fs.readFileSync(0, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
           if (turns.length === 0) throw new Error('no context: give the conversation as arguments or on stdin');
           const dir = path.resolve(a.model ?? defaultModelDir());
           if (!fs.existsSync(dir)) throw new Error(`no model at ${dir}: train one with \`npm run train -- imr_tiny\` or pass --model DIR`);
-          const { withSpinner } = await import('./cli/spinner');
+          const { withSpinner } = await import('./spinner');
           let model = await withSpinner(`loading ${dir}`, () => loadChatModel(dir, { device: a.device ?? 'auto' }));
           if (a.template?.length) {
             if (!(model instanceof ImrChatModel)) throw new Error('--template needs a ChatBERT-IMR model (FIB fills templates with it)');
-            model = new FibChatModel(model);
+            const fib = new FibChatModel(model);
+            fib.templates = a.template;
+            model = fib;
           }
           // The same session as the REPL: the history is all but the last turn.
           const session = new ChatSession(model, a.persona);
-          if (model instanceof EdChatModel) session.edOptions = Object.assign({}, ...(a.opt ?? []).map(parseEdOptionAssignment));
-          else session.options = Object.assign({}, ...(a.opt ?? []).map(parseOptionAssignment));
-          if (a.template?.length) session.templates = a.template;
+          for (const opt of a.opt ?? []) session.set(opt);
           for (let i = 0; i + 1 < turns.length; i += 2) session.turns.push({ speaker: 'user', text: turns[i] }, { speaker: 'bot', text: turns[i + 1] });
           if (turns.length % 2 === 0) throw new Error('give an odd number of turns: the user speaks last (user, bot, user, ...)');
           const reply = await session.send(turns[turns.length - 1], {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { loadConfig, parseConfig } from '../config/load';
 import { loadJsonl } from '../data/jsonl';
 import { poolTexts } from '../train/ra-task';
-import { RaChatModel } from './model';
+import { RaChatModel } from '../ra/model';
 
 export interface RaPoolCommandOptions {
   model: string;

@@ -8,26 +8,22 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { ChatSession } from '../chat/session';
-import { describeOptions, parseOptionAssignment } from '../chat/options';
-import { GenerationAbortedError, type IterationState } from '../imr/generate';
-import { checkEdOptions, describeEdOptions, edDefaults, parseEdOptionAssignment } from '../chat/ed-options';
-import { type ChatModel, loadChatModel } from '../chat/load';
-import { EdChatModel, type EdTokenEvent } from '../ed/generate';
+import { GenerationAbortedError, type IterationState } from '../core/conversation';
+import { loadChatModel } from '../chat/load';
+import type { ChatModel, ChatVariant } from '../core/chat-model';
+import type { TokenEvent } from '../core/conversation';
 import { FibChatModel } from '../fib/fib';
 import { parseTemplate } from '../fib/template';
-import { ImrChatModel as ImrModel } from '../imr/generate';
-import { RaChatModel } from '../ra/model';
-import { chatbertHome } from '../train/run';
-import { withSpinner } from '../cli/spinner';
+import { ImrChatModel } from '../imr/generate';
+import { chatbertHome, runModelDir } from '../core/paths';
+import { withSpinner } from './spinner';
+
+/** The run whose model `/mode` loads for each variant (FIB fills templates with the IMR model). */
+const MODE_RUNS: Record<ChatVariant, string> = { imr: 'imr_tiny', ed: 'ed_tiny', ra: 'ra_tiny', fib: 'imr_tiny' };
 
 /** Where the quickstart (`npm start`, `npm run train -- imr_tiny`) puts its model. */
 export function defaultModelDir(): string {
-  return path.join(chatbertHome(), 'runs', 'imr_tiny', 'model');
-}
-
-/** Where `npm run train -- ed_tiny` puts its model (what `/mode ed` loads). */
-export function defaultEdModelDir(): string {
-  return path.join(chatbertHome(), 'runs', 'ed_tiny', 'model');
+  return runModelDir(MODE_RUNS.imr);
 }
 
 /** How long each iteration stays on screen with `/steps on`: slow enough to follow the unmasking. */
@@ -82,35 +78,16 @@ Ctrl+C during a reply stops that reply.`;
 
 async function loadModel(dir: string, device?: string): Promise<ChatModel> {
   if (!fs.existsSync(dir)) {
+    const run = Object.entries(MODE_RUNS).find(([, name]) => runModelDir(name) === dir)?.[1];
     throw new Error(
-      dir === defaultModelDir()
+      run === 'imr_tiny'
         ? `no trained model at ${dir}. Make one with \`npm run train -- imr_tiny\` (or \`npm start\`), or pass --model DIR.`
-        : dir === defaultEdModelDir()
-          ? `no trained ChatBERT-ED model at ${dir}. Make one with \`npm run train -- ed_tiny\`, or load one with /model DIR.`
-          : dir === defaultRaModelDir()
-            ? `no trained ChatBERT-RA model at ${dir}. Make one with \`npm run train -- ra_tiny\`, or load one with /model DIR.`
-            : `model directory ${dir} not found`,
+        : run
+          ? `no trained ChatBERT-${run.slice(0, 2).toUpperCase()} model at ${dir}. Make one with \`npm run train -- ${run}\`, or load one with /model DIR.`
+          : `model directory ${dir} not found`,
     );
   }
   return withSpinner(`loading ${dir}`, () => loadChatModel(dir, { device: device ?? 'auto' }));
-}
-
-const variantName = (m: ChatModel) =>
-  m instanceof EdChatModel
-    ? 'ChatBERT-ED'
-    : m instanceof RaChatModel
-      ? m.reranker
-        ? 'ChatBERT-RA, re-ranked'
-        : 'ChatBERT-RA'
-      : m instanceof FibChatModel
-        ? 'ChatBERT-FIB'
-        : m.meta.grounding
-          ? 'ChatBERT-IMR, grounded by RA'
-          : 'ChatBERT-IMR';
-
-/** Where `npm run train -- ra_tiny` puts its model (what `/mode ra` loads). */
-export function defaultRaModelDir(): string {
-  return path.join(chatbertHome(), 'runs', 'ra_tiny', 'model');
 }
 
 /** Renders a slot mid-decoding: committed tokens, ▒ for positions still masked. */
@@ -158,17 +135,13 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
         write(session.transcript() || '(no conversation yet)\n');
         return true;
       case 'set':
-        if (model instanceof EdChatModel) {
-          const next = { ...session.edOptions, ...parseEdOptionAssignment(arg) };
-          checkEdOptions(next);
-          session.edOptions = next;
-        } else session.options = { ...session.options, ...parseOptionAssignment(arg) };
+        session.set(arg);
         write(`ok: ${arg}\n`);
         return true;
       case 'show':
         write(
-          `model ${model.dir} (${variantName(model)}) on ${model.device}${session.persona ? `\npersona: ${session.persona.join(' ')}` : ''}\n` +
-            `${model instanceof EdChatModel ? describeEdOptions(session.edOptions, edDefaults(model.defaultMaxLength)) : describeOptions(session.options)}\n`,
+          `model ${model.dir} (${model.description}) on ${model.device}${session.persona ? `\npersona: ${session.persona.join(' ')}` : ''}\n` +
+            `${model.settings.describe(session.options)}\n`,
         );
         return true;
       case 'steps':
@@ -189,41 +162,40 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
         model = next;
         session.model = next;
         session.reset();
-        write(`loaded ${next.dir} (${variantName(next)}, ${next.device}); conversation cleared\n`);
+        write(`loaded ${next.dir} (${next.description}, ${next.device}); conversation cleared\n`);
         return true;
       }
       case 'mode': {
-        const modes = ['imr', 'ed', 'ra', 'fib'];
-        if (!modes.includes(arg)) throw new Error(`usage: /mode imr|ed|ra|fib (the current model is ${variantName(model)})`);
-        const current = model instanceof EdChatModel ? 'ed' : model instanceof RaChatModel ? 'ra' : model instanceof FibChatModel ? 'fib' : 'imr';
-        if (arg === current) {
+        if (!(arg in MODE_RUNS)) throw new Error(`usage: /mode imr|ed|ra|fib (the current model is ${model.description})`);
+        const mode = arg as ChatVariant;
+        if (mode === model.variant) {
           write(`mode ${arg}\n`);
           return true;
         }
         // FIB is the IMR model filling templates, and back: no loading between those two.
         let next: ChatModel;
-        if (arg === 'fib' && model instanceof ImrModel) next = new FibChatModel(model);
-        else if (arg === 'imr' && model instanceof FibChatModel) next = model.imr;
+        if (mode === 'fib' && model instanceof ImrChatModel) next = new FibChatModel(model);
+        else if (mode === 'imr' && model instanceof FibChatModel) next = model.imr;
         else {
-          const loaded = await loadModel(arg === 'ed' ? defaultEdModelDir() : arg === 'ra' ? defaultRaModelDir() : defaultModelDir(), o.device);
-          next = arg === 'fib' && loaded instanceof ImrModel ? new FibChatModel(loaded) : loaded;
+          const loaded = await loadModel(runModelDir(MODE_RUNS[mode]), o.device);
+          next = mode === 'fib' && loaded instanceof ImrChatModel ? new FibChatModel(loaded) : loaded;
           model.dispose();
         }
         // The conversation is text, so it carries over: every variant can answer the same history.
         model = next;
         session.model = next;
-        write(`mode ${arg}: ${variantName(next)} · ${next.dir} (${next.device})\n`);
+        write(`mode ${arg}: ${next.description} · ${next.dir} (${next.device})\n`);
         return true;
       }
       case 'template':
+        if (!(model instanceof FibChatModel)) throw new Error('templates are for ChatBERT-FIB: /mode fib first');
         if (!arg || arg === 'off') {
-          session.templates = undefined;
+          model.templates = undefined;
           write('templates: the shipped library, chosen by intent\n');
           return true;
         }
-        if (!(model instanceof FibChatModel)) throw new Error('templates are for ChatBERT-FIB: /mode fib first');
         parseTemplate(arg, model.imr.tokenizer); // a bad template is refused here, not at the next reply
-        session.templates = [arg];
+        model.templates = [arg];
         write(`template: ${arg}\n`);
         return true;
       case 'persona':
@@ -245,8 +217,8 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
     const started = Date.now();
     const live = interactive && steps;
     // ChatBERT-ED writes its reply token by token: on a terminal the line is redrawn as they come.
-    const streaming = interactive && model instanceof EdChatModel;
-    const onToken = streaming ? (e: EdTokenEvent) => write(`\r\x1b[2Kbot> ${e.text}`) : undefined;
+    const streaming = interactive && model.variant === 'ed';
+    const onToken = streaming ? (e: TokenEvent) => write(`\r\x1b[2Kbot> ${e.text}`) : undefined;
     const signal = current.signal;
     const onIteration = live
       ? (s: IterationState) => {
@@ -265,8 +237,8 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
       if (o.json)
         write(
           JSON.stringify(
-            'tokens' in reply && model instanceof EdChatModel
-              ? { user: text, reply: reply.text, ms, tokens: reply.tokens.length, settings: session.edOptions }
+            model.variant === 'ed' && reply.tokens
+              ? { user: text, reply: reply.text, ms, tokens: reply.tokens.length, settings: session.options }
               : {
                   user: text,
                   reply: reply.text,
@@ -326,7 +298,7 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
       /* first run */
     }
     const rl = readline.createInterface({ input, output, terminal: true, history, historySize: 500, prompt: 'you> ' });
-    write(`${variantName(model)} · ${model.dir} · ${model.device} · /help for commands, Ctrl+D to leave\n`);
+    write(`${model.description} · ${model.dir} · ${model.device} · /help for commands, Ctrl+D to leave\n`);
     await new Promise<void>((resolve) => {
       let busy = false;
       rl.on('SIGINT', () => {

@@ -6,11 +6,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseOptionAssignment } from '../chat/options';
-import { loadEvalData } from './data';
-import { METRIC_DEFINITIONS, type EvalReport, headline, markdownReport, resultsTable } from './report';
-import { evaluateSubject, checkerRandomBaseline, type ModelEvalResult } from './suite';
-import { loadEvalSubject } from './subjects';
+import { parseOptionAssignment } from '../imr/options';
+import { loadEvalData } from '../eval/data';
+import { METRIC_DEFINITIONS, type EvalReport, headline, markdownReport, resultsTable } from '../eval/report';
+import { evaluateSubject, checkerRandomBaseline, type ModelEvalResult } from '../eval/suite';
+import { loadEvalSubject } from '../eval/subjects';
 
 export interface EvalCommandOptions {
   models: string[];

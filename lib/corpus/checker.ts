@@ -12,7 +12,7 @@
  *    other speaker ("what is max like ?") must be what the other said.
  * 4. Garbage (empty, special tokens, repeated words, unrecognised sentences) is rejected.
  */
-import type { Example } from '../types';
+import type { Example } from '../data/types';
 import { appropriateReplyIntents, INTENTS, intentTopic, openingIntents, type IntentTopic } from './intents';
 import {
   COUNT_WORDS,

@@ -2,7 +2,7 @@
 /** `npx chatbert-repl [--model DIR]`: the chat REPL (same as `chatbert chat`). */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { runRepl } from './repl/repl';
+import { runRepl } from './repl';
 
 void yargs(hideBin(process.argv))
   .scriptName('chatbert-repl')

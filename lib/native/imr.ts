@@ -1,0 +1,71 @@
+/** ChatBERT-IMR decoding in the addon (native/binding/imr_generate.cpp, native/generate/imr.cpp). */
+import type { NativeDistilBertModel } from './model';
+
+/** Decoding options; every one has a default and is validated natively (a bad value rejects with a message naming it). */
+export interface ImrGenerateOptions {
+  /** Refinement iterations (default 10). */
+  iterations?: number;
+  /** How many positions are committed after each iteration: linear, cosine (default), or every position with confidence >= threshold. */
+  schedule?: 'linear' | 'cosine' | 'threshold';
+  threshold?: number;
+  /** Temperature annealed from initialTemperature (default 1.0) to finalTemperature (default 0.1). */
+  initialTemperature?: number;
+  finalTemperature?: number;
+  anneal?: 'linear' | 'cosine';
+  /** Token choice (default argmax). */
+  sampling?: 'argmax' | 'gumbel' | 'top_k' | 'top_p';
+  topK?: number;
+  topP?: number;
+  /** Confidence measure (default max_prob). */
+  confidence?: 'max_prob' | 'margin' | 'neg_entropy';
+  /** Mask-Predict re-masking: share of committed tokens returned to [MASK], decaying to 0 (default 0). */
+  remask?: number;
+  /** Reply length: predicted by the model before decoding (default), fixed at maxLength, or free (end tokens compete). */
+  lengthMode?: 'predict' | 'fixed' | 'free';
+  maxLength?: number;
+  minLength?: number;
+  /** The unmasking op: fused (default) or the naive reference. */
+  impl?: 'fused' | 'naive';
+  seed?: number;
+  /**
+   * CUDA: replay the decoding loop of small batches (up to 8) from a CUDA graph captured on the
+   * first request of each shape (default true). No effect on the CPU, with onIteration, with the
+   * threshold schedule, or with impl naive.
+   */
+  cudaGraph?: boolean;
+}
+
+export interface ImrNativeRequest {
+  inputIds: Int32Array;
+  attentionMask: Uint8Array;
+  batch: number;
+  seqLen: number;
+  slotStart: Int32Array;
+  slotLength: number;
+  specialIds: { pad: number; unk: number; cls: number; sep: number; mask: number };
+  endTokenModel: boolean;
+  options: Record<string, unknown>;
+  /** May return a Promise: the next iteration waits until it settles. */
+  onIteration?: (s: { iteration: number; tokens: Int32Array; masked: Uint8Array }) => unknown;
+  /** Int32Array over a SharedArrayBuffer: writing 1 stops the generation. */
+  abort?: Int32Array;
+  /** [batch * slotLength] given slot tokens (-1 = to decode): fixed template words. */
+  slotTokens?: Int32Array;
+  /** [batch] reply lengths chosen by the caller (override lengthMode). */
+  lengths?: Int32Array;
+}
+
+export interface ImrNativeResult {
+  tokens: Int32Array;
+  lengths: Int32Array;
+  committed: Int32Array;
+  /** [batch * slotLength] each token's confidence when committed (1 for given tokens). */
+  confidence: Float32Array;
+  iterations: number;
+  /** Replayed from a CUDA graph. */
+  cudaGraph: boolean;
+}
+
+export interface ImrAddon {
+  imrGenerate(model: NativeDistilBertModel, request: ImrNativeRequest): Promise<ImrNativeResult>;
+}

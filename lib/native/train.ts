@@ -1,0 +1,130 @@
+/** The trainers (native/binding/{mlm,contrastive,ed}_trainer.cpp): one optimizer step over micro-batches, evaluation, optimizer state. */
+import type { NativeDistilBertModel, NativeTokenBatch } from './model';
+import type { EdTrainBatch, NativeEdModel } from './ed';
+import type { RaPooling } from './ra';
+
+/** AdamW and the step around it, shared by every trainer; defaults are the addon's (native/binding). */
+export interface OptimizerOptions {
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Global gradient-norm clip. */
+  clipNorm?: number;
+  /** bfloat16 autocast for the forward pass. */
+  bf16?: boolean;
+}
+
+/** One IMR/MLM training micro-batch: masked positions (flattened), their labels, optional weights and length targets. */
+export interface MlmTrainBatch {
+  inputIds: Int32Array;
+  attentionMask: Uint8Array;
+  batch: number;
+  seqLen: number;
+  positions: Int32Array;
+  labels: Int32Array;
+  weights?: Float32Array;
+  lengthTargets?: Int32Array;
+}
+
+export interface MlmStepResult {
+  loss: number;
+  mlmLoss: number;
+  lengthLoss: number;
+  lengthAccuracy: number;
+  gradNorm: number;
+  maskedTokens: number;
+  tokens: number;
+  finite: boolean;
+}
+
+export interface MlmEvalResult {
+  ceSum: number;
+  weightedSum: number;
+  maskedTokens: number;
+  lengthSum: number;
+  lengthCorrect: number;
+  lengthRows: number;
+}
+
+export interface MlmTrainerOptions extends OptimizerOptions {
+  lengthLossWeight?: number;
+}
+
+export interface NativeMlmTrainer {
+  step(microBatches: MlmTrainBatch[], options: { lr: number; seed?: number }): Promise<MlmStepResult>;
+  evaluate(batch: MlmTrainBatch): Promise<MlmEvalResult>;
+  saveState(path: string): Promise<void>;
+  loadState(path: string): Promise<void>;
+  readonly steps: number;
+}
+
+/** One in-batch-negatives micro-batch: row i's candidate is the reply to context i; equal keys = equal reply text. */
+export interface ContrastiveBatch {
+  context: NativeTokenBatch;
+  candidate: NativeTokenBatch;
+  keys?: Int32Array;
+}
+
+/** One cross-encoder micro-batch: groups of groupSize joined inputs, each group a context with its own reply first. */
+export interface CrossEncoderBatch {
+  input: NativeTokenBatch;
+  groupSize: number;
+}
+
+export interface ContrastiveStepResult {
+  /** Mean in-batch cross-entropy. */
+  loss: number;
+  /** Share of rows whose own reply scored highest in its micro-batch. */
+  accuracy: number;
+  gradNorm: number;
+  rows: number;
+  tokens: number;
+  finite: boolean;
+}
+
+export interface ContrastiveTrainerOptions extends OptimizerOptions {
+  pooling?: RaPooling;
+  /** 'bi' (default): ContrastiveBatch micro-batches; 'cross': CrossEncoderBatch ones (a model with a score head). */
+  objective?: 'bi' | 'cross';
+}
+
+export interface NativeContrastiveTrainer<B = ContrastiveBatch> {
+  step(microBatches: B[], options: { lr: number; seed?: number }): Promise<ContrastiveStepResult>;
+  evaluate(batch: B): Promise<{ lossSum: number; correct: number; rows: number }>;
+  saveState(path: string): Promise<void>;
+  loadState(path: string): Promise<void>;
+  readonly steps: number;
+}
+
+export interface EdStepResult {
+  /** The optimised loss (label-smoothed when configured), per target token. */
+  loss: number;
+  /** Plain cross-entropy per target token. */
+  ce: number;
+  gradNorm: number;
+  targets: number;
+  correct: number;
+  /** Encoder tokens + target tokens. */
+  tokens: number;
+  finite: boolean;
+}
+
+export interface EdTrainerOptions extends OptimizerOptions {
+  labelSmoothing?: number;
+  freezeEncoder?: boolean;
+}
+
+export interface NativeEdTrainer {
+  step(microBatches: EdTrainBatch[], options: { lr: number; encoderLr?: number; seed?: number }): Promise<EdStepResult>;
+  evaluate(batch: EdTrainBatch): Promise<{ ceSum: number; lossSum: number; targets: number; correct: number }>;
+  saveState(path: string): Promise<void>;
+  loadState(path: string): Promise<void>;
+  readonly steps: number;
+}
+
+export interface TrainAddon {
+  MlmTrainer: new (model: NativeDistilBertModel, options?: MlmTrainerOptions) => NativeMlmTrainer;
+  ContrastiveTrainer: new (model: NativeDistilBertModel, options?: ContrastiveTrainerOptions) => NativeContrastiveTrainer;
+  EdTrainer: new (model: NativeEdModel, options?: EdTrainerOptions) => NativeEdTrainer;
+}
