@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { trainCommand } from './train';
+import { trainCommand } from './commands/train';
 import { ImrChatModel } from '../imr/generate';
 import { runtimeInfo } from '../native';
 import { defaultModelDir, runRepl } from './repl';

@@ -6,11 +6,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseOptionAssignment } from '../imr/options';
-import { loadEvalData } from '../eval/data';
-import { METRIC_DEFINITIONS, type EvalReport, headline, markdownReport, resultsTable } from '../eval/report';
-import { evaluateSubject, checkerRandomBaseline, type ModelEvalResult } from '../eval/suite';
-import { loadEvalSubject } from '../eval/subjects';
+import { parseOptionAssignment } from '../../imr/options';
+import { loadEvalData } from '../../eval/data';
+import { METRIC_DEFINITIONS, type EvalReport, headline, markdownReport, resultsTable } from '../../eval/report';
+import { evaluateSubject, checkerRandomBaseline, type ModelEvalResult } from '../../eval/suite';
+import { loadEvalSubject } from '../../eval/subjects';
+import type { Argv } from 'yargs';
+import { fail } from '../fail';
 
 export interface EvalCommandOptions {
   models: string[];
@@ -67,4 +69,45 @@ export async function evalCommand(o: EvalCommandOptions): Promise<{ report: Eval
   fs.writeFileSync(files.markdown, markdownReport(report, data, table) + '\n');
   log(`written: ${files.json}, ${files.markdown}`);
   return { report, table, files };
+}
+
+/** Adds the command to the CLI. */
+export function register<T>(y: Argv<T>): Argv<T> {
+  return y
+    .command(
+      'eval',
+      'evaluate models on a data split and compare them in one table (also written as JSON and Markdown)',
+      (y) =>
+        y
+          .option('model', { type: 'string', array: true, nargs: 1, demandOption: true, describe: 'checkpoint directories (several: side by side); fib:DIR evaluates ChatBERT-FIB with the IMR model in DIR' })
+          .option('data', { type: 'string', default: 'embedded:validation', describe: 'embedded|dailydialog|personachat[:split] or jsonl:<file>' })
+          .option('data-dir', { type: 'string', default: 'data', describe: 'where downloaded datasets live' })
+          .option('seed', { type: 'number', default: 0, describe: 'seed of the example sample and the random candidates' })
+          .option('batch-size', { type: 'number', default: 32 })
+          .option('perplexity', { type: 'boolean', default: true, describe: 'compute the (pseudo-)perplexity (--no-perplexity skips it)' })
+          .option('samples', { type: 'number', default: 5, describe: 'example conversations in eval.md' })
+          .option('n', { type: 'number', default: 500, describe: 'examples (a fixed, seeded sample)' })
+          .option('opt', { type: 'string', array: true, nargs: 1, describe: 'generation settings, e.g. --opt lengthMode=free' })
+          .option('device', { type: 'string' })
+          .option('out', { type: 'string', describe: 'directory for eval.json and eval.md (default: the first model directory)' }),
+      async (a) => {
+        try {
+          await evalCommand({
+            models: a.model,
+            data: a.data,
+            n: a.n,
+            opt: a.opt ?? [],
+            device: a.device,
+            out: a.out,
+            dataDir: a['data-dir'],
+            seed: a.seed,
+            batchSize: a['batch-size'],
+            perplexity: a.perplexity,
+            samples: a.samples,
+          });
+        } catch (e) {
+          fail(e);
+        }
+      },
+    );
 }

@@ -1,10 +1,12 @@
 /** `chatbert ra-pool`: (re)build or extend the candidate pool saved beside an RA model. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadConfig, parseConfig } from '../config/load';
-import { loadJsonl } from '../data/jsonl';
-import { poolTexts } from '../train/ra-task';
-import { RaChatModel } from '../ra/model';
+import { loadConfig, parseConfig } from '../../config/load';
+import { loadJsonl } from '../../data/jsonl';
+import { poolTexts } from '../../train/ra-task';
+import { RaChatModel } from '../../ra/model';
+import type { Argv } from 'yargs';
+import { fail } from '../fail';
 
 export interface RaPoolCommandOptions {
   model: string;
@@ -64,4 +66,27 @@ export async function raPoolCommand(o: RaPoolCommandOptions): Promise<string> {
   } finally {
     ra.dispose();
   }
+}
+
+/** Adds the command to the CLI. */
+export function register<T>(y: Argv<T>): Argv<T> {
+  return y
+    .command(
+      'ra-pool',
+      "ChatBERT-RA: encode a corpus's replies into the candidate pool beside the model (or add to it; no retraining)",
+      (y) =>
+        y
+          .option('model', { type: 'string', demandOption: true, describe: 'RA model directory' })
+          .option('data', { type: 'string', array: true, nargs: 1, describe: 'sources whose training replies make the pool: embedded, dailydialog, personachat, jsonl:<file> (default: the pool sources of the config the model was trained with)' })
+          .option('add', { type: 'string', describe: 'a text file, one candidate reply per line, added to the existing pool' })
+          .option('data-dir', { type: 'string', default: 'data' })
+          .option('device', { type: 'string' }),
+      async (a) => {
+        try {
+          console.log(await raPoolCommand({ model: a.model, data: a.data, add: a.add, dataDir: a['data-dir'], device: a.device }));
+        } catch (e) {
+          fail(e);
+        }
+      },
+    );
 }

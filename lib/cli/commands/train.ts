@@ -1,7 +1,9 @@
 /** `chatbert train`: runs a config with a progress bar, Ctrl+C saving a checkpoint. */
 import { SingleBar } from 'cli-progress';
-import { loadConfig } from '../config/load';
-import { trainingRunFor, type TrainResult } from '../train/run';
+import { loadConfig } from '../../config/load';
+import { trainingRunFor, type TrainResult } from '../../train/run';
+import type { Argv } from 'yargs';
+import { fail } from '../fail';
 
 export interface TrainCommandOptions {
   config: string;
@@ -68,4 +70,23 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
     bar?.stop();
     process.off('SIGINT', onSigint);
   }
+}
+
+/** Adds the command to the CLI. */
+export function register<T>(y: Argv<T>): Argv<T> {
+  return y
+    .command(
+      'train <config>',
+      'train a model from a config (a name in configs/ or a YAML path)',
+      (y) =>
+        y
+          .positional('config', { type: 'string', demandOption: true, describe: 'imr_tiny, imr_small, ... or a path' })
+          .option('set', { type: 'string', array: true, nargs: 1, describe: 'override a config value, e.g. --set training.lr=1e-4' })
+          .option('resume', { type: 'boolean', default: false, describe: 'continue from the newest checkpoint of the run' })
+          .option('run-dir', { type: 'string', describe: 'run directory (default: $CHATBERT_HOME/runs/<name>)' })
+          .option('plain', { type: 'boolean', default: false, describe: 'log lines instead of a progress bar' }),
+      async (a) => {
+        await trainCommand({ config: a.config, set: a.set, resume: a.resume, runDir: a['run-dir'], plain: a.plain }).catch(fail);
+      },
+    );
 }

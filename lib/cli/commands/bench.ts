@@ -1,0 +1,39 @@
+/** `chatbert bench WHAT`: the benchmarks, each printing a Markdown table. */
+import type { Argv } from 'yargs';
+import { fail } from '../fail';
+
+/** Adds the command to the CLI. */
+export function register<T>(y: Argv<T>): Argv<T> {
+  return y
+    .command(
+      'bench <what>',
+      'benchmarks that print tables: unmask (naive vs fused), generate (IMR and ED replies/s), train (pipeline vs pre-made batch), tokenizer, ra (retrieval: ms per query, 100k pool)',
+      (y) =>
+        y
+          .positional('what', { choices: ['unmask', 'generate', 'train', 'tokenizer', 'ra'] as const, demandOption: true })
+          .option('model', { type: 'string', describe: 'ra: a trained RA model directory (default: random DistilBERT-base sizes)' })
+          .option('device', { type: 'string', describe: 'cpu or cuda (default: cuda when available)' })
+          .option('quick', { type: 'boolean', default: false, describe: 'smaller shapes, for a quick look' })
+          .option('config', { type: 'string', default: 'imr_tiny', describe: 'train: the config to time' })
+          .option('steps', { type: 'number', default: 40, describe: 'train: steps to time' })
+          .option('set', { type: 'string', array: true, nargs: 1, describe: 'train: config overrides' }),
+      async (a) => {
+        try {
+          let table: string;
+          if (a.what === 'unmask') table = await (await import('../../bench/unmask')).benchUnmask({ device: a.device as 'cpu' | 'cuda' | undefined, quick: a.quick });
+          else if (a.what === 'generate')
+            // IMR, then ED beside it on the same shapes.
+            table = [await (await import('../../bench/generate')).benchGenerate({ device: a.device, quick: a.quick }), await (await import('../../bench/generate-ed')).benchGenerateEd({ device: a.device, quick: a.quick })].join('\n\n');
+          else if (a.what === 'train') table = await (await import('../../bench/train')).benchTrain({ config: a.config, steps: a.steps, set: a.set });
+          else if (a.what === 'ra') table = await (await import('../../bench/ra')).benchRa({ device: a.device, quick: a.quick, model: a.model });
+          else {
+            const tb = await import('../../bench/tokenizer');
+            table = tb.formatBench(tb.benchTokenizer(a.quick ? 20_000 : 200_000));
+          }
+          console.log(table);
+        } catch (e) {
+          fail(e);
+        }
+      },
+    );
+}

@@ -1,0 +1,61 @@
+/** `chatbert generate`: one reply to a conversation given as arguments or on stdin. */
+import type { Argv } from 'yargs';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fail } from '../fail';
+
+/** Adds the command to the CLI. */
+export function register<T>(y: Argv<T>): Argv<T> {
+  return y
+    .command(
+      'generate [context..]',
+      'one reply: the conversation as arguments (one turn each, user first and last) or, without them, lines of stdin; the reply on stdout',
+      (y) =>
+        y
+          .positional('context', { type: 'string', array: true })
+          .option('model', { type: 'string', describe: 'checkpoint directory (default: the imr_tiny quickstart model)' })
+          .option('device', { type: 'string' })
+          .option('persona', { type: 'string', array: true, nargs: 1, describe: 'persona sentences' })
+          .option('opt', { type: 'string', array: true, nargs: 1, describe: 'generation settings, e.g. --opt iterations=16 --opt sampling=top_p' })
+          .option('template', { type: 'string', array: true, nargs: 1, describe: 'ChatBERT-FIB: fill this template (with an IMR model), e.g. "i have a [MASK] named [MASK] ."' })
+          .option('steps', { type: 'boolean', default: false, describe: 'print every iteration to stderr' }),
+      async (a) => {
+        try {
+          const { loadChatModel } = await import('../../chat/load');
+          const { ChatSession } = await import('../../chat/session');
+          const { FibChatModel } = await import('../../fib/fib');
+          const { ImrChatModel } = await import('../../imr/generate');
+          const { defaultModelDir, renderSlot } = await import('../repl');
+          let turns: string[] = a.context ?? [];
+          if (turns.length === 0) turns = fs.readFileSync(0, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+          if (turns.length === 0) throw new Error('no context: give the conversation as arguments or on stdin');
+          const dir = path.resolve(a.model ?? defaultModelDir());
+          if (!fs.existsSync(dir)) throw new Error(`no model at ${dir}: train one with \`npm run train -- imr_tiny\` or pass --model DIR`);
+          const { withSpinner } = await import('../spinner');
+          let model = await withSpinner(`loading ${dir}`, () => loadChatModel(dir, { device: a.device ?? 'auto' }));
+          if (a.template?.length) {
+            if (!(model instanceof ImrChatModel)) throw new Error('--template needs a ChatBERT-IMR model (FIB fills templates with it)');
+            const fib = new FibChatModel(model);
+            fib.templates = a.template;
+            model = fib;
+          }
+          // The same session as the REPL: the history is all but the last turn.
+          const session = new ChatSession(model, a.persona);
+          for (const opt of a.opt ?? []) session.set(opt);
+          for (let i = 0; i + 1 < turns.length; i += 2) session.turns.push({ speaker: 'user', text: turns[i] }, { speaker: 'bot', text: turns[i + 1] });
+          if (turns.length % 2 === 0) throw new Error('give an odd number of turns: the user speaks last (user, bot, user, ...)');
+          const reply = await session.send(turns[turns.length - 1], {
+            onIteration: a.steps
+              ? (s) => {
+                  process.stderr.write(`[${s.iteration + 1}] ${renderSlot(s.slots[0])}\n`);
+                }
+              : undefined,
+          });
+          model.dispose();
+          console.log(reply.text);
+        } catch (e) {
+          fail(e);
+        }
+      },
+    );
+}
