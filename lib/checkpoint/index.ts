@@ -14,16 +14,41 @@ export const VOCAB_FILE = 'vocab.txt';
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).lt(1);
 
+/**
+ * Upper bounds of the size-like values a checkpoint's config.json may hold. A checkpoint is data from
+ * anywhere: a value past these (a max_response_length of 10^9) would make the first generate allocate
+ * gigabytes and kill the process, so loading refuses it first, naming the key and the bound. They are
+ * far above any DistilBERT (vocab 30522, dim 768, 6 layers, 512 positions) or multilingual BERT.
+ */
+export const CHECKPOINT_BOUNDS = {
+  vocab_size: 1_000_000,
+  dim: 8192,
+  n_layers: 256,
+  n_heads: 256,
+  hidden_dim: 65_536,
+  max_position_embeddings: 8192,
+  /** chatbert.* sizes: tokens of a response, a context, a candidate, a grounding hint; turns; length classes. */
+  tokens: 8192,
+  max_turns: 1000,
+  length_classes: 8193,
+  /** vocab_size x dim + positions x dim + layers x (4 dim^2 + 2 dim hidden): 2 billion floats = 8 GB. */
+  parameters: 2_000_000_000,
+} as const;
+
+/** A positive integer at most `max`; the message names the bound. */
+export const boundedInt = (max: number) => positiveInt.max(max, { message: `must be at most ${max} (a bound on what a checkpoint may ask for)` });
+const B = CHECKPOINT_BOUNDS;
+
 /** The fields of a transformers DistilBertConfig that define the network. Other keys pass through. */
 export const distilBertConfigSchema = z
   .object({
     model_type: z.literal('distilbert').optional(),
-    vocab_size: positiveInt,
-    dim: positiveInt.default(768),
-    n_layers: positiveInt.default(6),
-    n_heads: positiveInt.default(12),
-    hidden_dim: positiveInt.default(3072),
-    max_position_embeddings: positiveInt.default(512),
+    vocab_size: boundedInt(B.vocab_size),
+    dim: boundedInt(B.dim).default(768),
+    n_layers: boundedInt(B.n_layers).default(6),
+    n_heads: boundedInt(B.n_heads).default(12),
+    hidden_dim: boundedInt(B.hidden_dim).default(3072),
+    max_position_embeddings: boundedInt(B.max_position_embeddings).default(512),
     dropout: probability.default(0.1),
     attention_dropout: probability.default(0.1),
     sinusoidal_pos_embds: z.boolean().default(false),
@@ -34,14 +59,15 @@ export const distilBertConfigSchema = z
     chatbert: z
       .object({
         variant: z.enum(['imr', 'mlm', 'ra', 'ed', 'rerank']).default('mlm'),
-        length_classes: z.number().int().nonnegative().default(0),
-        max_response_length: z.number().int().positive().optional(),
+        length_classes: z.number().int().nonnegative().max(B.length_classes, { message: `must be at most ${B.length_classes} (a bound on what a checkpoint may ask for)` }).default(0),
+        max_response_length: boundedInt(B.tokens).optional(),
         end_mode: z.enum(['end_token', 'length_head']).optional(),
-        max_turns: z.number().int().positive().optional(),
-        max_context_tokens: z.number().int().positive().optional(),
+        max_turns: boundedInt(B.max_turns).optional(),
+        max_context_tokens: boundedInt(B.tokens).optional(),
+        max_candidate_tokens: boundedInt(B.tokens).optional(),
         persona: z.boolean().optional(),
         /** ChatBERT-IMR grounded by ChatBERT-RA: the retriever's directory and the hint's token budget. */
-        grounding: z.object({ retriever: z.string().min(1), max_tokens: z.number().int().positive() }).optional(),
+        grounding: z.object({ retriever: z.string().min(1), max_tokens: boundedInt(B.tokens) }).optional(),
         /** ChatBERT-RA's cross-encoder: the score head's presence. */
         score_head: z.boolean().optional(),
       })
@@ -52,6 +78,26 @@ export const distilBertConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.dim % c.n_heads !== 0) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['dim'], message: `dim (${c.dim}) must be divisible by n_heads (${c.n_heads})` });
     if (c.pad_token_id >= c.vocab_size) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pad_token_id'], message: 'must be below vocab_size' });
+    const params = c.vocab_size * c.dim + c.max_position_embeddings * c.dim + c.n_layers * (4 * c.dim * c.dim + 2 * c.dim * c.hidden_dim);
+    if (params > B.parameters)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['dim'],
+        message: `vocab_size ${c.vocab_size}, dim ${c.dim}, n_layers ${c.n_layers}, hidden_dim ${c.hidden_dim} make ${params.toExponential(2)} parameters, above the bound ${B.parameters.toExponential(0)}`,
+      });
+    // IMR lays the context, the response and the grounding hint out in one input: each fits the position table.
+    const m = c.chatbert;
+    if (m?.variant === 'imr') {
+      const fits = (key: string, v: number | undefined) => {
+        if (v !== undefined && v > c.max_position_embeddings)
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['chatbert', ...key.split('.')], message: `${v} exceeds max_position_embeddings (${c.max_position_embeddings})` });
+      };
+      fits('max_response_length', m.max_response_length);
+      fits('max_context_tokens', m.max_context_tokens);
+      fits('grounding.max_tokens', m.grounding?.max_tokens);
+      if (m.length_classes > c.max_position_embeddings + 1)
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['chatbert', 'length_classes'], message: `${m.length_classes} exceeds max_position_embeddings + 1 (${c.max_position_embeddings + 1})` });
+    }
   });
 
 export type DistilBertConfig = z.infer<typeof distilBertConfigSchema>;

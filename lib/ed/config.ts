@@ -5,20 +5,19 @@
  */
 import * as path from 'node:path';
 import { z } from 'zod';
-import { CONFIG_FILE, CheckpointError, type DistilBertConfig, distilBertConfigSchema, formatZodError, readJsonFile } from '../checkpoint';
+import { CHECKPOINT_BOUNDS as B, CONFIG_FILE, CheckpointError, type DistilBertConfig, boundedInt, distilBertConfigSchema, formatZodError, readJsonFile } from '../checkpoint';
 import type { EdDecoderNativeConfig } from '../native';
 
-const positiveInt = z.number().int().positive();
 
 export const edDecoderConfigSchema = z
   .object({
-    vocab_size: positiveInt,
-    n_embd: positiveInt,
-    n_layer: positiveInt,
-    n_head: positiveInt,
-    n_inner: positiveInt,
-    n_positions: positiveInt,
-    encoder_dim: positiveInt,
+    vocab_size: boundedInt(B.vocab_size),
+    n_embd: boundedInt(B.dim),
+    n_layer: boundedInt(B.n_layers),
+    n_head: boundedInt(B.n_heads),
+    n_inner: boundedInt(B.hidden_dim),
+    n_positions: boundedInt(B.max_position_embeddings),
+    encoder_dim: boundedInt(B.dim),
     dropout: z.number().min(0).lt(1).default(0.1),
     initializer_range: z.number().positive().default(0.02),
   })
@@ -32,9 +31,9 @@ export const edMetaSchema = z
     /** The decoder starts from [CLS] and a reply ends with [SEP] (BERT's vocabulary has no BOS/EOS of its own). */
     bos_token_id: z.number().int().nonnegative(),
     eos_token_id: z.number().int().nonnegative(),
-    max_response_length: positiveInt,
-    max_turns: positiveInt,
-    max_context_tokens: positiveInt,
+    max_response_length: boundedInt(B.tokens),
+    max_turns: boundedInt(B.max_turns),
+    max_context_tokens: boundedInt(B.tokens),
     persona: z.boolean(),
     trained_with: z.string().optional(),
   })

@@ -10,7 +10,7 @@
  * [MASK] is the marker because every BERT vocabulary has it, pruned ones included, and no text
  * contains it.
  */
-import type { DistilBertConfig } from '../checkpoint';
+import { CHECKPOINT_BOUNDS, type DistilBertConfig } from '../checkpoint';
 import type { Conversation } from '../core/conversation';
 import { encodeContext } from '../input/format';
 import type { RaPooling } from '../native';
@@ -34,6 +34,8 @@ export function raMeta(c: DistilBertConfig, where: string): RaMeta {
   const int = (key: string): number => {
     const v = m[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${where}: config.json chatbert.${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    const max = key === 'max_turns' ? CHECKPOINT_BOUNDS.max_turns : CHECKPOINT_BOUNDS.tokens;
+    if (v > max) throw new RangeError(`${where}: config.json chatbert.${key} must be at most ${max} (a bound on what a checkpoint may ask for), got ${v}`);
     return v;
   };
   const pooling = m.pooling;

@@ -10,7 +10,7 @@
  * (chatbert.variant "rerank") names the bi-encoder it re-ranks for; RaChatModel.load of it loads both.
  */
 import * as path from 'node:path';
-import { type DistilBertConfig } from '../checkpoint';
+import { CHECKPOINT_BOUNDS, type DistilBertConfig } from '../checkpoint';
 import type { Conversation } from '../core/conversation';
 import { DistilBertMLM, padBatch, type ModelOptions } from '../distilbert';
 import { native } from '../native';
@@ -38,6 +38,8 @@ export function rerankMeta(c: DistilBertConfig, where: string): RerankMeta {
   const int = (key: string): number => {
     const v = m[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${where}: config.json chatbert.${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    const max = key === 'max_turns' ? CHECKPOINT_BOUNDS.max_turns : key === 'top_k' ? 100_000 : CHECKPOINT_BOUNDS.tokens;
+    if (v > max) throw new RangeError(`${where}: config.json chatbert.${key} must be at most ${max} (a bound on what a checkpoint may ask for), got ${v}`);
     return v;
   };
   if (typeof m.retriever !== 'string' || !m.retriever) throw new Error(`${where}: config.json chatbert.retriever must name the bi-encoder this model re-ranks for`);
