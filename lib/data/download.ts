@@ -4,6 +4,10 @@
  * Every file is fetched with Node's fetch into `<file>.part`; a broken download is resumed (`Range:
  * bytes=<size>-`; a 206 reply is appended, a 200 restarts), retried with exponential backoff, and verified (the
  * size from Content-Length / Content-Range, and a sha256 when one is known) before it is renamed into place.
+ * What is written is bounded: by the known size, else by the announced Content-Length, else by a cap (`maxBytes`,
+ * default DEFAULT_MAX_BYTES; smaller known caps for the data sets and model files), so an endless body cannot fill
+ * the disk. A server that does not answer within `answerTimeoutMs` (connect + reply headers, default 30 s) or goes
+ * silent for `stallTimeoutMs` (default 30 s) is given up on; a server that never answered is retried only once.
  * Archives are unpacked into a temporary folder inside dataDir and renamed into place, so a failure never leaves
  * a half-unpacked dataset behind. Failures end in one DownloadError saying what failed (the URL, the HTTP status
  * or network error code) and where to put the files by hand.
@@ -20,6 +24,7 @@ import {
   datasetSource,
   datasetUrl,
   HF_BASE_URL,
+  MODEL_FILE_MAX_BYTES,
   MODEL_FILES,
   modelFileUrl,
   type DatasetName,
@@ -49,8 +54,12 @@ export interface DownloadFileOptions {
   retries?: number;
   /** Wait before the first retry, doubled each time up to 30 s (default 1000 ms). */
   retryDelayMs?: number;
-  /** Give up on an attempt when no byte arrives for this long (default 60 s). */
+  /** Give up on an attempt when no byte arrives for this long once the reply has started (default 30 s). */
   stallTimeoutMs?: number;
+  /** Give up on an attempt when the server has not answered (connected and sent the reply's headers) in this long (default 30 s). */
+  answerTimeoutMs?: number;
+  /** Most bytes written when the size is not known (default DEFAULT_MAX_BYTES); a larger Content-Length is refused. */
+  maxBytes?: number;
   /** Expected sha256 (hex) of the whole file. */
   sha256?: string;
   /** Expected size in bytes. */
@@ -63,13 +72,19 @@ export interface DownloadFileOptions {
   hint?: string;
 }
 
-/** One attempt's failure: retryable or not. */
+/** The cap on a download whose size is not known (4 GiB): far above any file ChatBERT fetches. */
+export const DEFAULT_MAX_BYTES = 4 * 1024 ** 3;
+export const DEFAULT_ANSWER_TIMEOUT_MS = 30_000;
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+
+/** One attempt's failure: retryable or not; `noAnswer` when the server never answered. */
 class AttemptError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
     readonly status?: number,
     readonly code?: string,
+    readonly noAnswer = false,
   ) {
     super(message);
   }
@@ -134,18 +149,21 @@ async function attempt(url: string, part: string, opts: DownloadFileOptions): Pr
   if (have > 0) headers.range = `bytes=${have}-`;
 
   const stall = new AbortController();
-  const stallMs = opts.stallTimeoutMs ?? 60_000;
+  const stallMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  const answerMs = opts.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
+  const cap = opts.size ?? opts.maxBytes ?? DEFAULT_MAX_BYTES;
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => stall.abort(new AttemptError(`no data for ${stallMs} ms`, true, undefined, 'ETIMEDOUT')), stallMs);
   };
   const signal = opts.signal ? AbortSignal.any([opts.signal, stall.signal]) : stall.signal;
-  arm();
+  timer = setTimeout(() => stall.abort(new AttemptError(`no answer from the server in ${answerMs} ms`, true, undefined, 'ETIMEDOUT', true)), answerMs);
   try {
     let res: Response;
     try {
       res = await fetch(url, { headers, signal, redirect: 'follow' });
+      arm();
     } catch (e) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? e;
       if (stall.signal.aborted) throw stall.signal.reason;
@@ -188,6 +206,13 @@ async function attempt(url: string, part: string, opts: DownloadFileOptions): Pr
       await res.body?.cancel().catch(() => undefined);
       throw new AttemptError(`the server says ${total} bytes, expected ${opts.size}`, false, res.status);
     }
+    if (total !== undefined && total > cap) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new AttemptError(`the server says ${total} bytes, more than the limit of ${cap} bytes (maxBytes)`, false, res.status, 'EFBIG');
+    }
+    /** Nothing past the announced size, nor past the cap, is written. */
+    const limit = total ?? cap;
+    let tooLong = false;
 
     let received = start;
     opts.onProgress?.(received, total);
@@ -195,6 +220,10 @@ async function attempt(url: string, part: string, opts: DownloadFileOptions): Pr
     try {
       if (res.body) {
         for await (const chunk of res.body) {
+          if (received + chunk.byteLength > limit) {
+            tooLong = true;
+            break;
+          }
           await fh.write(chunk);
           received += chunk.byteLength;
           arm();
@@ -209,6 +238,12 @@ async function attempt(url: string, part: string, opts: DownloadFileOptions): Pr
       throw new AttemptError(`connection lost after ${received} bytes (${what})`, true, undefined, code);
     } finally {
       await fh.close();
+    }
+    if (tooLong) {
+      await res.body?.cancel().catch(() => undefined);
+      await fsp.rm(part, { force: true });
+      const why = total !== undefined ? `more than the ${total} bytes announced` : `more than the limit of ${cap} bytes (${opts.size !== undefined ? 'the expected size' : 'maxBytes'})`;
+      throw new AttemptError(`the server sent ${why}; stopped writing`, false, undefined, 'EFBIG');
     }
     if (total !== undefined && received < total) {
       throw new AttemptError(`connection closed after ${received} of ${total} bytes`, true, undefined, 'ECONNRESET');
@@ -235,6 +270,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadFile
   const hint = opts.hint ? `\n${opts.hint}` : '';
   const label = opts.label ?? path.basename(dest);
   let total: number | undefined;
+  let unanswered = 0;
   for (let i = 0; ; i++) {
     try {
       total = await attempt(url, part, opts);
@@ -242,7 +278,9 @@ export async function downloadFile(url: string, dest: string, opts: DownloadFile
     } catch (e) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? e;
       if (!(e instanceof AttemptError)) throw e;
-      if (!e.retryable || i >= retries) {
+      // A server that never answers is tried twice, not retries + 1 times (that took minutes).
+      if (e.noAnswer) unanswered++;
+      if (!e.retryable || i >= retries || unanswered >= 2) {
         const tries = i > 0 ? ` (after ${i + 1} attempts)` : '';
         throw new DownloadError(`could not download ${label} from ${url}: ${e.message}${tries}${hint}`, url, e.status, e.code);
       }
@@ -286,6 +324,9 @@ export interface DownloadDatasetOptions {
   retries?: number;
   retryDelayMs?: number;
   stallTimeoutMs?: number;
+  answerTimeoutMs?: number;
+  /** Most bytes of the archive when its size is not known (default: the data set's own cap in sources.ts). */
+  maxBytes?: number;
 }
 
 /** Where to put the files by hand. */
@@ -391,6 +432,8 @@ export async function downloadDataset(name: DatasetName, opts: DownloadDatasetOp
       retries: opts.retries,
       retryDelayMs: opts.retryDelayMs,
       stallTimeoutMs: opts.stallTimeoutMs,
+      answerTimeoutMs: opts.answerTimeoutMs,
+      maxBytes: opts.maxBytes ?? src.maxBytes,
       sha256,
       size: src.size,
       hint: manual,
@@ -454,6 +497,9 @@ export interface DownloadModelOptions {
   retries?: number;
   retryDelayMs?: number;
   stallTimeoutMs?: number;
+  answerTimeoutMs?: number;
+  /** Most bytes per file when its size is not known: one number for all, or per file name (default MODEL_FILE_MAX_BYTES, else DEFAULT_MAX_BYTES). */
+  maxBytes?: number | Record<string, number>;
 }
 
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)?$/;
@@ -487,6 +533,8 @@ export async function downloadModel(name: string, opts: DownloadModelOptions): P
       retries: opts.retries,
       retryDelayMs: opts.retryDelayMs,
       stallTimeoutMs: opts.stallTimeoutMs,
+      answerTimeoutMs: opts.answerTimeoutMs,
+      maxBytes: typeof opts.maxBytes === 'number' ? opts.maxBytes : (opts.maxBytes?.[file] ?? MODEL_FILE_MAX_BYTES[file]),
       sha256: opts.sha256?.[file],
       label: `${name}/${file}`,
       hint,

@@ -18,6 +18,8 @@ export interface DatasetSource {
   sha256?: string;
   /** Expected size of the archive in bytes, when known. */
   size?: number;
+  /** Most bytes the download may write when `size` is not known (a generous bound on the real archive). */
+  maxBytes: number;
   /** Files that must be in `<dataDir>/<name>/` once installed (the loaders read these). */
   files: string[];
   /** Where the files are inside the archive, for the "put them there by hand" message. */
@@ -35,6 +37,7 @@ export const DATASETS: Record<DatasetName, DatasetSource> = {
     format: 'zip',
     // The real archive cannot be fetched from here to record its digest; size/Content-Length is still checked.
     sha256: undefined,
+    maxBytes: 64 * 1024 ** 2, // the archive is about 4.5 MB
     files: ['dialogues_train.txt', 'dialogues_validation.txt', 'dialogues_test.txt'],
     layout:
       'ijcnlp_dailydialog.zip holds ijcnlp_dailydialog/train.zip, validation.zip and test.zip; ' +
@@ -49,6 +52,7 @@ export const DATASETS: Record<DatasetName, DatasetSource> = {
     archive: 'personachat.tgz',
     format: 'tgz',
     sha256: undefined,
+    maxBytes: 1024 ** 3, // the archive is some hundreds of MB at most
     files: ['train_self_original.txt', 'valid_self_original.txt'],
     layout: 'personachat.tgz holds personachat/train_self_original.txt, personachat/valid_self_original.txt and the other variants',
     licence: 'MIT (ParlAI)',
@@ -73,6 +77,13 @@ export const HF_BASE_URL = 'https://huggingface.co';
 
 /** What a DistilBERT checkpoint needs: the config, the WordPiece vocabulary and the weights. */
 export const MODEL_FILES = ['config.json', 'vocab.txt', 'model.safetensors'] as const;
+
+/** Most bytes a model file may have (distilbert-base-uncased: config 0.5 KB, vocab 232 KB, weights 268 MB). */
+export const MODEL_FILE_MAX_BYTES: Record<string, number> = {
+  'config.json': 1024 ** 2,
+  'vocab.txt': 32 * 1024 ** 2,
+  'model.safetensors': 4 * 1024 ** 3,
+};
 
 export function modelFileUrl(baseUrl: string, model: string, revision: string, file: string): string {
   return `${baseUrl.replace(/\/+$/, '')}/${model}/resolve/${encodeURIComponent(revision)}/${file}`;

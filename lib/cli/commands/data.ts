@@ -21,11 +21,12 @@ export function register<T>(y: Argv<T>): Argv<T> {
               .positional('name', { choices: Object.keys(DATASETS), demandOption: true })
               .option('data-dir', { type: 'string', default: 'data', describe: 'where datasets live' })
               .option('base-url', { type: 'string', describe: 'a mirror (the archive name is appended)' })
-              .option('force', { type: 'boolean', default: false }),
+              .option('force', { type: 'boolean', default: false })
+              .option('max-bytes', { type: 'number', describe: "most bytes to write when the server does not say the size (default: the data set's cap)" }),
           async (a) => {
             const progress = downloadProgress(DATASETS[a.name as DatasetName].title);
             try {
-              const dir = await downloadDataset(a.name as DatasetName, { dataDir: path.resolve(a['data-dir']), baseUrl: a['base-url'], force: a.force, onProgress: progress.onProgress });
+              const dir = await downloadDataset(a.name as DatasetName, { dataDir: path.resolve(a['data-dir']), baseUrl: a['base-url'], force: a.force, maxBytes: a['max-bytes'], onProgress: progress.onProgress });
               progress.stop();
               console.log(`${a.name}: ready in ${dir}`);
             } catch (e) {

@@ -21,11 +21,12 @@ export function register<T>(y: Argv<T>): Argv<T> {
               .positional('name', { type: 'string', demandOption: true, describe: 'e.g. distilbert-base-uncased' })
               .option('models-dir', { type: 'string', default: path.join(chatbertHome(), 'models') })
               .option('base-url', { type: 'string', describe: 'a mirror of https://huggingface.co' })
-              .option('revision', { type: 'string', default: 'main' }),
+              .option('revision', { type: 'string', default: 'main' })
+              .option('max-bytes', { type: 'number', describe: 'most bytes per file when the server does not say the size (default: 1 MiB config, 32 MiB vocabulary, 4 GiB weights)' }),
           async (a) => {
             const progress = downloadProgress(a.name);
             try {
-              const dir = await downloadModel(a.name, { modelsDir: path.resolve(a['models-dir']), baseUrl: a['base-url'], revision: a.revision, onProgress: progress.onProgress });
+              const dir = await downloadModel(a.name, { modelsDir: path.resolve(a['models-dir']), baseUrl: a['base-url'], revision: a.revision, maxBytes: a['max-bytes'], onProgress: progress.onProgress });
               progress.stop();
               console.log(`${a.name}: ready in ${dir} (use it with --set model.init_from=${dir})`);
             } catch (e) {
