@@ -26,22 +26,27 @@ export const camelCase = (k: string): string => k.replace(/_([a-z])/g, (_, c: st
 const TRUE = ['true', 'on', '1', 'yes'];
 const FALSE = ['false', 'off', '0', 'no'];
 
-/** The problem with a value for an option, or undefined when it is fine. */
+/** The allowed range of a numeric option in interval notation: [1, 1024], (0, 1], >= 0. */
+function rangeText(o: OptionSpec): string {
+  if (o.min !== undefined && o.max !== undefined) return `in ${o.minExclusive ? '(' : '['}${o.min}, ${o.max}]`;
+  if (o.min !== undefined) return `${o.minExclusive ? '>' : '>='} ${o.min}`;
+  return o.max !== undefined ? `<= ${o.max}` : 'finite';
+}
+
+/** The problem with a value for an option ("iterations must be in [1, 1024]"), or undefined when it is fine. */
 export function optionProblem(o: OptionSpec, v: unknown): string | undefined {
   switch (o.type) {
     case 'bool':
-      return typeof v === 'boolean' ? undefined : 'expected true or false';
+      return typeof v === 'boolean' ? undefined : `${o.name} must be a boolean (true or false)`;
     case 'enum':
-      return typeof v === 'string' && o.values?.includes(v) ? undefined : `expected one of ${o.values?.join(', ')}`;
+      return typeof v === 'string' && o.values?.includes(v) ? undefined : `${o.name} must be one of ${o.values?.join(', ')}`;
     case 'int':
     case 'number': {
-      if (typeof v !== 'number' || !Number.isFinite(v)) return 'expected a number';
-      if (o.type === 'int' && !Number.isSafeInteger(v)) return 'expected an integer';
-      const lo = o.min === undefined ? '' : `${o.minExclusive ? '>' : '>='} ${o.min}`;
-      const hi = o.max === undefined ? '' : `<= ${o.max}`;
-      const range = [lo, hi].filter(Boolean).join(' and ');
-      if (o.min !== undefined && (o.minExclusive ? v <= o.min : v < o.min)) return `must be ${range}`;
-      if (o.max !== undefined && v > o.max) return `must be ${range}`;
+      const bad = `${o.name} must be ${rangeText(o)}`;
+      if (typeof v !== 'number' || !Number.isFinite(v)) return bad;
+      if (o.type === 'int' && !Number.isSafeInteger(v)) return `${o.name} must be an integer ${rangeText(o)}`;
+      if (o.min !== undefined && (o.minExclusive ? v <= o.min : v < o.min)) return bad;
+      if (o.max !== undefined && v > o.max) return bad;
       return undefined;
     }
   }
@@ -91,6 +96,9 @@ export function settingsFromSpec<O extends object>(table: () => readonly OptionS
       if (!o) throw unknown(rawKey);
       const value = text.slice(eq + 1).trim();
       const v = coerce(o, value);
+      if (o.type === 'enum' && !o.values?.includes(value))
+        // The wording of zod's enum error, which /set has always printed.
+        throw new Error(`${rawKey}=${value}: Invalid enum value. Expected ${o.values?.map((x) => `'${x}'`).join(' | ')}, received '${value}'`);
       const problem = optionProblem(o, v);
       if (problem) throw new Error(`${rawKey}=${value}: ${problem}`);
       return { [o.name]: v } as Partial<O>;
@@ -101,7 +109,7 @@ export function settingsFromSpec<O extends object>(table: () => readonly OptionS
         const o = byName(k);
         if (!o) throw unknown(k);
         const problem = optionProblem(o, v);
-        if (problem) throw new Error(`${k}: ${problem}, got ${JSON.stringify(v)}`);
+        if (problem) throw new Error(`${problem}, got ${JSON.stringify(v)}`);
       }
       so.check?.(options);
     },

@@ -26,7 +26,7 @@ const TABLE: OptionSpec[] = [
 export const imrSettings = settingsFromSpec<ImrGenerateOptions>(() => TABLE, {
   aliases: { temperature: 'finalTemperature', length: 'lengthMode' },
   check: (o) => {
-    if (o.minLength !== undefined && o.maxLength !== undefined && o.minLength > o.maxLength) throw new Error(`min_length (${o.minLength}) must be <= max_length (${o.maxLength})`);
+    if (o.minLength !== undefined && o.maxLength !== undefined && o.minLength > o.maxLength) throw new Error(`minLength (${o.minLength}) must be <= maxLength (${o.maxLength})`);
   },
 });
 
