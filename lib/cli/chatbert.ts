@@ -9,9 +9,10 @@ import * as evaluate from './commands/eval';
 import * as generate from './commands/generate';
 import * as model from './commands/model';
 import * as raPool from './commands/ra-pool';
+import * as serve from './commands/serve';
 import * as train from './commands/train';
 
-const COMMANDS = [train, data, model, bench, evaluate, raPool, chat, generate];
+const COMMANDS = [train, data, model, bench, evaluate, raPool, chat, generate, serve];
 
 export function buildCli(argv: string[]) {
   let y = yargs(argv).scriptName('chatbert').usage('$0 <command> [options]');
