@@ -99,7 +99,7 @@ export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Pr
   const encoderLrScale = (cfg.ed.encoder_lr ?? tc.lr) / tc.lr;
 
   return {
-    info: { device: model.device, parameters: model.numParameters.total, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length },
+    info: { device: model.device, parameters: model.numParameters.total, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'next-token cross-entropy (per reply token)' },
     lengths: train.map((e) => edLength(e, L)),
     makeBatch: (indices) => makeEdBatch(indices.map((i) => train[i]), ids, L),
     async step(micro, lr, seed) {

@@ -168,7 +168,7 @@ export async function createImrTask({ config: cfg, resumeFrom, log }: TaskContex
   });
 
   return {
-    info: { device: model.device, parameters: model.numParameters, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length },
+    info: { device: model.device, parameters: model.numParameters, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'masked-token cross-entropy' },
     lengths: train.map((e) => imrLength(e, obj)),
     makeBatch: (indices, rng) => makeImrBatch(indices.map((i) => train[i]), obj, ids, rng),
     async step(micro, lr, seed) {

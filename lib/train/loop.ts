@@ -39,6 +39,8 @@ export interface TaskInfo {
   vocabSize: number;
   trainExamples: number;
   validationExamples: number;
+  /** What the reported loss is, for the loss curve's axis ("masked-token cross-entropy"). */
+  lossName: string;
 }
 
 /** What a model variant gives the loop. B is its micro-batch type. */
@@ -326,7 +328,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
       if (finished && task.info.validationExamples > 0 && !lastWasEval) await evaluate();
       await checkpoint();
       if (!fs.existsSync(path.join(runDir, 'model'))) await writeDirAtomic(path.join(runDir, 'model'), saveModelDir);
-      await writeLossCurve(path.join(runDir, 'loss.svg'), curve, `${cfg.name}: loss`).catch((e) => this.emit('message', `loss curve not written: ${(e as Error).message}`));
+      await writeLossCurve(path.join(runDir, 'loss.svg'), curve, `${cfg.name}: loss`, task.info.lossName).catch((e) => this.emit('message', `loss curve not written: ${(e as Error).message}`));
       return { runDir, modelDir: path.join(runDir, 'model'), steps: state.step, stoppedBy, bestEvalLoss: state.bestEvalLoss, losses, state };
     }
   }
