@@ -4,6 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CONFIG_FILE, WEIGHTS_FILE } from '../checkpoint';
+import { inspectSafetensors } from '../checkpoint/safetensors';
 
 export const CHECKPOINTS = 'checkpoints';
 export const STATE_FILE = 'trainer_state.json';
@@ -43,11 +45,82 @@ export function latestCheckpoint(runDir: string): string | undefined {
 
 export function readTrainerState(dir: string): TrainerState {
   const file = path.join(dir, STATE_FILE);
+  let s: TrainerState;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as TrainerState;
+    s = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainerState;
   } catch (e) {
     throw new Error(`${file}: cannot read the trainer state (${(e as Error).message})`);
   }
+  const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  if (typeof s !== 'object' || s === null || !int(s.step) || !int(s.epoch) || !int(s.stepInEpoch))
+    throw new Error(`${file}: not a trainer state (step, epoch and stepInEpoch must be non-negative integers)`);
+  return s;
+}
+
+/** Why checkpoint `dir` cannot be resumed from (a missing or damaged file), or undefined when it is whole. */
+export function checkpointDamage(dir: string): string | undefined {
+  try {
+    readTrainerState(dir);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  for (const f of [WEIGHTS_FILE, OPTIMIZER_FILE]) {
+    const file = path.join(dir, f);
+    if (!fs.existsSync(file)) return `${file} is missing`;
+    try {
+      inspectSafetensors(file);
+    } catch (e) {
+      return `${file} is damaged (${(e as Error).message})`;
+    }
+  }
+  const config = path.join(dir, CONFIG_FILE);
+  try {
+    JSON.parse(fs.readFileSync(config, 'utf8'));
+  } catch (e) {
+    return `${config} is ${fs.existsSync(config) ? `damaged (${(e as Error).message})` : 'missing'}`;
+  }
+  return undefined;
+}
+
+/**
+ * The newest checkpoint that is whole, for --resume. Damaged newer ones are skipped, each said through
+ * `log`; temporary folders left by a process killed while writing a checkpoint are removed first.
+ */
+export function resumableCheckpoint(runDir: string, log: (message: string) => void = () => undefined): string | undefined {
+  for (const leftover of removeLeftovers(runDir)) log(`removed ${leftover}, left by an interrupted checkpoint write`);
+  const all = listCheckpoints(runDir);
+  for (let i = all.length - 1; i >= 0; i--) {
+    const why = checkpointDamage(all[i]);
+    if (why === undefined) {
+      if (i < all.length - 1) log(`resuming from ${all[i]}, the newest intact checkpoint`);
+      return all[i];
+    }
+    log(`skipping the damaged checkpoint ${all[i]}: ${why}`);
+  }
+  return undefined;
+}
+
+/** Removes the temporary folders of checkpoint and model writes that never finished; returns them. */
+export function removeLeftovers(runDir: string): string[] {
+  const out: string[] = [];
+  const sweep = (dir: string, re: RegExp) => {
+    if (!fs.existsSync(dir)) return;
+    for (const n of fs.readdirSync(dir)) {
+      if (!re.test(n)) continue;
+      const p = path.join(dir, n);
+      fs.rmSync(p, { recursive: true, force: true });
+      out.push(p);
+    }
+  };
+  sweep(path.join(runDir, CHECKPOINTS), /^\.tmp-/);
+  // A kill between writeDirAtomic's two renames leaves model.old-PID and no model: put it back.
+  const model = path.join(runDir, 'model');
+  if (fs.existsSync(runDir) && !fs.existsSync(model)) {
+    const old = fs.readdirSync(runDir).find((n) => /^model\.old-\d+$/.test(n));
+    if (old) fs.renameSync(path.join(runDir, old), model);
+  }
+  sweep(runDir, /^\.model\.tmp-|^model\.old-\d+$/);
+  return out;
 }
 
 /**

@@ -12,11 +12,75 @@ import YAML from 'yaml';
 import type { ChatBertConfig } from '../config/schema';
 import { epochBatches } from './batching';
 import { Rng, deriveSeed } from '../core/rng';
-import { OPTIMIZER_FILE, type TrainerState, latestCheckpoint, readTrainerState, writeCheckpoint, writeDirAtomic } from './checkpoints';
+import { OPTIMIZER_FILE, type TrainerState, latestCheckpoint, readTrainerState, resumableCheckpoint, writeCheckpoint, writeDirAtomic } from './checkpoints';
+import { lockRunDir, prepareRunDir } from './rundir';
+import { parseConfig } from '../config/load';
 import { type CurvePoint, writeLossCurve } from './plot';
 import { learningRate } from './schedule';
 import { chatbertHome, defaultRunDir } from '../core/paths';
 
+
+/** The run's config, in the run directory and in each checkpoint (what --resume compares against). */
+export const RUN_CONFIG_FILE = 'config.yaml';
+
+/** Config keys a resume may change: how long to train, how often to evaluate, checkpoint and log. */
+const SAFE_ON_RESUME = new Set([
+  'name',
+  'description',
+  'output_dir',
+  'training.max_steps',
+  'training.epochs',
+  'training.max_minutes',
+  'training.eval_every',
+  'training.checkpoint_every',
+  'training.log_every',
+  'training.keep_checkpoints',
+  'training.early_stopping_patience',
+  'training.device',
+  'data.data_dir',
+  'data.max_eval_examples',
+]);
+/** Sections that define the model or the data: a change there makes the checkpoint another model's. */
+const SHAPE_SECTIONS = ['model', 'data', 'imr', 'ed', 'ra', 'rerank'];
+
+function flatten(v: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v)) flatten(x, prefix ? `${prefix}.${k}` : k, out);
+  } else if (v !== undefined) out.set(prefix, JSON.stringify(v));
+  return out;
+}
+
+/**
+ * Compares the config of a resume with the one the checkpoint was trained with (its config.yaml, else
+ * the run directory's). Throws, naming the keys, when the model or data differ; returns a line per
+ * other change (max_steps, epochs, frequencies, ...), which the run logs.
+ */
+export function checkResumeConfig(runDir: string, checkpoint: string, cfg: ChatBertConfig): string[] {
+  const file = [path.join(checkpoint, RUN_CONFIG_FILE), path.join(runDir, RUN_CONFIG_FILE)].find((f) => fs.existsSync(f));
+  if (!file) return [`${checkpoint} does not record its config: the model and data cannot be compared with this config`];
+  let old: unknown;
+  try {
+    old = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    return [`${file} cannot be read (${(e as Error).message}): the model and data cannot be compared with this config`];
+  }
+  try {
+    old = parseConfig(old, file); // defaults filled as in `cfg`
+  } catch {
+    /* an older schema: compare what is there */
+  }
+  const before = flatten(old);
+  const after = flatten(cfg);
+  const keys = [...new Set([...before.keys(), ...after.keys()])].filter((k) => before.get(k) !== after.get(k)).sort();
+  const show = (k: string) => `${k} ${before.get(k) ?? '(unset)'} -> ${after.get(k) ?? '(unset)'}`;
+  const refused = keys.filter((k) => !SAFE_ON_RESUME.has(k) && SHAPE_SECTIONS.includes(k.split('.')[0]));
+  if (refused.length > 0)
+    throw new Error(
+      `--resume: this config changes the model or data of the run in ${runDir} (${refused.map(show).join(', ')}); ` +
+        `the checkpoint ${checkpoint} is of the old ones. Resume with the run's own config (${file}), or train anew in another --run-dir.`,
+    );
+  return keys.map((k) => `changed ${show(k)}${SAFE_ON_RESUME.has(k) ? '' : ' (the resumed run is no longer an exact continuation)'}`);
+}
 
 export class TrainingDivergedError extends Error {
   override name = 'TrainingDivergedError';
@@ -144,15 +208,21 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
 
   async run(): Promise<TrainResult> {
     const cfg = this.config;
-    const runDir = this.runDir;
-    fs.mkdirSync(runDir, { recursive: true });
-    const resumeFrom = this.options.resume ? latestCheckpoint(runDir) : undefined;
-    if (this.options.resume && !resumeFrom) this.emit('message', `--resume: no checkpoint in ${runDir}; starting from the beginning`);
-    const task = await this.factory({ config: cfg, resumeFrom, log: (m) => this.emit('message', m) });
+    const runDir = await prepareRunDir(this.runDir);
+    const lock = lockRunDir(runDir);
     try {
-      return await this.loop(task, runDir, resumeFrom);
+      if (lock.tookOver) this.emit('message', `took over the stale lock of ${runDir} (PID ${lock.tookOver.pid} on ${lock.tookOver.host} is gone)`);
+      const resumeFrom = this.options.resume ? resumableCheckpoint(runDir, (m) => this.emit('message', `--resume: ${m}`)) : undefined;
+      if (this.options.resume && !resumeFrom) this.emit('message', `--resume: no checkpoint in ${runDir}; starting from the beginning`);
+      if (resumeFrom) for (const m of checkResumeConfig(runDir, resumeFrom, cfg)) this.emit('message', `--resume: ${m}`);
+      const task = await this.factory({ config: cfg, resumeFrom, log: (m) => this.emit('message', m) });
+      try {
+        return await this.loop(task, runDir, resumeFrom);
+      } finally {
+        task.dispose();
+      }
     } finally {
-      task.dispose();
+      lock.release();
     }
   }
 
@@ -180,9 +250,22 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
       await task.loadOptimizer(path.join(resumeFrom, OPTIMIZER_FILE));
       state = { ...readTrainerState(resumeFrom), totalSteps };
     }
-    fs.writeFileSync(path.join(runDir, 'config.yaml'), YAML.stringify(cfg));
+    fs.writeFileSync(path.join(runDir, RUN_CONFIG_FILE), YAML.stringify(cfg));
     const metricsFile = path.join(runDir, 'metrics.jsonl');
     if (!resumeFrom && fs.existsSync(metricsFile)) fs.rmSync(metricsFile);
+    // Steps after the checkpoint are done again: their lines (written by the run that stopped) go.
+    if (resumeFrom && fs.existsSync(metricsFile)) {
+      const lines = fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean);
+      const kept = lines.filter((line) => {
+        try {
+          const r = JSON.parse(line) as { step?: unknown };
+          return typeof r.step === 'number' && r.step <= state.step;
+        } catch {
+          return false; // a line cut by a kill
+        }
+      });
+      if (kept.length !== lines.length) fs.writeFileSync(metricsFile, kept.map((l) => l + '\n').join(''));
+    }
     const logMetrics = (rec: Record<string, unknown>) => fs.appendFileSync(metricsFile, JSON.stringify(rec) + '\n');
 
     this.emit('start', {
@@ -197,6 +280,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
       const dir = await writeCheckpoint(runDir, state, tc.keep_checkpoints, async (tmp) => {
         await saveModelDir(tmp);
         await task.saveOptimizer(path.join(tmp, OPTIMIZER_FILE));
+        fs.writeFileSync(path.join(tmp, RUN_CONFIG_FILE), YAML.stringify(cfg));
       });
       this.emit('checkpoint', dir);
       return dir;
