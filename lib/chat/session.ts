@@ -1,5 +1,7 @@
 /** A multi-turn conversation with a ChatBERT model: the history, the settings, the transcript. */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CONFIG_FILE, WEIGHTS_FILE, writeFileAtomic } from '../checkpoint';
 import type { ChatModel, ChatReply } from '../core/chat-model';
 import type { ReplyHooks } from '../core/conversation';
 
@@ -49,7 +51,32 @@ export class ChatSession {
     return this.turns.map((t) => `${t.speaker === 'user' ? 'you' : 'bot'}> ${t.text}`).join('\n') + (this.turns.length ? '\n' : '');
   }
 
-  save(file: string): void {
-    fs.writeFileSync(file, this.transcript());
+  /**
+   * Writes the transcript to `file` atomically (a temporary file, then rename). Refuses an existing file
+   * unless `force`, and never writes into a model directory (one with config.json and model.safetensors).
+   */
+  save(file: string, options: { force?: boolean } = {}): void {
+    const target = path.resolve(file);
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(target); // follows a link: what would really be replaced
+    } catch {
+      st = undefined;
+    }
+    if (st?.isDirectory()) throw new Error(`${target} is a directory: give a file name`);
+    const real = st ? fs.realpathSync(target) : target;
+    for (const dir of new Set([path.dirname(target), path.dirname(real)])) {
+      if (fs.existsSync(path.join(dir, CONFIG_FILE)) && fs.existsSync(path.join(dir, WEIGHTS_FILE)))
+        throw new Error(`${dir} is a model directory (${CONFIG_FILE}, ${WEIGHTS_FILE}): save the transcript elsewhere`);
+    }
+    if (st && !options.force) throw new Error(`${target} exists: /save! FILE to overwrite it`);
+    if (!fs.existsSync(path.dirname(target))) throw new Error(`${path.dirname(target)}: no such directory`);
+    try {
+      writeFileAtomic(real, this.transcript(), { overwrite: options.force === true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new Error(`${target} exists: /save! FILE to overwrite it`);
+      throw new Error(`cannot write ${target} (${code ?? (e as Error).message})`);
+    }
   }
 }

@@ -172,11 +172,28 @@ export function hfConfigJson(c: DistilBertConfig, extra: Record<string, unknown>
   };
 }
 
-/** Writes a file atomically: a temporary file in the same directory, then rename. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+let atomicWrites = 0;
+
+/** Writes a file atomically: a temporary file in the same directory, then rename (or, with overwrite false, a link that fails when the file exists). */
+export function writeFileAtomic(file: string, data: string | Uint8Array, options: { overwrite?: boolean } = {}): void {
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}-${++atomicWrites}`;
+  try {
+    fs.writeFileSync(tmp, data, { flag: 'wx' });
+    // Without overwrite: a hard link fails with EEXIST when the file appeared meanwhile (no check-then-write race).
+    if (options.overwrite === false) {
+      try {
+        fs.linkSync(tmp, file);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw e;
+        // A file system without hard links: check, then rename.
+        if (fs.existsSync(file)) throw Object.assign(new Error(`${file} exists`), { code: 'EEXIST' });
+        fs.renameSync(tmp, file);
+      }
+    } else fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }
 
 /** Throws a CheckpointError naming what is missing when `dir` is not a checkpoint directory. */

@@ -72,7 +72,8 @@ const HELP = `Commands:
                         or FIB (IMR filling templates); loads the imr_tiny / ed_tiny / ra_tiny model as needed
   /template TEXT|off    FIB: fill this template, e.g. i have a [MASK] named [MASK:1-2] . (off: the library)
   /persona TEXT|off     give the bot a persona (sentences) or remove it
-  /save FILE            write the transcript
+  /save FILE            write the transcript to a new file (an existing file is kept; never into a model directory)
+  /save! FILE           the same, overwriting FILE if it exists
   /quit                 leave (also Ctrl+D, or Ctrl+C at an empty prompt)
 Ctrl+C during a reply stops that reply.`;
 
@@ -203,8 +204,9 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
         write(session.persona ? `persona: ${session.persona.join(' ')}\n` : 'persona off\n');
         return true;
       case 'save':
-        if (!arg) throw new Error('usage: /save FILE');
-        session.save(path.resolve(arg));
+      case 'save!':
+        if (!arg) throw new Error(`usage: /${cmd} FILE`);
+        session.save(path.resolve(arg), { force: cmd === 'save!' });
         write(`saved ${session.turns.length} turns to ${path.resolve(arg)}\n`);
         return true;
       default:
