@@ -58,12 +58,15 @@ export function batchRunnerFor(model: ChatModel): BatchRunner {
         ...(wantTokens ? { onToken: (e: TokenEvent) => hooks.onToken(e.row, e.token, e.text) } : {}),
       });
   }
-  return async (convs, options, hooks, wantIterations) => {
+  // FIB (and any other model): one reply at a time; FIB fills the request's templates when it gave some.
+  const fib = model as ChatModel & { fill?: (c: Conversation, t: readonly string[], o: object, h: object) => Promise<ChatReply> };
+  return async (convs, { templates, ...options }, hooks, wantIterations) => {
     const out: ChatReply[] = [];
+    const one = (c: Conversation, h: object) => (Array.isArray(templates) && fib.fill ? fib.fill(c, templates as string[], options, h) : model.reply(c, options, h));
     for (let row = 0; row < convs.length; row++) {
       if (hooks.signal.aborted) throw new GenerationAbortedError('generation aborted');
       out.push(
-        await model.reply(convs[row], options, {
+        await one(convs[row], {
           signal: hooks.signal,
           ...(wantIterations ? { onIteration: (s: IterationState) => hooks.onIteration(row, s.iteration, s.slots[0]) } : {}),
         }),

@@ -5,6 +5,8 @@
 import type { ChatModel } from '../core/chat-model';
 import type { Conversation } from '../core/conversation';
 import { camelCase } from '../core/settings';
+import type { FibChatModel } from '../fib/fib';
+import { parseTemplate } from '../fib/template';
 
 /** An error the server answers with OpenAI's shape: {error: {message, type, param, code}}. */
 export class ApiError extends Error {
@@ -150,8 +152,8 @@ export function mapOpenAiOptions(variant: ChatModel['variant'], r: ChatCompletio
   return { options, from };
 }
 
-/** Keys of the `chatbert` object that the server reads itself (not decoding options). */
-export const SERVER_KEYS = ['streamIterations'];
+/** Keys of the `chatbert` object that the server reads itself (not decoding options); `templates`: FIB's templates for this request. */
+export const SERVER_KEYS = ['streamIterations', 'templates'];
 
 /** The `chatbert` object with camelCase keys. */
 export function camelKeys(o: Record<string, unknown>): Record<string, unknown> {
@@ -163,9 +165,12 @@ export function camelKeys(o: Record<string, unknown>): Record<string, unknown> {
  * validated with the model's settings.check. A problem is a 400 that names the field.
  */
 export function requestOptions(model: ChatModel, r: ChatCompletionRequest): { options: Record<string, unknown>; streamIterations: boolean } {
-  const raw = camelKeys(r.chatbert ?? {});
+  const given = r.chatbert ?? {};
+  const rawKey = Object.fromEntries(Object.keys(given).map((k) => [camelCase(k), k]));
+  const raw = camelKeys(given);
   const streamIterations = raw.streamIterations;
-  if (streamIterations !== undefined && typeof streamIterations !== 'boolean') throw new ApiError(400, 'chatbert.stream_iterations: expected true or false', 'invalid_request_error', 'chatbert.stream_iterations');
+  if (streamIterations !== undefined && typeof streamIterations !== 'boolean')
+    throw new ApiError(400, `chatbert.${rawKey.streamIterations}: expected true or false`, 'invalid_request_error', `chatbert.${rawKey.streamIterations}`);
   const chatbert = Object.fromEntries(Object.entries(raw).filter(([k]) => !SERVER_KEYS.includes(k)));
   const { options: mapped, from } = mapOpenAiOptions(model.variant, r, chatbert);
   for (const [k, v] of Object.entries(mapped)) {
@@ -179,15 +184,28 @@ export function requestOptions(model: ChatModel, r: ChatCompletionRequest): { op
     try {
       model.settings.check({ [k]: v });
     } catch (e) {
-      const known = model.settings.keys.includes(k);
-      throw new ApiError(400, `chatbert.${k}: ${(e as Error).message}`, 'invalid_request_error', known ? `chatbert.${k}` : `chatbert.${k}`);
+      throw new ApiError(400, `chatbert.${rawKey[k]}: ${(e as Error).message}`, 'invalid_request_error', `chatbert.${rawKey[k]}`);
     }
   }
-  const options = { ...mapped, ...chatbert };
+  const options: Record<string, unknown> = { ...mapped, ...chatbert };
   try {
     model.settings.check(options);
   } catch (e) {
     throw new ApiError(400, `chatbert: ${(e as Error).message}`, 'invalid_request_error', 'chatbert');
+  }
+  if (raw.templates !== undefined) {
+    const param = `chatbert.${rawKey.templates}`;
+    if (model.variant !== 'fib') throw new ApiError(400, `${param}: only a ChatBERT-FIB model (fib:DIR) fills templates`, 'invalid_request_error', param);
+    const list = raw.templates;
+    if (!Array.isArray(list) || list.length === 0 || list.some((t) => typeof t !== 'string')) throw new ApiError(400, `${param}: expected a non-empty array of template strings`, 'invalid_request_error', param);
+    list.forEach((t: string, i) => {
+      try {
+        parseTemplate(t, (model as unknown as FibChatModel).imr.tokenizer);
+      } catch (e) {
+        throw new ApiError(400, `${param}[${i}]: ${(e as Error).message}`, 'invalid_request_error', `${param}[${i}]`);
+      }
+    });
+    options.templates = list;
   }
   return { options, streamIterations: streamIterations === true };
 }

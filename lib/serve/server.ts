@@ -17,8 +17,11 @@ import { Batcher, type MemberHooks } from './batcher';
 import { ServerMetrics } from './metrics';
 import { ApiError, applyStop, chatCompletionSchema, requestOptions, toConversation, validationParam, type ChatCompletionRequest } from './openai';
 
-/** A model to serve: a checkpoint spec (DIR, `fib:DIR`, or `NAME=DIR`), or a loaded model with its name. */
-export type ServeModel = string | { name?: string; path?: string; model?: ChatModel };
+/**
+ * A model to serve: a checkpoint spec (DIR, `fib:DIR`, or `NAME=DIR`); or a loaded model (not
+ * disposed by the server); or a loader of one (disposed by the server).
+ */
+export type ServeModel = string | { name?: string; path?: string; model?: ChatModel; load?: () => Promise<ChatModel> };
 
 export interface ServerOptions {
   models: readonly ServeModel[];
@@ -328,14 +331,14 @@ export function createServer(options: ServerOptions): ChatServer {
               ? modelName(m)
               : m.model
                 ? { name: m.name ?? modelName(m.model.dir).name, spec: m.path ?? m.model.dir }
-                : { name: m.name ?? modelName(m.path ?? '').name, spec: modelName(m.path ?? '').spec };
+                : { name: m.name ?? modelName(m.path ?? '(loader)').name, spec: m.path ? modelName(m.path).spec : '(loader)' };
           if (models.some((x) => x.name === given.name)) throw new Error(`two models are named '${given.name}': name them with NAME=DIR`);
           const owned = typeof m === 'string' || !m.model;
           let model: ChatModel;
           if (typeof m !== 'string' && m.model) model = m.model;
           else {
             try {
-              model = await loadChatModel(given.spec, { device: options.device });
+              model = typeof m !== 'string' && m.load ? await m.load() : await loadChatModel(given.spec, { device: options.device });
             } catch (e) {
               throw new Error(`model '${given.name}' (${given.spec}) failed to load: ${(e as Error)?.message ?? e}`);
             }
@@ -362,7 +365,13 @@ export function createServer(options: ServerOptions): ChatServer {
     async close() {
       if (state === 'closed') return;
       state = 'draining';
-      await app.close();
+      // Connections kept alive by clients close as soon as their last request is answered.
+      const idle = setInterval(() => app.server.closeIdleConnections?.(), 50);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(idle);
+      }
       await Promise.all(models.map((m) => m.batcher.whenIdle()));
       state = 'closed';
       for (const m of models) if (m.owned) m.model.dispose();
