@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { DistilBertNativeConfig } from '../native';
+import { BertTokenizer } from '../tokenizer';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -194,6 +195,26 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
   } finally {
     fs.rmSync(tmp, { force: true });
   }
+}
+
+/**
+ * The vocabulary of checkpoint `dir`: its vocab.txt, or, when that is missing, bert-base-uncased's (as a
+ * Hugging Face checkpoint without vocab.txt means). Throws, saying which vocabulary was used, when its
+ * size is not config.json's vocab_size.
+ */
+export function checkpointTokenizer(dir: string, vocabSize: number): BertTokenizer {
+  const file = path.join(dir, VOCAB_FILE);
+  if (fs.existsSync(file)) {
+    const tok = BertTokenizer.fromVocabFile(file);
+    if (tok.vocabSize !== vocabSize) throw new CheckpointError(`${dir}: ${CONFIG_FILE} says vocab_size ${vocabSize} but the vocabulary has ${tok.vocabSize} tokens (${file})`);
+    return tok;
+  }
+  const tok = BertTokenizer.bertBaseUncased();
+  if (tok.vocabSize !== vocabSize)
+    throw new CheckpointError(
+      `${dir}: ${VOCAB_FILE} is missing; bert-base-uncased's vocabulary (${tok.vocabSize} tokens), used in its place, does not fit ${CONFIG_FILE}'s vocab_size ${vocabSize}: put the model's ${VOCAB_FILE} in ${dir}`,
+    );
+  return tok;
 }
 
 /** Throws a CheckpointError naming what is missing when `dir` is not a checkpoint directory. */

@@ -46,7 +46,8 @@ function readTree(file: string, seen: string[] = []): { tree: Tree; files: strin
   } catch (e) {
     throw new ConfigError(`${file}: ${(e as Error).message}`);
   }
-  if (doc === null || doc === undefined) doc = {};
+  // An empty file would train the default 67M-parameter model without a word: say it instead.
+  if (doc === null || doc === undefined) throw new ConfigError(`${file}: the config is empty (write at least \`extends: imr_tiny\` or a model and data section)`);
   if (!isTree(doc)) throw new ConfigError(`${file}: a config must be a YAML mapping`);
   const { extends: parent, ...rest } = doc;
   if (parent === undefined) return { tree: rest, files: [file] };

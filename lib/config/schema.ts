@@ -6,6 +6,8 @@ import { z } from 'zod';
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
+/** A seed: a whole number JavaScript holds exactly (2^64 would become another number, echoed negative by the addon). */
+const seedInt = nonNegInt.max(Number.MAX_SAFE_INTEGER, { message: `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}` });
 const prob = z.number().min(0).lt(1);
 
 export const modelSchema = z
@@ -40,7 +42,7 @@ export const dataSchema = z
     max_train_examples: posInt.nullable().default(null),
     max_eval_examples: posInt.default(2000),
     /** Seed of the embedded corpus generator. */
-    embedded_seed: nonNegInt.default(0),
+    embedded_seed: seedInt.default(0),
   })
   .strict();
 
@@ -135,7 +137,7 @@ export const trainingSchema = z
     warmup_ratio: z.number().min(0).max(1).default(0.1),
     schedule: z.enum(['linear', 'cosine', 'constant']).default('linear'),
     clip_norm: z.number().min(0).default(1.0),
-    seed: nonNegInt.default(42),
+    seed: seedInt.default(42),
     /** Evaluate every N optimizer steps (0 = only at the end of each epoch). */
     eval_every: nonNegInt.default(500),
     /** Stop when the evaluation loss has not improved for this many evaluations (0 = never). */

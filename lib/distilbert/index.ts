@@ -9,6 +9,7 @@ import {
   WEIGHTS_FILE,
   type DistilBertConfig,
   assertCheckpointDir,
+  checkpointTokenizer,
   hfConfigJson,
   nativeConfig,
   parseDistilBertConfig,
@@ -79,10 +80,7 @@ export class DistilBertMLM {
   static async load(dir: string, options: ModelOptions = {}): Promise<DistilBertMLM> {
     assertCheckpointDir(dir);
     const cfg = options.configOverrides ? parseDistilBertConfig({ ...readDistilBertConfig(dir), ...options.configOverrides }, path.join(dir, CONFIG_FILE)) : readDistilBertConfig(dir);
-    const vocabFile = path.join(dir, VOCAB_FILE);
-    const tokenizer = fs.existsSync(vocabFile) ? BertTokenizer.fromVocabFile(vocabFile) : BertTokenizer.bertBaseUncased();
-    if (tokenizer.vocabSize !== cfg.vocab_size)
-      throw new RangeError(`${dir}: ${CONFIG_FILE} says vocab_size ${cfg.vocab_size} but the vocabulary has ${tokenizer.vocabSize} tokens`);
+    const tokenizer = checkpointTokenizer(dir, cfg.vocab_size);
     const m = await native.DistilBertModel.create(nativeConfig(cfg), { device: options.device ?? 'auto', weights: path.join(dir, WEIGHTS_FILE), dtype: options.dtype });
     return new DistilBertMLM(m, cfg, tokenizer);
   }

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, type DistilBertConfig, assertCheckpointDir, nativeConfig, parseDistilBertConfig, readDistilBertConfig, writeFileAtomic } from '../checkpoint';
+import { CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, type DistilBertConfig, assertCheckpointDir, checkpointTokenizer, nativeConfig, parseDistilBertConfig, readDistilBertConfig, writeFileAtomic } from '../checkpoint';
 import { native, type EdForwardRequest, type LoadReport, type NativeEdModel } from '../native';
 import { BertTokenizer } from '../tokenizer';
 import { type EdDecoderConfig, type EdMeta, type EdMetaFields, edConfigJson, edDecoderConfigSchema, nativeDecoderConfig, readEdConfig } from './config';
@@ -61,8 +61,7 @@ export class EdModel {
   static async load(dir: string, options: EdModelOptions & { dropout?: { encoder?: number; attention?: number; decoder?: number } } = {}): Promise<{ model: EdModel; meta: EdMeta }> {
     assertCheckpointDir(dir);
     const { encoder, meta } = readEdConfig(dir);
-    const vocab = path.join(dir, VOCAB_FILE);
-    const tokenizer = fs.existsSync(vocab) ? BertTokenizer.fromVocabFile(vocab) : BertTokenizer.bertBaseUncased();
+    const tokenizer = checkpointTokenizer(dir, encoder.vocab_size);
     const d = options.dropout ?? {};
     const enc = { ...encoder, ...(d.encoder !== undefined ? { dropout: d.encoder } : {}), ...(d.attention !== undefined ? { attention_dropout: d.attention } : {}) };
     const dec = { ...meta.decoder, ...(d.decoder !== undefined ? { dropout: d.decoder } : {}) };

@@ -2,7 +2,9 @@
 import type { Argv } from 'yargs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readDistilBertConfig } from '../../checkpoint';
+import { CheckpointError, WEIGHTS_FILE, readDistilBertConfig } from '../../checkpoint';
+import { verifyWeights } from '../../checkpoint/safetensors';
+import { bertBaseUncasedTokens } from '../../tokenizer/vocab';
 import { downloadModel } from '../../data/download';
 import { downloadProgress } from '../../data/progress';
 import { chatbertHome } from '../../core/paths';
@@ -44,8 +46,14 @@ export function register<T>(y: Argv<T>): Argv<T> {
               const c = readDistilBertConfig(a.dir);
               const d = c.dim, h = c.hidden_dim, V = c.vocab_size;
               const params = V * d + c.max_position_embeddings * d + 2 * d + c.n_layers * (4 * (d * d + d) + 4 * d + d * h + h + h * d + d) + d * d + d + 2 * d + V;
+              // The weights are read (header and extent) and checked against config.json: a damaged checkpoint is not healthy.
+              const weights = verifyWeights(path.join(a.dir, WEIGHTS_FILE), c);
               const vocabFile = path.join(a.dir, 'vocab.txt');
               const vocabLines = fs.existsSync(vocabFile) ? fs.readFileSync(vocabFile, 'utf8').split('\n').filter((l) => l.length).length : undefined;
+              const baseSize = bertBaseUncasedTokens().length;
+              if (vocabLines !== undefined && vocabLines !== V) throw new CheckpointError(`${a.dir}: config.json says vocab_size ${V} but vocab.txt has ${vocabLines} tokens`);
+              if (vocabLines === undefined && baseSize !== V)
+                throw new CheckpointError(`${a.dir}: vocab.txt is missing; bert-base-uncased's vocabulary (${baseSize} tokens), which would be used in its place, does not fit config.json's vocab_size ${V}`);
               console.log(
                 JSON.stringify(
                   {
@@ -53,9 +61,10 @@ export function register<T>(y: Argv<T>): Argv<T> {
                     architecture: 'DistilBertForMaskedLM',
                     sizes: { dim: d, n_layers: c.n_layers, n_heads: c.n_heads, hidden_dim: h, max_position_embeddings: c.max_position_embeddings },
                     parameters: params,
-                    vocabulary: { size: V, file: vocabLines !== undefined ? `vocab.txt (${vocabLines} tokens)` : 'bert-base-uncased (no vocab.txt)' },
+                    vocabulary: { size: V, file: vocabLines !== undefined ? `vocab.txt (${vocabLines} tokens)` : `vocab.txt is missing: bert-base-uncased's (${baseSize} tokens) is used in its place` },
                     chatbert: c.chatbert ?? null,
-                    weightsBytes: fs.statSync(path.join(a.dir, 'model.safetensors')).size,
+                    weightsBytes: fs.statSync(path.join(a.dir, WEIGHTS_FILE)).size,
+                    weights: `ok: ${weights.tensors} tensors, whole, matching config.json`,
                   },
                   null,
                   2,

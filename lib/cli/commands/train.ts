@@ -86,7 +86,9 @@ export function register<T>(y: Argv<T>): Argv<T> {
           .option('run-dir', { type: 'string', describe: 'run directory (default: $CHATBERT_HOME/runs/<name>)' })
           .option('plain', { type: 'boolean', default: false, describe: 'log lines instead of a progress bar' }),
       async (a) => {
-        await trainCommand({ config: a.config, set: a.set, resume: a.resume, runDir: a['run-dir'], plain: a.plain }).catch(fail);
+        const r = await trainCommand({ config: a.config, set: a.set, resume: a.resume, runDir: a['run-dir'], plain: a.plain }).catch(fail);
+        // Interrupted by Ctrl+C: the checkpoint is saved, and the exit status says the run did not finish (128 + SIGINT).
+        if (r?.stoppedBy === 'interrupted') process.exitCode = 130;
       },
     );
 }
