@@ -52,7 +52,7 @@ export type { RaReply, RaReplyOptions, RaLoadOptions, RaMeta } from './ra';
 export { RaTrainingRun, trainRa, writeRaPool } from './train/ra-task';
 export { CrossEncoder, crossInputIds, type RerankMeta } from './ra/reranker';
 export { RerankTrainingRun } from './train/rerank-task';
-export { evalCommand } from './cli/commands/eval';
+export { evalCommand } from './eval/command';
 export { loadEvalData } from './eval/data';
 export { evaluateSubject } from './eval/suite';
 export { loadEvalSubject } from './eval/subjects';

@@ -6,11 +6,7 @@ cd "$(dirname "$0")/.."
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-torch_found() {
-  [ -n "${LIBTORCH:-}" ] || [ -n "${Torch_DIR:-}" ] && return 0
-  python3 -c "import torch" >/dev/null 2>&1 && return 0
-  compgen -G "/usr/lib/*/cmake/Torch/TorchConfig.cmake" >/dev/null || compgen -G "/usr/lib/cmake/Torch/TorchConfig.cmake" >/dev/null
-}
+torch_found() { node scripts/find-torch.js >/dev/null 2>&1; }
 
 missing=()
 if ! torch_found; then

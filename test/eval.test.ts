@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { evalCommand } from '../lib/cli/commands/eval';
+import { evalCommand } from '../lib/eval/command';
 import { loadEvalData, parseDataSpec } from '../lib/eval/data';
 import { imrCandidateScores, imrPseudoPerplexity } from '../lib/eval/imr';
 import type { ModelEvalResult } from '../lib/eval/suite';

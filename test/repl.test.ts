@@ -3,6 +3,7 @@
  * back) and through a pipe.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureDist, trainSmallImr } from './chat-helpers';
 import { tmpDir } from './helpers';
@@ -57,6 +58,46 @@ describe('through a pipe', () => {
     expect(lines[4]).toMatch(/^you \S+ music\.$/);
     expect(lines[5]).toMatch(/^mode imr: ChatBERT-IMR · /);
     expect(lines[6].length).toBeGreaterThan(0);
+  });
+
+  test('/persona shows it; /save FILE.json writes JSON; /help lists the settings in the names /show uses', () => {
+    const out = path.join(tmpDir(), 'chat1.json');
+    const input = `/persona\n/persona i am a nurse . i have two cats .\n/persona\nhello\n/save ${out}\n/help\n/show\n`;
+    const r = spawnSync(process.execPath, [replBin, '--model', modelDir], { input, encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: home }, timeout: 60_000 });
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe('no persona (/persona TEXT gives one)');
+    expect(lines[2]).toBe('persona: i am a nurse . i have two cats .');
+    const saved = JSON.parse(fs.readFileSync(out, 'utf8'));
+    expect(saved.turns.map((t: { speaker: string }) => t.speaker)).toEqual(['user', 'bot']);
+    expect(saved.persona).toEqual(['i am a nurse .', 'i have two cats .']);
+    expect(saved.settings.iterations).toBe(10);
+    // /help and /show name the same settings (snake_case), both from the model's option table.
+    const helpKeys = r.stdout.slice(r.stdout.indexOf('/set KEY=VALUE'), r.stdout.indexOf('/show ')).match(/[a-z]+(?:_[a-z]+)*/g)!;
+    for (const k of ['initial_temperature', 'top_k', 'length_mode', 'cuda_graph']) {
+      expect(helpKeys).toContain(k);
+      expect(r.stdout).toMatch(new RegExp(`^  ${k}\\s`, 'm'));
+    }
+  });
+
+  test('--json: command output is JSON too, with the settings in effect and why iterations were fewer', () => {
+    const input = '/set iterations=64\n/set iterations=0\nhi !\n';
+    const r = spawnSync(process.execPath, [replBin, '--model', modelDir, '--json'], { input, encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: home }, timeout: 60_000 });
+    expect(r.status).toBe(0);
+    const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(recs[0]).toEqual({ command: '/set iterations=64', output: 'ok: iterations=64' });
+    expect(recs[1].error).toMatch(/iterations must be in \[1, 1024\]/);
+    expect(recs[2].effective.iterations).toBe(64);
+    expect(recs[2].effective.schedule).toBe('cosine');
+    expect(recs[2].iterations).toBeLessThan(64);
+    expect(recs[2].note).toMatch(new RegExp(`^${recs[2].iterations} of 64 iterations: the reply had`));
+  });
+
+  test('the REPL says once that turns older than the model reads are dropped', () => {
+    // trainSmallImr's model reads 3 turns: the second reply's context already drops the first turn.
+    const r = spawnSync(process.execPath, [replBin, '--model', modelDir], { input: 'hello\nhow are you ?\nwhat do you like ?\n', encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: home }, timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout.match(/the model reads the last 3 turns; older ones are dropped/g)).toHaveLength(1);
   });
 
   test('a missing model says which command makes one', () => {
@@ -124,5 +165,34 @@ describe('through a pseudo-terminal (tmux)', () => {
     keys('C-d');
     s = await waitFor(/REPL-EXITED-0/);
     expect(s).toMatch(/bye/);
+  }, 120_000);
+
+  test('/model loads another model and the REPL goes on; /steps redraws one line on a narrow terminal', async () => {
+    const narrow = `${session}-narrow`;
+    try {
+      tmux('new-session', '-d', '-s', narrow, '-x', '60', '-y', '30', `CHATBERT_HOME=${home} ${process.execPath} ${replBin} --model ${modelDir}; echo REPL-EXITED-$?; sleep 30`);
+      const scr = () => tmux('capture-pane', '-p', '-t', narrow);
+      const wait = async (re: RegExp) => {
+        const end = Date.now() + 30_000;
+        for (;;) {
+          const t = scr();
+          if (re.test(t)) return t;
+          if (Date.now() > end) throw new Error(`timed out waiting for ${re}; screen:\n${t}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      };
+      await wait(/^you>\s*$/m);
+      tmux('send-keys', '-t', narrow, `/model ${modelDir}`, 'Enter');
+      await wait(/conversation cleared/);
+      tmux('send-keys', '-t', narrow, '/steps on 50', 'Enter');
+      tmux('send-keys', '-t', narrow, '/set iterations=12', 'Enter');
+      tmux('send-keys', '-t', narrow, 'hello how are you today ? what do you like to do ?', 'Enter');
+      const t = await wait(/bot> .+\n(?:.*\n)*you>\s*$/m);
+      expect(t).not.toMatch(/REPL-EXITED/);
+      // Redrawn in place: one bot line for the reply, none left behind per iteration.
+      expect(t.match(/^bot> /gm)).toHaveLength(1);
+    } finally {
+      tmux('kill-session', '-t', narrow);
+    }
   }, 120_000);
 });

@@ -55,6 +55,13 @@ export class ChatSession {
    * Writes the transcript to `file` atomically (a temporary file, then rename). Refuses an existing file
    * unless `force`, and never writes into a model directory (one with config.json and model.safetensors).
    */
+  /** The conversation as JSON: the model, its settings in effect, the persona and the turns. */
+  toJson(): string {
+    const m = this.model;
+    return JSON.stringify({ model: m.dir, variant: m.variant, settings: m.settings.effective(this.options), persona: this.persona ?? null, turns: this.turns }, null, 2) + '\n';
+  }
+
+  /** Writes the transcript (FILE.json: as JSON, see toJson). */
   save(file: string, options: { force?: boolean } = {}): void {
     const target = path.resolve(file);
     let st: fs.Stats | undefined;
@@ -72,7 +79,7 @@ export class ChatSession {
     if (st && !options.force) throw new Error(`${target} exists: /save! FILE to overwrite it`);
     if (!fs.existsSync(path.dirname(target))) throw new Error(`${path.dirname(target)}: no such directory`);
     try {
-      writeFileAtomic(real, this.transcript(), { overwrite: options.force === true });
+      writeFileAtomic(real, target.endsWith('.json') ? this.toJson() : this.transcript(), { overwrite: options.force === true });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw new Error(`${target} exists: /save! FILE to overwrite it`);

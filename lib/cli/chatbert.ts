@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `chatbert` command line: one file per command in commands/. `npm run <cmd>` scripts are thin aliases. */
 import yargs from 'yargs';
+import { fail } from './fail';
 import { hideBin } from 'yargs/helpers';
 import * as bench from './commands/bench';
 import * as chat from './commands/chat';
@@ -12,6 +13,16 @@ import * as raPool from './commands/ra-pool';
 import * as serve from './commands/serve';
 import * as train from './commands/train';
 
+/** The environment variables ChatBERT reads, for --help. */
+const ENVIRONMENT = `Environment:
+  CHATBERT_HOME      where runs, models, data and the REPL history live (default ~/.chatbert)
+  CHATBERT_THREADS   LibTorch's CPU threads (default: every core)
+  CHATBERT_API_KEY   chatbert serve: the bearer token clients must send
+  HF_HOME, HF_ENDPOINT, HF_TOKEN   the Hugging Face cache, Hub address and token (model download)
+  LIBTORCH, Torch_DIR   the LibTorch to build the addon against (npm run build:native)
+  NO_COLOR, TERM=dumb   no colours; TERM=dumb: no redrawn lines or spinners either
+Exit codes: 0 done, 1 failed, 2 usage error, 130 interrupted (Ctrl+C).`;
+
 const COMMANDS = [train, data, model, bench, evaluate, raPool, chat, generate, serve];
 
 export function buildCli(argv: string[]) {
@@ -22,6 +33,13 @@ export function buildCli(argv: string[]) {
     .strict()
     .help()
     .alias('h', 'help')
+    .epilogue(ENVIRONMENT)
+    .fail((msg, err) => {
+      // yargs calls this for usage errors (msg) and for errors its own parsing throws (err).
+      if (err) fail(err);
+      process.stderr.write(`chatbert: ${msg}\n(chatbert --help lists the commands; chatbert COMMAND --help their options)\n`);
+      process.exit(2);
+    })
     .wrap(Math.min(110, process.stdout.columns || 100));
 }
 

@@ -16,6 +16,7 @@ import { FibChatModel } from '../fib/fib';
 import { parseTemplate } from '../fib/template';
 import { ImrChatModel } from '../imr/generate';
 import { chatbertHome, runModelDir } from '../core/paths';
+import { snakeCase } from '../core/settings';
 import { withSpinner } from './spinner';
 
 /** The run whose model `/mode` loads for each variant (FIB fills templates with the IMR model). */
@@ -55,15 +56,23 @@ export interface ReplOptions {
   persona?: string[];
 }
 
-const HELP = `Commands:
+/** The help, with the settings of the model in use (from its option table). */
+function help(model: ChatModel): string {
+  const keys = model.settings.keys.map(snakeCase);
+  const aliases = Object.entries(model.settings.aliases).map(([a, k]) => `${a} = ${snakeCase(k)}`);
+  const wrap = (words: string[], indent: number, width = 100) =>
+    words.reduce<string[]>((lines, w) => {
+      const last = lines[lines.length - 1];
+      if (last !== undefined && last.length + w.length + 2 <= width - indent) lines[lines.length - 1] = `${last}, ${w}`;
+      else lines.push(w);
+      return lines;
+    }, []).join(`,\n${' '.repeat(indent)}`);
+  return `Commands:
   /help                 this help
   /reset                forget the conversation
   /history              show the conversation
-  /set KEY=VALUE        change a generation setting (iterations, schedule, threshold, initial_temperature,
-                        final_temperature, anneal, sampling, top_k, top_p, confidence, remask, length,
-                        max_length, min_length, impl, seed); with a ChatBERT-ED model: temperature, top_k,
-                        top_p, num_beams, length_penalty, early_stopping, repetition_penalty,
-                        no_repeat_ngram_size, min_length, max_length, seed, sampling, use_cache
+  /set KEY=VALUE        change a setting of ${model.description}:
+                        ${wrap(keys, 24)}${aliases.length ? `\n                        (also ${aliases.join(', ')})` : ''}
   /show                 the current settings
   /steps on [MS]|off    watch the reply being unmasked, iteration by iteration; on a terminal each
                         iteration shows for at least MS milliseconds (default 80; 0: full speed)
@@ -71,11 +80,13 @@ const HELP = `Commands:
   /mode imr|ed|ra|fib   the variant: IMR (iterative unmasking), ED (encoder-decoder, streamed), RA (retrieval)
                         or FIB (IMR filling templates); loads the imr_tiny / ed_tiny / ra_tiny model as needed
   /template TEXT|off    FIB: fill this template, e.g. i have a [MASK] named [MASK:1-2] . (off: the library)
-  /persona TEXT|off     give the bot a persona (sentences) or remove it
-  /save FILE            write the transcript to a new file (an existing file is kept; never into a model directory)
+  /persona [TEXT|off]   show the bot's persona, give it one (sentences) or remove it
+  /save FILE            write the transcript to a new file (FILE.json: as JSON; an existing file is kept;
+                        never into a model directory)
   /save! FILE           the same, overwriting FILE if it exists
   /quit                 leave (also Ctrl+D, or Ctrl+C at an empty prompt)
 Ctrl+C during a reply stops that reply.`;
+}
 
 async function loadModel(dir: string, device?: string): Promise<ChatModel> {
   if (!fs.existsSync(dir)) {
@@ -108,7 +119,7 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
   const output = o.output ?? process.stdout;
   const interactive = !o.scripted && (input as NodeJS.ReadStream).isTTY === true && (output as NodeJS.WriteStream).isTTY === true;
   const modelDir = path.resolve(o.modelDir ?? defaultModelDir());
-  const write = (s: string) => output.write(s);
+  let write = (t: string): void => void output.write(t);
   const errorLine = (e: unknown) => write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
 
   let model = await loadModel(modelDir, o.device);
@@ -116,6 +127,18 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
   let steps = false;
   let stepMs = DEFAULT_STEP_MS;
   let current: AbortController | undefined;
+  // Said once per conversation: the model reads only its last maxTurns turns.
+  let toldDropped = false;
+  // NO_COLOR (no-color.org) and TERM=dumb: no dim text; TERM=dumb: no line redrawing either.
+  const dumb = process.env.TERM === 'dumb';
+  const plainText = dumb || !!process.env.NO_COLOR;
+  const dim = (t: string) => (plainText ? t : `\x1b[2m${t}\x1b[0m`);
+  const redraw = interactive && !dumb;
+  /** One screen line: cut to the terminal's width so that \r redraws it in place. */
+  const fit = (t: string) => {
+    const cols = (output as NodeJS.WriteStream).columns ?? 0;
+    return cols > 1 && [...t].length > cols - 1 ? [...t].slice(0, cols - 2).join('') + '…' : t;
+  };
 
   // Returns false when the REPL should end.
   const command = async (line: string): Promise<boolean> => {
@@ -123,13 +146,14 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
     const arg = rest.join(' ').trim();
     switch (cmd) {
       case 'help':
-        write(HELP + '\n');
+        write(help(model) + '\n');
         return true;
       case 'quit':
       case 'exit':
         return false;
       case 'reset':
         session.reset();
+        toldDropped = false;
         write('(conversation cleared)\n');
         return true;
       case 'history':
@@ -200,7 +224,11 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
         write(`template: ${arg}\n`);
         return true;
       case 'persona':
-        session.persona = !arg || arg === 'off' ? undefined : arg.split(/(?<=[.!?])\s+/);
+        if (!arg) {
+          write(session.persona ? `persona: ${session.persona.join(' ')}\n` : 'no persona (/persona TEXT gives one)\n');
+          return true;
+        }
+        session.persona = arg === 'off' ? undefined : arg.split(/(?<=[.!?])\s+/);
         write(session.persona ? `persona: ${session.persona.join(' ')}\n` : 'persona off\n');
         return true;
       case 'save':
@@ -217,18 +245,21 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
   const respond = async (text: string): Promise<void> => {
     current = new AbortController();
     const started = Date.now();
-    const live = interactive && steps;
+    const live = redraw && steps;
     // ChatBERT-ED writes its reply token by token: on a terminal the line is redrawn as they come.
-    const streaming = interactive && model.variant === 'ed';
-    const onToken = streaming ? (e: TokenEvent) => write(`\r\x1b[2Kbot> ${e.text}`) : undefined;
+    const streaming = redraw && model.variant === 'ed';
+    const onToken = streaming ? (e: TokenEvent) => write(`\r\x1b[2K${fit(`bot> ${e.text}`)}`) : undefined;
     const signal = current.signal;
     const onIteration = live
       ? (s: IterationState) => {
-          write(`\r\x1b[2Kbot> ${renderSlot(s.slots[0])}  \x1b[2m(iteration ${s.iteration + 1})\x1b[0m`);
+          const counter = `  (iteration ${s.iteration + 1})`;
+          const cols = (output as NodeJS.WriteStream).columns ?? 0;
+          const text = fit(`bot> ${renderSlot(s.slots[0])}`);
+          write(`\r\x1b[2K${text}${cols && [...text].length + counter.length < cols ? dim(counter) : ''}`);
           // The generation waits for this Promise: each iteration stays on screen for stepMs.
           return stepMs > 0 ? pause(stepMs, signal) : undefined;
         }
-      : steps && !interactive && !o.json
+      : steps && !o.json
         ? (s: IterationState) => {
             write(`  [${s.iteration + 1}] ${renderSlot(s.slots[0])}\n`);
           }
@@ -236,11 +267,19 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
     try {
       const reply = await session.send(text, { onIteration, onToken, signal });
       const ms = Date.now() - started;
+      const requested = session.model.settings.effective(session.options).iterations;
+      // Each iteration commits at least one position: a short reply takes fewer than asked for.
+      const fewer =
+        reply.iterations !== undefined && typeof requested === 'number' && reply.iterations < requested
+          ? `${reply.iterations} of ${requested} iterations: the reply had ${reply.iterations === 1 ? 'one position' : `${reply.iterations} positions`} to decode`
+          : undefined;
+      const dropped = session.turns.length > model.maxTurns && !toldDropped ? `the model reads the last ${model.maxTurns} turns; older ones are dropped` : undefined;
+      if (dropped) toldDropped = true;
       if (o.json)
         write(
           JSON.stringify(
             model.variant === 'ed' && reply.tokens
-              ? { user: text, reply: reply.text, ms, tokens: reply.tokens.length, settings: session.options }
+              ? { user: text, reply: reply.text, ms, tokens: reply.tokens.length, settings: session.options, effective: session.model.settings.effective(session.options), ...(dropped ? { note: dropped } : {}) }
               : {
                   user: text,
                   reply: reply.text,
@@ -248,15 +287,21 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
                   ...('iterations' in reply ? { iterations: reply.iterations } : {}),
                   ...('retrieved' in reply && typeof reply.retrieved === 'string' ? { retrieved: reply.retrieved } : {}),
                   settings: session.options,
+                  effective: session.model.settings.effective(session.options),
+                  ...(fewer || dropped ? { note: [fewer, dropped].filter(Boolean).join('; ') } : {}),
                 },
           ) + '\n',
         );
       else if (live || streaming) {
         write(`\r\x1b[2Kbot> ${reply.text}\n`);
         // A model grounded by ChatBERT-RA: what the retriever gave it.
-        if (live && 'retrieved' in reply && typeof reply.retrieved === 'string') write(`\x1b[2m     (hint: ${reply.retrieved})\x1b[0m\n`);
+        if (live && 'retrieved' in reply && typeof reply.retrieved === 'string') write(dim(`     (hint: ${reply.retrieved})`) + '\n');
       }
       else write(interactive ? `bot> ${reply.text}\n` : `${o.scripted ? `you> ${text}\nbot> ` : ''}${reply.text}\n`);
+      if (!o.json) {
+        if (steps && fewer) write(dim(`     (${fewer})`) + '\n');
+        if (dropped) write(dim(`     (${dropped})`) + '\n');
+      }
     } catch (e) {
       if (e instanceof GenerationAbortedError) write(`${live || streaming ? '\r\x1b[2K' : '\n'}(reply stopped)\n`);
       else if (o.json) write(JSON.stringify({ user: text, error: e instanceof Error ? e.message : String(e) }) + '\n');
@@ -270,6 +315,22 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
     const line = raw.trim();
     if (!line) return true;
     if (line.startsWith('/')) {
+      if (o.json) {
+        // --json: every line out is JSON, a command's output too.
+        let out = '';
+        const real = write;
+        write = (t: string) => void (out += t);
+        try {
+          const cont = await command(line);
+          real(JSON.stringify({ command: line, output: out.trimEnd() }) + '\n');
+          return cont;
+        } catch (e) {
+          real(JSON.stringify({ command: line, error: e instanceof Error ? e.message : String(e) }) + '\n');
+          return true;
+        } finally {
+          write = real;
+        }
+      }
       try {
         return await command(line);
       } catch (e) {

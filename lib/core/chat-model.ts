@@ -17,6 +17,10 @@ export interface Settings<O extends object = object> {
   check(options: O): void;
   /** The settings in effect, one per line, those not set marked (default). */
   describe(options: O): string;
+  /** Every setting's value: the defaults, then `options` over them. */
+  effective(options: O): Record<string, unknown>;
+  /** Other names users may type, e.g. temperature for finalTemperature. */
+  readonly aliases: Readonly<Record<string, string>>;
 }
 
 export interface ChatReply {
@@ -41,6 +45,8 @@ export interface ChatModel<O extends object = object> {
    * session keeps one option set per family, so a /mode switch and back keeps what was /set.
    */
   readonly settingsFamily: string;
+  /** The turns (utterances) of a conversation the model reads; older ones are dropped. */
+  readonly maxTurns: number;
   reply(c: Conversation, options?: O, hooks?: ReplyHooks): Promise<ChatReply>;
   dispose(): void;
 }

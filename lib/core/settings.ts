@@ -113,6 +113,10 @@ export function settingsFromSpec<O extends object>(table: () => readonly OptionS
       }
       so.check?.(options);
     },
+    aliases: so.aliases ?? {},
+    effective(options: O): Record<string, unknown> {
+      return { ...defaults(), ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+    },
     describe(options: O): string {
       const set = options as Record<string, unknown>;
       const all: Record<string, unknown> = { ...defaults(), ...set };

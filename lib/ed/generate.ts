@@ -50,6 +50,10 @@ export class EdChatModel implements ChatModel<EdGenerateOptions> {
   get tokenizer(): BertTokenizer {
     return this.model.tokenizer;
   }
+  get maxTurns(): number {
+    return this.meta.max_turns;
+  }
+
   /** Its defaults include the reply length the model was trained with. */
   get settings(): Settings<EdGenerateOptions> {
     return (this.settings_ ??= edSettings(this.defaultMaxLength));

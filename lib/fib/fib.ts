@@ -50,6 +50,10 @@ export class FibChatModel implements ChatModel<FibOptions> {
 
   constructor(readonly imr: ImrChatModel) {}
 
+  get maxTurns(): number {
+    return this.imr.maxTurns;
+  }
+
   get device(): string {
     return this.imr.device;
   }

@@ -91,6 +91,10 @@ export class ImrChatModel implements ChatModel<ImrGenerateOptions> {
   get tokenizer() {
     return this.mlm.tokenizer;
   }
+  get maxTurns(): number {
+    return this.meta.maxTurns;
+  }
+
   get description(): string {
     return this.meta.grounding ? 'ChatBERT-IMR, grounded by RA' : 'ChatBERT-IMR';
   }

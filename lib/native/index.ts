@@ -51,10 +51,10 @@ function load(): NativeAddon {
     return addon;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    throw new Error(
-      `ChatBERT's native addon could not be loaded (${msg}). Build it with \`npm run build:native\` ` +
-        '(it needs LibTorch: see README, "How LibTorch is found").',
-    );
+    // The three ways to get LibTorch, as the install step printed them (scripts/find-torch.js).
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const how = (require(path.join(root, 'scripts', 'find-torch.js')) as { HOW: string }).HOW;
+    throw new Error(`ChatBERT's native addon could not be loaded (${msg}).\n${how}`);
   }
 }
 

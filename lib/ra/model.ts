@@ -105,6 +105,10 @@ export class RaChatModel implements ChatModel<RaReplyOptions> {
   get tokenizer(): BertTokenizer {
     return this.mlm.tokenizer;
   }
+  get maxTurns(): number {
+    return this.meta.maxTurns;
+  }
+
   get description(): string {
     return this.reranker_ ? 'ChatBERT-RA, re-ranked' : 'ChatBERT-RA';
   }

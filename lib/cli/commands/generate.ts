@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fail } from '../fail';
+import { fail, UsageError } from '../fail';
 
 /** Adds the command to the CLI. */
 export function register<T>(y: Argv<T>): Argv<T> {
@@ -18,7 +18,8 @@ export function register<T>(y: Argv<T>): Argv<T> {
           .option('persona', { type: 'string', array: true, nargs: 1, describe: 'persona sentences' })
           .option('opt', { type: 'string', array: true, nargs: 1, describe: 'generation settings, e.g. --opt iterations=16 --opt sampling=top_p' })
           .option('template', { type: 'string', array: true, nargs: 1, describe: 'ChatBERT-FIB: fill this template (with an IMR model), e.g. "i have a [MASK] named [MASK] ."' })
-          .option('steps', { type: 'boolean', default: false, describe: 'print every iteration to stderr' }),
+          .option('steps', { type: 'boolean', default: false, describe: 'print every iteration to stderr' })
+          .option('json', { type: 'boolean', default: false, describe: 'one JSON object: the reply, its iterations, timings and the settings in effect' }),
       async (a) => {
         try {
           const { loadChatModel } = await import('../../chat/load');
@@ -27,7 +28,11 @@ export function register<T>(y: Argv<T>): Argv<T> {
           const { ImrChatModel } = await import('../../imr/generate');
           const { defaultModelDir, renderSlot } = await import('../repl');
           let turns: string[] = a.context ?? [];
-          if (turns.length === 0) turns = fs.readFileSync(0, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+          if (turns.length === 0) {
+            // Never a silent wait on a terminal: with no text there is nothing to read.
+            if (process.stdin.isTTY) throw new UsageError('give the conversation as arguments, e.g. chatbert generate "hello !", or pipe it in, one turn per line');
+            turns = fs.readFileSync(0, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+          }
           if (turns.length === 0) throw new Error('no context: give the conversation as arguments or on stdin');
           const dir = path.resolve(a.model ?? defaultModelDir());
           if (!fs.existsSync(dir)) throw new Error(`no model at ${dir}: train one with \`npm run train -- imr_tiny\` or pass --model DIR`);
@@ -44,6 +49,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
           for (const opt of a.opt ?? []) session.set(opt);
           for (let i = 0; i + 1 < turns.length; i += 2) session.turns.push({ speaker: 'user', text: turns[i] }, { speaker: 'bot', text: turns[i + 1] });
           if (turns.length % 2 === 0) throw new Error('give an odd number of turns: the user speaks last (user, bot, user, ...)');
+          const started = Date.now();
           const reply = await session.send(turns[turns.length - 1], {
             onIteration: a.steps
               ? (s) => {
@@ -51,8 +57,20 @@ export function register<T>(y: Argv<T>): Argv<T> {
                 }
               : undefined,
           });
+          const ms = Date.now() - started;
+          const effective = model.settings.effective(session.options);
+          const requested = typeof effective.iterations === 'number' ? effective.iterations : undefined;
+          // Each iteration commits at least one position: a short reply takes fewer than asked for.
+          const note =
+            reply.iterations !== undefined && requested !== undefined && reply.iterations < requested
+              ? `${reply.iterations} of ${requested} iterations: the reply had ${reply.iterations} position${reply.iterations === 1 ? '' : 's'} to decode`
+              : undefined;
           model.dispose();
-          console.log(reply.text);
+          if (a.json) console.log(JSON.stringify({ reply: reply.text, ...(reply.iterations !== undefined ? { iterations: reply.iterations } : {}), ms, model: dir, variant: model.variant, settings: effective, ...(note ? { note } : {}) }));
+          else {
+            console.log(reply.text);
+            if (a.steps && note) process.stderr.write(`(${note})\n`);
+          }
         } catch (e) {
           fail(e);
         }

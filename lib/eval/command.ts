@@ -1,0 +1,71 @@
+/**
+ * `chatbert eval`: one or more models (IMR, RA, ED: read from config.json) on the same seeded
+ * examples, side by side in one table, printed and written as eval.json and eval.md.
+ *
+ *   npm run eval -- --model runs/imr_tiny/model --model runs/ra_tiny/model --data embedded:validation
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseOptionAssignment } from '../imr/options';
+import { loadEvalData } from './data';
+import { METRIC_DEFINITIONS, type EvalReport, headline, markdownReport, resultsTable } from './report';
+import { evaluateSubject, checkerRandomBaseline, type ModelEvalResult } from './suite';
+import { loadEvalSubject } from './subjects';
+
+export interface EvalCommandOptions {
+  models: string[];
+  /** NAME[:split] or jsonl:<file> */
+  data: string;
+  n: number;
+  /** IMR decoding settings, KEY=VALUE. */
+  opt: string[];
+  device?: string;
+  /** Directory for eval.json and eval.md (default: the first model directory). */
+  out?: string;
+  dataDir?: string;
+  seed?: number;
+  batchSize?: number;
+  /** Skip the perplexity pass (IMR's pseudo-perplexity runs one forward row per reply token). */
+  perplexity?: boolean;
+  samples?: number;
+  /** Where progress and the table go (default: stdout / stderr). */
+  log?: (line: string) => void;
+}
+
+export async function evalCommand(o: EvalCommandOptions): Promise<{ report: EvalReport; table: string; files: { json: string; markdown: string } }> {
+  if (o.models.length === 0) throw new Error('give at least one --model DIR');
+  const log = o.log ?? ((l: string) => console.log(l));
+  const imrOptions = Object.assign({}, ...o.opt.map(parseOptionAssignment));
+  const seed = o.seed ?? 0;
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got ${o.seed}`);
+  const data = loadEvalData(o.data, { n: o.n, seed, dataDir: o.dataDir });
+  const results: ModelEvalResult[] = [];
+  for (const dir of o.models) {
+    const subject = await loadEvalSubject(dir.startsWith('fib:') ? dir : path.resolve(dir), { device: o.device ?? 'auto', imr: imrOptions, batchSize: o.batchSize });
+    try {
+      results.push(await evaluateSubject(subject, data, { batchSize: o.batchSize, perplexity: o.perplexity, samples: o.samples }));
+    } finally {
+      subject.dispose();
+    }
+  }
+  const report: EvalReport = {
+    data: data.label,
+    n: data.examples.length,
+    available: data.available,
+    seed,
+    candidates: { source: data.candidateSource, perExample: data.candidatesPerExample },
+    checkerRandomBaseline: checkerRandomBaseline(data, seed),
+    options: { imr: imrOptions },
+    definitions: METRIC_DEFINITIONS,
+    results,
+  };
+  const table = resultsTable(results, data);
+  log([headline(report), '', table].join('\n'));
+  const out = path.resolve(o.out ?? o.models[0]);
+  fs.mkdirSync(out, { recursive: true });
+  const files = { json: path.join(out, 'eval.json'), markdown: path.join(out, 'eval.md') };
+  fs.writeFileSync(files.json, JSON.stringify(report, null, 2) + '\n');
+  fs.writeFileSync(files.markdown, markdownReport(report, data, table) + '\n');
+  log(`written: ${files.json}, ${files.markdown}`);
+  return { report, table, files };
+}
