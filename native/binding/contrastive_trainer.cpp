@@ -1,5 +1,6 @@
 #include "binding/contrastive_trainer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "binding/adamw_options.h"
@@ -75,10 +76,18 @@ std::vector<HostTrainBatch> ParseTrainBatches(const Napi::Value& v, const Distil
   return out;
 }
 
+// Ids and mask on the device, without the mask when nothing is padded: the attention then takes
+// its fastest kernel, and pooling treats a missing mask as all ones.
+std::pair<torch::Tensor, torch::Tensor> ToDevice(const HostTokenBatch& h, torch::Device dev) {
+  auto t = h.to(dev);
+  if (std::all_of(h.mask.begin(), h.mask.end(), [](uint8_t m) { return m != 0; })) t.second = torch::Tensor();
+  return t;
+}
+
 ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device dev) {
   ContrastiveBatch b;
-  std::tie(b.context_ids, b.context_mask) = h.context.to(dev);
-  std::tie(b.candidate_ids, b.candidate_mask) = h.candidate.to(dev);
+  std::tie(b.context_ids, b.context_mask) = ToDevice(h.context, dev);
+  std::tie(b.candidate_ids, b.candidate_mask) = ToDevice(h.candidate, dev);
   if (!h.keys.empty()) b.keys = torch::from_blob(const_cast<int32_t*>(h.keys.data()), {static_cast<int64_t>(h.keys.size())}, torch::kInt32).to(dev, torch::kInt64);
   return b;
 }
@@ -87,7 +96,7 @@ ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device dev) {
 
 static ContrastiveLoss LossOf(DistilBertForMaskedLM& model, const HostTrainBatch& h, torch::Device dev, Pooling pooling) {
   if (h.group) {
-    auto [ids, mask] = h.input.to(dev);
+    auto [ids, mask] = ToDevice(h.input, dev);
     return cross_encoder_loss(model, ids, mask, h.group);
   }
   return in_batch_loss(model, ToDevice(h.pair, dev), pooling);

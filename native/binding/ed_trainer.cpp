@@ -1,5 +1,6 @@
 #include "binding/ed_trainer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "binding/adamw_options.h"
@@ -38,6 +39,14 @@ int64_t InputTokens(const EdHostBatch& h) {
 void SetTrain(EncoderDecoder& m, bool freeze_encoder) {
   m->train();
   if (freeze_encoder) m->distilbert->eval();
+}
+
+// As EdBatchToDevice, without the mask when nothing is padded (the encoder's attention then takes
+// its fastest kernel; the decoder's cross-attention treats a missing mask as all ones).
+EdBatch ToDevice(const EdHostBatch& h, torch::Device dev) {
+  auto b = EdBatchToDevice(h, dev);
+  if (std::all_of(h.enc.mask.begin(), h.enc.mask.end(), [](uint8_t m) { return m != 0; })) b.attention_mask = torch::Tensor();
+  return b;
 }
 
 }  // namespace
@@ -119,7 +128,7 @@ Napi::Value EdTrainerWrap::Step(const Napi::CallbackInfo& info) {
             s = impl->step->run(
                 batches.size(),
                 [&](size_t i) {
-                  auto l = ed_loss(model, EdBatchToDevice(batches[i], st->device), impl->label_smoothing, impl->freeze_encoder);
+                  auto l = ed_loss(model, ToDevice(batches[i], st->device), impl->label_smoothing, impl->freeze_encoder);
                   return MicroBatchLoss{l.loss_sum / norm, {l.loss_sum, l.ce_sum, l.correct}};
                 },
                 {encoder_lr, lr});  // the order of Impl::optimizers()
@@ -168,7 +177,7 @@ Napi::Value EdTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
           compat::CudaAutocastScope autocast(impl->bf16);
           r->targets = static_cast<int64_t>(h->positions.size());
           if (r->targets == 0) return;
-          auto l = ed_loss(st->model, EdBatchToDevice(*h, st->device), impl->label_smoothing, true);
+          auto l = ed_loss(st->model, ToDevice(*h, st->device), impl->label_smoothing, true);
           r->ce = l.ce_sum.item<double>();
           r->loss = l.loss_sum.item<double>();
           r->correct = l.correct.item<int64_t>();

@@ -1,5 +1,6 @@
 #include "binding/mlm_trainer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "binding/adamw_options.h"
@@ -67,7 +68,9 @@ MlmBatch ToDevice(const HostBatch& h, torch::Device dev) {
     return torch::from_blob(const_cast<int32_t*>(v.data()), shape, torch::kInt32).to(dev, torch::kInt64);
   };
   b.input_ids = i32(h.ids, {h.B, h.T});
-  b.attention_mask = torch::from_blob(const_cast<uint8_t*>(h.mask.data()), {h.B, h.T}, torch::kUInt8).to(dev);
+  // Nothing padded: no mask, which lets the attention use its fastest (flash) kernel.
+  if (!std::all_of(h.mask.begin(), h.mask.end(), [](uint8_t m) { return m != 0; }))
+    b.attention_mask = torch::from_blob(const_cast<uint8_t*>(h.mask.data()), {h.B, h.T}, torch::kUInt8).to(dev);
   b.positions = i32(h.positions, {static_cast<int64_t>(h.positions.size())});
   b.labels = i32(h.labels, {static_cast<int64_t>(h.labels.size())});
   if (!h.weights.empty()) b.weights = torch::from_blob(const_cast<float*>(h.weights.data()), {static_cast<int64_t>(h.weights.size())}, torch::kFloat32).to(dev);
