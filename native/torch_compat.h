@@ -71,3 +71,37 @@ inline std::string torch_version() { return TORCH_VERSION; }
 inline std::string error_message(const c10::Error& e) { return e.what_without_backtrace(); }
 
 }  // namespace chatbert::compat
+
+// ---- Training step (native/train/step.cpp, native/train/adamw.cpp) ----------------------------
+namespace chatbert::compat {
+
+// LibTorch 2.x has a fused AdamW kernel (one launch per tensor group: clip by grad_scale, skip on
+// found_inf, update) for CUDA; 2.4 added a CPU one. 1.13 has neither: adamw.cpp uses _foreach ops.
+inline bool has_fused_adamw(const torch::Device& device) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  return device.is_cuda() || device.is_cpu();
+#elif TORCH_VERSION_MAJOR == 2
+  return device.is_cuda();
+#else
+  (void)device;
+  return false;
+#endif
+}
+
+// AdamW (decoupled decay) over one group on the device: grads are divided by `grad_scale` (0-dim
+// float32) first, and nothing changes where `found_inf` (0-dim float32) is 1. `state_steps` holds
+// the step number being taken (float32), once per tensor. Only called where has_fused_adamw().
+inline void fused_adamw_(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
+                         at::TensorList exp_avg_sqs, at::TensorList state_steps, double lr, double beta1,
+                         double beta2, double weight_decay, double eps, const torch::Tensor& grad_scale,
+                         const torch::Tensor& found_inf) {
+#if TORCH_VERSION_MAJOR >= 2
+  at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, state_steps, lr, beta1, beta2,
+                    weight_decay, eps, /*amsgrad=*/false, /*maximize=*/false, grad_scale, found_inf);
+#else
+  TORCH_CHECK(false, "fused AdamW needs LibTorch 2.x");
+#endif
+}
+
+}  // namespace chatbert::compat
+// ---- end training step ------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "binding/imr_generate.h"
 #include "binding/mlm_trainer.h"
 #include "binding/safetensors_functions.h"
+#include "binding/train_step_check.h"
 #include "binding/unmask_functions.h"
 #include "binding/util.h"
 #include "torch_compat.h"
@@ -79,6 +80,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("VectorIndex", VectorIndexWrap::Init(env));
   exports.Set("ContrastiveTrainer", ContrastiveTrainerWrap::Init(env));
   InitMlmScore(env, exports);
+  InitTrainStepCheck(env, exports);
   return exports;
 }
 

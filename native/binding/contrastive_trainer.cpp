@@ -1,7 +1,9 @@
 #include "binding/contrastive_trainer.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "binding/adamw_options.h"
 #include "binding/addon.h"
 #include "binding/bi_encoder.h"
 #include "binding/optimizer_state.h"
@@ -74,10 +76,18 @@ std::vector<HostTrainBatch> ParseTrainBatches(const Napi::Value& v, const Distil
   return out;
 }
 
+// Ids and mask on the device, without the mask when nothing is padded: the attention then takes
+// its fastest kernel, and pooling treats a missing mask as all ones.
+std::pair<torch::Tensor, torch::Tensor> ToDevice(const HostTokenBatch& h, torch::Device dev) {
+  auto t = h.to(dev);
+  if (std::all_of(h.mask.begin(), h.mask.end(), [](uint8_t m) { return m != 0; })) t.second = torch::Tensor();
+  return t;
+}
+
 ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device dev) {
   ContrastiveBatch b;
-  std::tie(b.context_ids, b.context_mask) = h.context.to(dev);
-  std::tie(b.candidate_ids, b.candidate_mask) = h.candidate.to(dev);
+  std::tie(b.context_ids, b.context_mask) = ToDevice(h.context, dev);
+  std::tie(b.candidate_ids, b.candidate_mask) = ToDevice(h.candidate, dev);
   if (!h.keys.empty()) b.keys = torch::from_blob(const_cast<int32_t*>(h.keys.data()), {static_cast<int64_t>(h.keys.size())}, torch::kInt32).to(dev, torch::kInt64);
   return b;
 }
@@ -86,7 +96,7 @@ ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device dev) {
 
 static ContrastiveLoss LossOf(DistilBertForMaskedLM& model, const HostTrainBatch& h, torch::Device dev, Pooling pooling) {
   if (h.group) {
-    auto [ids, mask] = h.input.to(dev);
+    auto [ids, mask] = ToDevice(h.input, dev);
     return cross_encoder_loss(model, ids, mask, h.group);
   }
   return in_batch_loss(model, ToDevice(h.pair, dev), pooling);
@@ -118,18 +128,14 @@ ContrastiveTrainerWrap::ContrastiveTrainerWrap(const Napi::CallbackInfo& info) :
   impl_->cross = objective == "cross";
   if (impl_->cross && !impl_->model->model->pre_classifier)
     throw Napi::RangeError::New(env, "options.objective 'cross' needs a model with a score head (config score_head: true)");
-  AdamWOptions ao;
-  ao.weight_decay = NumberOption(o, "weightDecay", ao.weight_decay, 0, 1);
-  ao.beta1 = NumberOption(o, "beta1", ao.beta1, 0, 0.999999);
-  ao.beta2 = NumberOption(o, "beta2", ao.beta2, 0, 0.999999999);
-  ao.eps = NumberOption(o, "eps", ao.eps, 1e-12, 1);
-  impl_->clip_norm = NumberOption(o, "clipNorm", 1.0, 0, 1e9);
+  const auto opt = ParseOptimizerOptions(o);
   impl_->bf16 = BoolOption(o, "bf16", false) && impl_->model->device.is_cuda();
   // The MLM head gets no gradient from this objective: AdamW skips parameters without one, so
   // the head is carried unchanged (and the checkpoint stays a loadable DistilBertForMaskedLM).
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& p : impl_->model->model->named_parameters(true)) params.emplace_back(p.key(), p.value());
-  impl_->optimizer = std::make_unique<AdamW>(params, ao);
+  impl_->optimizer = std::make_unique<AdamW>(params, opt.adamw);
+  impl_->step = std::make_unique<TrainStep>(impl_->optimizers(), opt.step);
   model_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
 }
 
@@ -159,33 +165,27 @@ Napi::Value ContrastiveTrainerWrap::Step(const Napi::CallbackInfo& info) {
           auto& model = st->model;
           if (seed >= 0) torch::manual_seed(static_cast<uint64_t>(seed));  // dropout: same per step, resumable
           model->train();
-          impl->optimizer->zero_grad();
           int64_t rows = 0;
           for (const auto& h : batches) {
             rows += h.contexts();
             r->tokens += h.tokens();
           }
           r->rows = rows;
-          double loss = 0;
-          int64_t correct = 0;
+          StepResult s;
           {
             compat::CudaAutocastScope autocast(impl->bf16);
-            for (const auto& h : batches) {
-              auto l = LossOf(model, h, st->device, impl->pooling);
-              (l.loss_sum / static_cast<double>(rows)).backward();
-              loss += l.loss_sum.item<double>();
-              correct += l.correct.item<int64_t>();
-            }
+            s = impl->step->run(
+                batches.size(),
+                [&](size_t i) {
+                  auto l = LossOf(model, batches[i], st->device, impl->pooling);
+                  return MicroBatchLoss{l.loss_sum / static_cast<double>(rows), {l.loss_sum, l.correct}};
+                },
+                {lr});
           }
-          r->loss = loss / rows;
-          r->accuracy = static_cast<double>(correct) / rows;
-          std::vector<torch::Tensor> params;
-          for (const auto& p : model->parameters())
-            if (p.requires_grad() && p.grad().defined()) params.push_back(p);
-          r->grad_norm = torch::nn::utils::clip_grad_norm_(params, impl->clip_norm > 0 ? impl->clip_norm : 1e30);
-          r->finite = std::isfinite(r->loss) && std::isfinite(r->grad_norm);
-          if (r->finite) impl->optimizer->step(lr);
-          impl->optimizer->zero_grad();
+          r->loss = s.stats[0] / rows;
+          r->accuracy = s.stats[1] / rows;
+          r->grad_norm = s.grad_norm;
+          r->finite = s.finite;
           model->eval();
         },
         [r](Napi::Env env) -> Napi::Value {

@@ -12,6 +12,7 @@
 #include "binding/distilbert_model.h"
 #include "models/pooling.h"
 #include "train/adamw.h"
+#include "train/step.h"
 
 namespace chatbert::js {
 
@@ -33,7 +34,7 @@ class ContrastiveTrainerWrap : public Napi::ObjectWrap<ContrastiveTrainerWrap> {
     std::vector<AdamW*> optimizers() const { return {optimizer.get()}; }
     Pooling pooling = Pooling::kMean;
     bool cross = false;  // objective "cross": micro-batches are { input, groupSize }
-    double clip_norm = 1.0;
+    std::unique_ptr<TrainStep> step;
     bool bf16 = false;
   };
   std::shared_ptr<Impl> impl_;

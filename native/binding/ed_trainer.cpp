@@ -1,7 +1,9 @@
 #include "binding/ed_trainer.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "binding/adamw_options.h"
 #include "binding/optimizer_state.h"
 #include "binding/util.h"
 #include "io/checkpoint.h"
@@ -39,6 +41,14 @@ void SetTrain(EncoderDecoder& m, bool freeze_encoder) {
   if (freeze_encoder) m->distilbert->eval();
 }
 
+// As EdBatchToDevice, without the mask when nothing is padded (the encoder's attention then takes
+// its fastest kernel; the decoder's cross-attention treats a missing mask as all ones).
+EdBatch ToDevice(const EdHostBatch& h, torch::Device dev) {
+  auto b = EdBatchToDevice(h, dev);
+  if (std::all_of(h.enc.mask.begin(), h.enc.mask.end(), [](uint8_t m) { return m != 0; })) b.attention_mask = torch::Tensor();
+  return b;
+}
+
 }  // namespace
 
 Napi::Function EdTrainerWrap::Init(Napi::Env env) {
@@ -57,12 +67,7 @@ EdTrainerWrap::EdTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
   impl_ = std::make_shared<Impl>();
   impl_->model = st;
-  AdamWOptions ao;
-  ao.weight_decay = NumberOption(o, "weightDecay", ao.weight_decay, 0, 1);
-  ao.beta1 = NumberOption(o, "beta1", ao.beta1, 0, 0.999999);
-  ao.beta2 = NumberOption(o, "beta2", ao.beta2, 0, 0.999999999);
-  ao.eps = NumberOption(o, "eps", ao.eps, 1e-12, 1);
-  impl_->clip_norm = NumberOption(o, "clipNorm", 1.0, 0, 1e9);
+  const auto opt = ParseOptimizerOptions(o);
   impl_->label_smoothing = NumberOption(o, "labelSmoothing", 0.0, 0, 0.999);
   impl_->freeze_encoder = BoolOption(o, "freezeEncoder", false);
   impl_->bf16 = BoolOption(o, "bf16", false) && st->device.is_cuda();
@@ -77,8 +82,9 @@ EdTrainerWrap::EdTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
       dec.emplace_back(p.key(), p.value());
     }
   }
-  impl_->encoder_optimizer = std::make_unique<AdamW>(enc, ao);
-  impl_->decoder_optimizer = std::make_unique<AdamW>(dec, ao);
+  impl_->encoder_optimizer = std::make_unique<AdamW>(enc, opt.adamw);
+  impl_->decoder_optimizer = std::make_unique<AdamW>(dec, opt.adamw);
+  impl_->step = std::make_unique<TrainStep>(impl_->optimizers(), opt.step);
   model_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
 }
 
@@ -111,37 +117,27 @@ Napi::Value EdTrainerWrap::Step(const Napi::CallbackInfo& info) {
           auto& model = st->model;
           if (seed >= 0) torch::manual_seed(static_cast<uint64_t>(seed));  // dropout: same per step, resumable
           SetTrain(model, impl->freeze_encoder);
-          impl->encoder_optimizer->zero_grad();
-          impl->decoder_optimizer->zero_grad();
           for (const auto& h : batches) {
             r->targets += static_cast<int64_t>(h.positions.size());
             r->tokens += InputTokens(h);
           }
           const double norm = static_cast<double>(r->targets);
-          double loss = 0, ce = 0;
+          StepResult s;
           {
             compat::CudaAutocastScope autocast(impl->bf16);
-            for (const auto& h : batches) {
-              auto l = ed_loss(model, EdBatchToDevice(h, st->device), impl->label_smoothing, impl->freeze_encoder);
-              (l.loss_sum / norm).backward();
-              loss += l.loss_sum.item<double>();
-              ce += l.ce_sum.item<double>();
-              r->correct += l.correct.item<int64_t>();
-            }
+            s = impl->step->run(
+                batches.size(),
+                [&](size_t i) {
+                  auto l = ed_loss(model, ToDevice(batches[i], st->device), impl->label_smoothing, impl->freeze_encoder);
+                  return MicroBatchLoss{l.loss_sum / norm, {l.loss_sum, l.ce_sum, l.correct}};
+                },
+                {encoder_lr, lr});  // the order of Impl::optimizers()
           }
-          r->loss = loss / norm;
-          r->ce = ce / norm;
-          std::vector<torch::Tensor> params;
-          for (const auto& p : model->parameters())
-            if (p.requires_grad() && p.grad().defined()) params.push_back(p);
-          r->grad_norm = torch::nn::utils::clip_grad_norm_(params, impl->clip_norm > 0 ? impl->clip_norm : 1e30);
-          r->finite = std::isfinite(r->loss) && std::isfinite(r->grad_norm);
-          if (r->finite) {
-            impl->encoder_optimizer->step(encoder_lr);
-            impl->decoder_optimizer->step(lr);
-          }
-          impl->encoder_optimizer->zero_grad();
-          impl->decoder_optimizer->zero_grad();
+          r->loss = s.stats[0] / norm;
+          r->ce = s.stats[1] / norm;
+          r->correct = static_cast<int64_t>(s.stats[2]);
+          r->grad_norm = s.grad_norm;
+          r->finite = s.finite;
           model->eval();
         },
         [r](Napi::Env env) -> Napi::Value {
@@ -181,7 +177,7 @@ Napi::Value EdTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
           compat::CudaAutocastScope autocast(impl->bf16);
           r->targets = static_cast<int64_t>(h->positions.size());
           if (r->targets == 0) return;
-          auto l = ed_loss(st->model, EdBatchToDevice(*h, st->device), impl->label_smoothing, true);
+          auto l = ed_loss(st->model, ToDevice(*h, st->device), impl->label_smoothing, true);
           r->ce = l.ce_sum.item<double>();
           r->loss = l.loss_sum.item<double>();
           r->correct = l.correct.item<int64_t>();

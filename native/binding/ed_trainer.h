@@ -12,6 +12,7 @@
 
 #include "binding/ed_model.h"
 #include "train/adamw.h"
+#include "train/step.h"
 
 namespace chatbert::js {
 
@@ -33,7 +34,7 @@ class EdTrainerWrap : public Napi::ObjectWrap<EdTrainerWrap> {
     // In file order: the encoder's first, so loading a file from a frozen-encoder run fails before
     // the decoder's state is touched.
     std::vector<AdamW*> optimizers() const { return {encoder_optimizer.get(), decoder_optimizer.get()}; }
-    double clip_norm = 1.0;
+    std::unique_ptr<TrainStep> step;
     double label_smoothing = 0.0;
     bool freeze_encoder = false;
     bool bf16 = false;

@@ -1,7 +1,9 @@
 #include "binding/mlm_trainer.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "binding/adamw_options.h"
 #include "binding/addon.h"
 #include "binding/optimizer_state.h"
 #include "binding/util.h"
@@ -66,7 +68,9 @@ MlmBatch ToDevice(const HostBatch& h, torch::Device dev) {
     return torch::from_blob(const_cast<int32_t*>(v.data()), shape, torch::kInt32).to(dev, torch::kInt64);
   };
   b.input_ids = i32(h.ids, {h.B, h.T});
-  b.attention_mask = torch::from_blob(const_cast<uint8_t*>(h.mask.data()), {h.B, h.T}, torch::kUInt8).to(dev);
+  // Nothing padded: no mask, which lets the attention use its fastest (flash) kernel.
+  if (!std::all_of(h.mask.begin(), h.mask.end(), [](uint8_t m) { return m != 0; }))
+    b.attention_mask = torch::from_blob(const_cast<uint8_t*>(h.mask.data()), {h.B, h.T}, torch::kUInt8).to(dev);
   b.positions = i32(h.positions, {static_cast<int64_t>(h.positions.size())});
   b.labels = i32(h.labels, {static_cast<int64_t>(h.labels.size())});
   if (!h.weights.empty()) b.weights = torch::from_blob(const_cast<float*>(h.weights.data()), {static_cast<int64_t>(h.weights.size())}, torch::kFloat32).to(dev);
@@ -101,17 +105,13 @@ MlmTrainerWrap::MlmTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
   Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
   impl_ = std::make_shared<Impl>();
   impl_->model = wrap->state(env);
-  AdamWOptions ao;
-  ao.weight_decay = NumberOption(o, "weightDecay", ao.weight_decay, 0, 1);
-  ao.beta1 = NumberOption(o, "beta1", ao.beta1, 0, 0.999999);
-  ao.beta2 = NumberOption(o, "beta2", ao.beta2, 0, 0.999999999);
-  ao.eps = NumberOption(o, "eps", ao.eps, 1e-12, 1);
-  impl_->clip_norm = NumberOption(o, "clipNorm", 1.0, 0, 1e9);
+  const auto opt = ParseOptimizerOptions(o);
   impl_->length_loss_weight = NumberOption(o, "lengthLossWeight", 0.1, 0, 1e3);
   impl_->bf16 = BoolOption(o, "bf16", false) && impl_->model->device.is_cuda();
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& p : impl_->model->model->named_parameters(true)) params.emplace_back(p.key(), p.value());
-  impl_->optimizer = std::make_unique<AdamW>(params, ao);
+  impl_->optimizer = std::make_unique<AdamW>(params, opt.adamw);
+  impl_->step = std::make_unique<TrainStep>(impl_->optimizers(), opt.step);
   model_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
 }
 
@@ -142,7 +142,6 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
         auto& model = st->model;
         if (seed >= 0) torch::manual_seed(static_cast<uint64_t>(seed));  // dropout: same per step, resumable
         model->train();
-        impl->optimizer->zero_grad();
         int64_t masked = 0, len_rows = 0;
         for (const auto& h : batches) {
           masked += static_cast<int64_t>(h.positions.size());
@@ -151,32 +150,25 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
         }
         r->masked = masked;
         const double mlm_norm = std::max<int64_t>(masked, 1), len_norm = std::max<int64_t>(len_rows, 1);
-        double weighted = 0, ce = 0, len = 0;
-        int64_t correct = 0;
+        const double w = impl->length_loss_weight;
+        StepResult s;
         {
           compat::CudaAutocastScope autocast(impl->bf16);
-          for (const auto& h : batches) {
-            auto b = ToDevice(h, st->device);
-            auto l = mlm_loss(model, b);
-            auto total = l.weighted_sum / mlm_norm + impl->length_loss_weight * l.length_sum / len_norm;
-            total.backward();
-            weighted += l.weighted_sum.item<double>();
-            ce += l.ce_sum.item<double>();
-            len += l.length_sum.item<double>();
-            correct += l.length_correct.item<int64_t>();
-          }
+          s = impl->step->run(
+              batches.size(),
+              [&](size_t i) {
+                auto l = mlm_loss(model, ToDevice(batches[i], st->device));
+                return MicroBatchLoss{l.weighted_sum / mlm_norm + w * l.length_sum / len_norm, {l.weighted_sum, l.ce_sum, l.length_sum, l.length_correct}};
+              },
+              {lr});
         }
-        r->loss = weighted / mlm_norm + impl->length_loss_weight * len / len_norm;
+        const double weighted = s.stats[0], ce = s.stats[1], len = s.stats[2], correct = s.stats[3];
+        r->loss = weighted / mlm_norm + w * len / len_norm;
         r->mlm = ce / mlm_norm;
         r->len = len_rows ? len / len_norm : 0;
-        r->len_acc = len_rows ? static_cast<double>(correct) / len_rows : 0;
-        std::vector<torch::Tensor> params;
-        for (const auto& p : model->parameters())
-          if (p.requires_grad() && p.grad().defined()) params.push_back(p);
-        r->grad_norm = torch::nn::utils::clip_grad_norm_(params, impl->clip_norm > 0 ? impl->clip_norm : 1e30);
-        r->finite = std::isfinite(r->loss) && std::isfinite(r->grad_norm);
-        if (r->finite) impl->optimizer->step(lr);
-        impl->optimizer->zero_grad();
+        r->len_acc = len_rows ? correct / len_rows : 0;
+        r->grad_norm = s.grad_norm;
+        r->finite = s.finite;
         model->eval();
       },
       [r](Napi::Env env) -> Napi::Value {

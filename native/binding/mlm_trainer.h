@@ -10,6 +10,7 @@
 
 #include "binding/distilbert_model.h"
 #include "train/adamw.h"
+#include "train/step.h"
 
 namespace chatbert::js {
 
@@ -29,7 +30,7 @@ class MlmTrainerWrap : public Napi::ObjectWrap<MlmTrainerWrap> {
     std::shared_ptr<DistilBertState> model;
     std::unique_ptr<AdamW> optimizer;
     std::vector<AdamW*> optimizers() const { return {optimizer.get()}; }
-    double clip_norm = 1.0;
+    std::unique_ptr<TrainStep> step;
     double length_loss_weight = 0.1;
     bool bf16 = false;
   };

@@ -71,7 +71,10 @@ torch::Tensor MultiHeadSelfAttentionImpl::forward(const torch::Tensor& x, const 
   const int64_t B = x.size(0), T = x.size(1), dh = dim / n_heads;
   auto heads = [&](const torch::Tensor& t) { return t.view({B, T, n_heads, dh}).transpose(1, 2); };
   auto q = heads(q_lin->forward(x)), k = heads(k_lin->forward(x)), v = heads(v_lin->forward(x));
-  auto ctx = compat::scaled_dot_product_attention(q, k, v, keep, is_training() ? attention_dropout : 0.0, false);
+  // An undefined keep means nothing is padded: no mask, so that 2.x may pick the flash kernel.
+  c10::optional<torch::Tensor> mask;
+  if (keep.defined()) mask = keep;
+  auto ctx = compat::scaled_dot_product_attention(q, k, v, mask, is_training() ? attention_dropout : 0.0, false);
   return out_lin->forward(ctx.transpose(1, 2).reshape({B, T, dim}));
 }
 
@@ -118,9 +121,12 @@ DistilBertModelImpl::DistilBertModelImpl(const DistilBertConfig& c) {
 torch::Tensor DistilBertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
   auto x = embeddings->forward(input_ids);
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
-  torch::Tensor keep = attention_mask.defined()
-                           ? attention_mask.ne(0).view({B, 1, 1, T})
-                           : torch::ones({B, 1, 1, T}, input_ids.options().dtype(torch::kBool));
+  // Decided once per forward, not per layer. No mask (undefined) when nothing is padded: callers
+  // that know it from the host batch pass none; on the CPU a look costs nothing, while on a GPU it
+  // would be a host sync, so a device mask is kept as given.
+  torch::Tensor keep;
+  if (attention_mask.defined() && !(attention_mask.device().is_cpu() && attention_mask.ne(0).all().item<bool>()))
+    keep = attention_mask.ne(0).view({B, 1, 1, T});
   return transformer->forward(x, keep);
 }
 

@@ -44,7 +44,7 @@ TORCH_MODULE(Embeddings);
 
 struct MultiHeadSelfAttentionImpl : torch::nn::Module {
   explicit MultiHeadSelfAttentionImpl(const DistilBertConfig& c);
-  // x: [B, T, dim]; keep: [B, 1, 1, T] boolean, true = attend.
+  // x: [B, T, dim]; keep: [B, 1, 1, T] boolean, true = attend; undefined = attend everywhere.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& keep);
 
   int64_t n_heads, dim;

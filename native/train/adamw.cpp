@@ -1,6 +1,7 @@
 #include "train/adamw.h"
 
 #include "io/checkpoint.h"
+#include "torch_compat.h"
 
 #include <algorithm>
 #include <cctype>
@@ -24,27 +25,64 @@ AdamW::AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& named_par
 }
 
 void AdamW::zero_grad() {
-  for (auto& s : slots_) {
-    auto& g = s.param.mutable_grad();
-    if (g.defined()) g.zero_();
+  for (auto& s : slots_) s.param.mutable_grad() = torch::Tensor();
+}
+
+std::vector<torch::Tensor> AdamW::grads() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& s : slots_)
+    if (s.param.grad().defined()) out.push_back(s.param.grad());
+  return out;
+}
+
+std::vector<AdamW::Group> AdamW::groups() const {
+  std::vector<Group> g(2);
+  g[0].weight_decay = options_.weight_decay;
+  for (const auto& s : slots_) {
+    const auto& grad = s.param.grad();
+    if (!grad.defined()) continue;
+    auto& d = g[s.decay ? 0 : 1];
+    d.params.push_back(s.param);
+    d.grads.push_back(grad);
+    d.exp_avgs.push_back(s.exp_avg);
+    d.exp_avg_sqs.push_back(s.exp_avg_sq);
+  }
+  if (g[1].params.empty()) g.pop_back();
+  if (g[0].params.empty()) g.erase(g.begin());
+  return g;
+}
+
+// The same arithmetic, in the same order, as the per-tensor formulation
+//   p *= 1 - lr * wd;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+//   p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)
+// so that results match it to the last bit on the CPU.
+void AdamW::update_foreach(double lr) {
+  torch::NoGradGuard no_grad;
+  const double t = static_cast<double>(step_ + 1);
+  const double bc1 = 1.0 - std::pow(options_.beta1, t);
+  const double bc2_sqrt = std::sqrt(1.0 - std::pow(options_.beta2, t));
+  for (auto& g : groups()) {
+    if (g.weight_decay != 0) at::_foreach_mul_(g.params, 1.0 - lr * g.weight_decay);
+    at::_foreach_mul_(g.exp_avgs, options_.beta1);
+    at::_foreach_add_(g.exp_avgs, g.grads, 1.0 - options_.beta1);
+    at::_foreach_mul_(g.exp_avg_sqs, options_.beta2);
+    at::_foreach_addcmul_(g.exp_avg_sqs, g.grads, g.grads, 1.0 - options_.beta2);
+    auto denom = at::_foreach_sqrt(g.exp_avg_sqs);
+    at::_foreach_div_(denom, bc2_sqrt);
+    at::_foreach_add_(denom, options_.eps);
+    at::_foreach_addcdiv_(g.params, g.exp_avgs, denom, -lr / bc1);
   }
 }
 
-void AdamW::step(double lr) {
+void AdamW::update_fused(double lr, const torch::Tensor& grad_scale, const torch::Tensor& found_inf) {
   torch::NoGradGuard no_grad;
-  ++step_;
-  const double bc1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_));
-  const double bc2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_));
-  const double step_size = lr / bc1;
-  const double bc2_sqrt = std::sqrt(bc2);
-  for (auto& s : slots_) {
-    const auto& g = s.param.grad();
-    if (!g.defined()) continue;
-    if (s.decay && options_.weight_decay != 0) s.param.mul_(1.0 - lr * options_.weight_decay);
-    s.exp_avg.mul_(options_.beta1).add_(g, 1.0 - options_.beta1);
-    s.exp_avg_sq.mul_(options_.beta2).addcmul_(g, g, 1.0 - options_.beta2);
-    auto denom = (s.exp_avg_sq.sqrt() / bc2_sqrt).add_(options_.eps);
-    s.param.addcdiv_(s.exp_avg, denom, -step_size);
+  for (auto& g : groups()) {
+    // The kernel reads the step number from a float32 tensor per parameter (PyTorch keeps one per
+    // parameter); one shared tensor serves them all.
+    auto step = torch::full({}, static_cast<double>(step_ + 1), g.params[0].options().dtype(torch::kFloat32));
+    std::vector<torch::Tensor> steps(g.params.size(), step);
+    compat::fused_adamw_(g.params, g.grads, g.exp_avgs, g.exp_avg_sqs, steps, lr, options_.beta1, options_.beta2,
+                         g.weight_decay, options_.eps, grad_scale, found_inf);
   }
 }
 

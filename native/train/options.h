@@ -1,0 +1,24 @@
+// The optimizer's and the training step's settings, without LibTorch headers (the binding's option
+// parser includes only this). Defaults: binding/adamw_options.cpp is their one owner.
+#pragma once
+#include <memory>
+
+namespace chatbert {
+
+class GradReducer;  // train/step.h
+
+struct AdamWOptions {
+  double beta1;
+  double beta2;
+  double eps;
+  double weight_decay;
+};
+
+struct StepOptions {
+  double clip_norm;  // <= 0: no clipping (the norm is still reported)
+  // Data-parallel gradient averaging (train/step.h); null for one process.
+  std::shared_ptr<GradReducer> reducer;
+  bool allow_fused = true;  // false: the foreach AdamW even where a fused kernel exists (tests)
+};
+
+}  // namespace chatbert

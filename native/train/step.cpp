@@ -1,0 +1,85 @@
+#include "train/step.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "torch_compat.h"
+
+namespace chatbert {
+
+namespace {
+
+// Gradients are set to none when the step ends, however it ends: a failed micro-batch must not
+// leave partial sums for the next step to add to.
+struct ZeroGradOnExit {
+  const std::vector<AdamW*>& optimizers;
+  ~ZeroGradOnExit() {
+    for (auto* o : optimizers) o->zero_grad();
+  }
+};
+
+}  // namespace
+
+StepResult TrainStep::run(size_t micro_batches, const std::function<MicroBatchLoss(size_t)>& micro_batch, const std::vector<double>& lrs) {
+  if (lrs.size() != optimizers_.size()) throw std::invalid_argument("TrainStep::run: one learning rate per optimizer");
+  ZeroGradOnExit zero{optimizers_};
+  for (auto* o : optimizers_) o->zero_grad();  // in case another user of the model left some
+
+  // [loss, stats...] summed on the device in float64 (exact counts), read once at the end.
+  torch::Tensor sums;
+  for (size_t i = 0; i < micro_batches; ++i) {
+    auto mb = micro_batch(i);
+    mb.loss.backward();
+    std::vector<torch::Tensor> parts{mb.loss.detach().to(torch::kFloat64).reshape({1})};
+    for (const auto& s : mb.stats) parts.push_back(s.detach().to(torch::kFloat64).reshape({1}));
+    auto row = torch::cat(parts);
+    sums = sums.defined() ? sums + row : row;
+  }
+  if (!sums.defined()) throw std::invalid_argument("TrainStep::run: no micro-batch");
+
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
+  for (auto* o : optimizers_)
+    for (auto& g : o->grads()) grads.push_back(g);
+  if (options_.reducer) {
+    options_.reducer->all_reduce(grads);
+    options_.reducer->all_reduce_stats(sums);
+  }
+
+  // The global norm as clip_grad_norm_ computes it (norm of the per-tensor norms), without its
+  // per-tensor kernels and its host sync; the clip coefficient stays on the device too.
+  const auto opts = sums.options().dtype(torch::kFloat32);
+  torch::Tensor norm = grads.empty() ? torch::zeros({}, opts) : torch::stack(at::_foreach_norm(grads, 2)).norm(2).to(torch::kFloat32);
+  torch::Tensor coef = options_.clip_norm > 0 ? torch::clamp_max(options_.clip_norm / (norm + 1e-6), 1.0) : torch::ones({}, opts);
+
+  const bool fused = options_.allow_fused && !grads.empty() && compat::has_fused_adamw(grads[0].device());
+  if (fused) {
+    // Skip and clip inside the kernel: the host learns the outcome only at the read-back below.
+    auto finite = torch::isfinite(sums[0]) & torch::isfinite(norm);
+    auto found_inf = finite.logical_not().to(torch::kFloat32);
+    auto grad_scale = coef.reciprocal();
+    for (size_t i = 0; i < optimizers_.size(); ++i) optimizers_[i]->update_fused(lrs[i], grad_scale, found_inf);
+  }
+
+  // The one read-back of the step: [loss, stats..., norm, coef].
+  auto host = torch::cat({sums, norm.to(torch::kFloat64).reshape({1}), coef.to(torch::kFloat64).reshape({1})}).cpu();
+  const double* h = host.data_ptr<double>();
+  const int64_t n = host.numel();
+  StepResult r;
+  r.loss = h[0];
+  r.stats.assign(h + 1, h + n - 2);
+  r.grad_norm = h[n - 2];
+  r.finite = std::isfinite(r.loss) && std::isfinite(r.grad_norm);
+
+  // Foreach path: the host now knows whether to step (on the CPU the read-back costs nothing).
+  if (!fused && r.finite && !grads.empty()) {
+    const double c = h[n - 1];
+    if (c != 1.0) at::_foreach_mul_(grads, c);
+    for (size_t i = 0; i < optimizers_.size(); ++i) optimizers_[i]->update_foreach(lrs[i]);
+  }
+  if (r.finite)
+    for (auto* o : optimizers_) o->commit_step();
+  return r;
+}
+
+}  // namespace chatbert
