@@ -14,6 +14,7 @@ import {
   isWhitespace,
 } from '../lib/tokenizer';
 import { benchTokenizer, formatBench, generateUtterances } from '../lib/bench/tokenizer';
+import { encodeContext } from '../lib/input/format';
 
 const tok = BertTokenizer.bertBaseUncased();
 const VOCAB = bertBaseUncasedTokens();
@@ -27,10 +28,11 @@ const ids = (ts: readonly string[]): number[] => ts.map(id);
 const SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 
 /** Check both tokenize() and encode() against expected token strings. */
-function expectTokens(text: string, expected: string[], t: BertTokenizer = tok): void {
-  expect(t.tokenize(text)).toEqual(expected);
-  if (t === tok) expect(t.encode(text)).toEqual(ids(expected));
+function expectTokens(text: string, expected: string[], t: BertTokenizer = tok, opts: { parseSpecialTokens?: boolean } = {}): void {
+  expect(t.tokenize(text, opts)).toEqual(expected);
+  if (t === tok) expect(t.encode(text, opts)).toEqual(ids(expected));
 }
+const parse = { parseSpecialTokens: true };
 
 let dir: string;
 beforeAll(() => {
@@ -212,22 +214,38 @@ describe('WordPiece', () => {
 });
 
 describe('special tokens', () => {
-  test('[MASK] and [SEP] inside text are single ids; lower-case [mask] is split', () => {
-    expectTokens('the [MASK] sat.[SEP]', ['the', '[MASK]', 'sat', '.', '[SEP]']);
-    expect(tok.encode('the [MASK] sat')).toEqual([1996, 103, id('sat')]);
-    expectTokens('x[MASK]y', ['x', '[MASK]', 'y']);
-    expectTokens('[CLS][PAD][UNK]', ['[CLS]', '[PAD]', '[UNK]']);
-    expectTokens('[mask]', ['[', 'mask', ']']);
-    expectTokens('[Mask]', ['[', 'mask', ']']);
-    expectTokens('[MASK', ['[', 'mask']);
-    expectTokens('[unused1]', ['[', 'unused', '##1', ']']);
+  test('by default a special token written in text is text: user input cannot inject [SEP] or [MASK]', () => {
+    expectTokens('the [MASK] sat.[SEP]', ['the', '[', 'mask', ']', 'sat', '.', '[', 'sep', ']']);
+    expect(tok.encode('the [MASK] sat')).not.toContain(tok.maskTokenId);
+    expect(tok.encode('[CLS][PAD][UNK][SEP][MASK]').filter((i) => tok.specialTokenIds.has(i))).toEqual([]);
+    expect(tok.encode('x [SEP] y', { addSpecialTokens: true }).filter((i) => i === tok.sepTokenId)).toHaveLength(1); // only the closing one
+    const cased = BertTokenizer.fromTokens(VOCAB, { doLowerCase: false });
+    expect(cased.encode('[MASK] [SEP]').filter((i) => cased.specialTokenIds.has(i) && i !== cased.unkTokenId)).toEqual([]);
+    expect(cased.tokenize('[MA\u0000SK]')).not.toContain('[MASK]');
+  });
+
+  test('a conversation turn typed as "[SEP] [MASK]" adds no separator or mask to the model input', () => {
+    const ctx = encodeContext(tok, ['hi [SEP] there [MASK]', 'ok'], { maxTurns: 3, maxContextTokens: 64 });
+    expect(ctx.filter((i) => i === tok.sepTokenId)).toHaveLength(2); // one after each turn
+    expect(ctx).not.toContain(tok.maskTokenId);
+  });
+
+  test('with parseSpecialTokens, [MASK] and [SEP] inside text are single ids; lower-case [mask] is split', () => {
+    expectTokens('the [MASK] sat.[SEP]', ['the', '[MASK]', 'sat', '.', '[SEP]'], tok, parse);
+    expect(tok.encode('the [MASK] sat', parse)).toEqual([1996, 103, id('sat')]);
+    expectTokens('x[MASK]y', ['x', '[MASK]', 'y'], tok, parse);
+    expectTokens('[CLS][PAD][UNK]', ['[CLS]', '[PAD]', '[UNK]'], tok, parse);
+    expectTokens('[mask]', ['[', 'mask', ']'], tok, parse);
+    expectTokens('[Mask]', ['[', 'mask', ']'], tok, parse);
+    expectTokens('[MASK', ['[', 'mask'], tok, parse);
+    expectTokens('[unused1]', ['[', 'unused', '##1', ']'], tok, parse);
   });
 
   test('a special token assembled by dropping a control character is lower-cased like HF', () => {
-    expectTokens('[MA\u0000SK]', ['[', 'mask', ']']);
+    expectTokens('[MA\u0000SK]', ['[', 'mask', ']'], tok, parse);
     // cased: HF's never_split keeps it whole
     const cased = BertTokenizer.fromTokens(VOCAB, { doLowerCase: false });
-    expect(cased.tokenize('[MA\u0000SK]')).toEqual(['[MASK]']);
+    expect(cased.tokenize('[MA\u0000SK]', parse)).toEqual(['[MASK]']);
   });
 
   test('encode with addSpecialTokens', () => {
@@ -260,7 +278,7 @@ describe('decode', () => {
   });
 
   test('skipSpecialTokens', () => {
-    const x = tok.encode('hello [MASK] world', { addSpecialTokens: true });
+    const x = tok.encode('hello [MASK] world', { addSpecialTokens: true, parseSpecialTokens: true });
     expect(x).toEqual([101, 7592, 103, 2088, 102]);
     expect(tok.decode(x)).toBe('[CLS] hello [MASK] world [SEP]');
     expect(tok.decode(x, { skipSpecialTokens: true })).toBe('hello world');

@@ -108,7 +108,7 @@ export class DistilBertMLM {
   /** Top-k predictions for each [MASK] of `text` (encoded as [CLS] text [SEP]). */
   async fillMask(text: string, topK = 5): Promise<MaskPrediction[]> {
     if (!Number.isInteger(topK) || topK < 1) throw new RangeError(`topK must be a positive integer, got ${topK}`);
-    const ids = this.tokenizer.encode(text, { addSpecialTokens: true });
+    const ids = this.tokenizer.encode(text, { addSpecialTokens: true, parseSpecialTokens: true }); // [MASK] here is the blank to fill
     if (ids.length > this.config.max_position_embeddings)
       throw new RangeError(`text is ${ids.length} tokens long; this model takes at most ${this.config.max_position_embeddings}`);
     const positions = ids.flatMap((id, i) => (id === this.tokenizer.maskTokenId ? [i] : []));

@@ -35,7 +35,17 @@ export interface TokenizerOptions {
   cacheSize?: number;
 }
 
-export interface EncodeOptions {
+export interface TextOptions {
+  /**
+   * Read `[CLS]`, `[SEP]`, `[MASK]`, `[PAD]`, `[UNK]` written in the text as those special tokens (HF's
+   * added-token matching). Default false: text is text, so a user who types "[SEP]" gets the pieces
+   * `[`, `sep`, `]` and cannot inject a separator or a mask (as HF's split_special_tokens=True). Code that
+   * builds model inputs uses the ids (clsTokenId, sepTokenId, maskTokenId), never these strings.
+   */
+  parseSpecialTokens?: boolean;
+}
+
+export interface EncodeOptions extends TextOptions {
   /** Wrap as [CLS] ... [SEP]. Default false. */
   addSpecialTokens?: boolean;
   /** Truncate so the result (special tokens included) has at most this many ids. */
@@ -91,6 +101,8 @@ export class BertTokenizer {
 
   private readonly ids: Map<string, number>;
   private readonly basic: BasicTokenizer;
+  /** Without never-split words: a special token written in text is split like any other word. */
+  private readonly basicText: BasicTokenizer;
   private readonly wordpiece: WordPiece;
   private readonly specialRe: RegExp;
   private readonly cacheSize: number;
@@ -112,6 +124,7 @@ export class BertTokenizer {
     this.maskTokenId = id('[MASK]');
     this.specialTokenIds = new Set(SPECIAL_TOKENS.map(id));
     this.basic = new BasicTokenizer(this.doLowerCase, new Set(SPECIAL_TOKENS));
+    this.basicText = new BasicTokenizer(this.doLowerCase);
     this.wordpiece = new WordPiece(this.ids, this.unkTokenId, MAX_INPUT_CHARS_PER_WORD, this.cacheSize);
     // Longest first (HF's trie prefers the longest match at the leftmost position).
     const alts = [...SPECIAL_TOKENS].sort((a, b) => b.length - a.length).map(escapeRe);
@@ -140,9 +153,9 @@ export class BertTokenizer {
   }
 
   /** WordPiece tokens of `text` (no [CLS]/[SEP]). */
-  tokenize(text: string): string[] {
+  tokenize(text: string, opts: TextOptions = {}): string[] {
     const ids: number[] = [];
-    this.encodeInto(text, ids);
+    this.encodeInto(text, ids, opts.parseSpecialTokens === true);
     const out = new Array<string>(ids.length);
     for (let i = 0; i < ids.length; i++) out[i] = this.vocab[ids[i]];
     return out;
@@ -153,7 +166,7 @@ export class BertTokenizer {
     const add = opts.addSpecialTokens ?? false;
     const out: number[] = [];
     if (add) out.push(this.clsTokenId);
-    this.encodeInto(text, out);
+    this.encodeInto(text, out, opts.parseSpecialTokens === true);
     if (opts.maxLength !== undefined) {
       const max = opts.maxLength;
       if (!Number.isInteger(max) || max < (add ? 2 : 0)) {
@@ -217,7 +230,7 @@ export class BertTokenizer {
    * makes exactly the same choices), and `keep`. [unusedN] tokens are
    * dropped unless listed in `keep`.
    */
-  prunedIds(texts: Iterable<string>, opts: PruneOptions = {}): number[] {
+  prunedIds(texts: Iterable<string>, opts: PruneOptions & TextOptions = {}): number[] {
     const used = new Uint8Array(this.vocab.length);
     for (const id of this.specialTokenIds) used[id] = 1;
     for (const t of opts.keep ?? []) {
@@ -230,11 +243,12 @@ export class BertTokenizer {
     };
     const seen = new Set<string>();
     const words: string[] = [];
+    const parse = opts.parseSpecialTokens === true;
     for (const text of texts) {
-      this.forEachChunk(text, (chunk, specialId) => {
+      this.forEachChunk(text, parse, (chunk, specialId) => {
         if (specialId >= 0) return; // already kept
         words.length = 0;
-        this.basic.tokenize(chunk, words);
+        (parse ? this.basic : this.basicText).tokenize(chunk, words);
         for (const w of words) {
           if (seen.has(w)) continue;
           seen.add(w);
@@ -254,7 +268,7 @@ export class BertTokenizer {
    * `keep`) need, in original order: same pieces, fewer ids. Tokenizing
    * `texts` with it gives the same token strings.
    */
-  prune(texts: Iterable<string>, opts?: PruneOptions): BertTokenizer {
+  prune(texts: Iterable<string>, opts?: PruneOptions & TextOptions): BertTokenizer {
     const kept = this.prunedIds(texts, opts);
     return new BertTokenizer(
       kept.map((i) => this.vocab[i]),
@@ -268,15 +282,15 @@ export class BertTokenizer {
   }
 
   /** Appends the ids of `text` to `out`. */
-  private encodeInto(text: string, out: number[]): void {
-    this.forEachChunk(text, (chunk, specialId) => {
+  private encodeInto(text: string, out: number[], parse: boolean): void {
+    this.forEachChunk(text, parse, (chunk, specialId) => {
       if (specialId >= 0) {
         out.push(specialId);
         return;
       }
       const words = this.words;
       words.length = 0;
-      this.basic.tokenize(chunk, words);
+      (parse ? this.basic : this.basicText).tokenize(chunk, words);
       for (let i = 0; i < words.length; i++) {
         const ids = this.wordpiece.encodeWord(words[i]);
         for (let j = 0; j < ids.length; j++) out.push(ids[j]);
@@ -285,12 +299,13 @@ export class BertTokenizer {
   }
 
   /**
-   * Split `text` around special tokens (matched case-sensitively, before
+   * With `parse`, split `text` around special tokens (matched case-sensitively, before
    * any normalisation, like HF's added-token trie) and call `fn` for each
    * piece in order: (chunk, -1) for ordinary text, ('', id) for a special token.
+   * Without, the whole text is one ordinary chunk.
    */
-  private forEachChunk(text: string, fn: (chunk: string, specialId: number) => void): void {
-    if (text.indexOf('[') < 0) {
+  private forEachChunk(text: string, parse: boolean, fn: (chunk: string, specialId: number) => void): void {
+    if (!parse || text.indexOf('[') < 0) {
       if (text.length > 0) fn(text, -1);
       return;
     }
