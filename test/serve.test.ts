@@ -33,6 +33,16 @@ const hello = [{ role: 'user', content: 'hello how are you ?' }];
 const json = (r: Response): Promise<any> => r.json();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Reads a stream until `what` has come (or it ended). */
+async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, what: string): Promise<void> {
+  let got = '';
+  while (!got.includes(what)) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`the stream ended before ${what}: ${got}`);
+    got += new TextDecoder().decode(value);
+  }
+}
+
 /** SSE `data:` payloads of a response, [DONE] included. */
 async function sse(res: Response): Promise<string[]> {
   const text = await res.text();
@@ -53,6 +63,7 @@ class ScriptedModel implements ChatModel {
   readonly device = 'cpu';
   readonly settings = edSettings(8);
   readonly settingsFamily = 'ed';
+  readonly maxTurns = 3;
   batches: { size: number; options: object; aborted: boolean }[] = [];
   constructor(
     public steps = 5,
@@ -182,9 +193,9 @@ describe('the openai client against IMR, FIB and ED models', () => {
     expect(deltas.join('')).toBe(again.choices[0].message.content);
     expect(again.usage!.completion_tokens).toBeLessThanOrEqual(6);
     // FIB: the shipped templates' words are not all in this tiny model's vocabulary, so the request gives its own
-    const fib = await client.chat.completions.create({ model: 'fib:run', messages: hello as never, chatbert: { templates: ['hello [MASK] .', 'good [MASK] [MASK] !'] } } as never);
+    const fib = await client.chat.completions.create({ model: 'fib:run', messages: hello as never, chatbert: { templates: ['hello [MASK] .', 'good [MASK] [MASK] .'] } } as never);
     expect(typeof fib.choices[0].message.content).toBe('string');
-    expect(['hello [MASK] .', 'good [MASK] [MASK] !']).toContain((fib.choices[0] as unknown as { chatbert: { template: string } }).chatbert.template);
+    expect(['hello [MASK] .', 'good [MASK] [MASK] .']).toContain((fib.choices[0] as unknown as { chatbert: { template: string } }).chatbert.template);
     await expect(client.chat.completions.create({ model: 'fib:run', messages: hello as never, chatbert: { templates: ['zebra [MASK]'] } } as never)).rejects.toMatchObject({ status: 400, param: 'chatbert.templates[0]' });
   });
 
@@ -325,8 +336,7 @@ describe('batching (a scripted model)', () => {
     const leaver = new AbortController();
     const leaving = post(url, { model: 's', messages: hello, stream: true }, {}, leaver.signal).then(async (res) => {
       const reader = res.body!.getReader();
-      let got = '';
-      while (!got.includes('"content":"w1"')) got += new TextDecoder().decode((await reader.read()).value);
+      await readUntil(reader, 'w1"');
       leaver.abort();
     });
     // the same batch (same options, within the window)
@@ -345,8 +355,7 @@ describe('batching (a scripted model)', () => {
     const alone = new AbortController();
     const res = await post(url, { model: 's', messages: hello, stream: true }, {}, alone.signal);
     const reader = res.body!.getReader();
-    let got = '';
-    while (!got.includes('"content":"w0"')) got += new TextDecoder().decode((await reader.read()).value);
+    await readUntil(reader, '"content":"w0"');
     alone.abort();
     await sleep(50);
     await server.models[0].batcher.whenIdle();

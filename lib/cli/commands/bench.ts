@@ -7,11 +7,11 @@ export function register<T>(y: Argv<T>): Argv<T> {
   return y
     .command(
       'bench <what>',
-      'benchmarks that print tables: unmask (naive vs fused), generate (IMR and ED replies/s), train (pipeline vs pre-made batch), tokenizer, ra (retrieval: ms per query, 100k pool)',
+      'benchmarks that print tables: unmask (naive vs fused), generate (IMR and ED replies/s), train (pipeline vs pre-made batch), tokenizer, ra (retrieval: ms per query, 100k pool), serve (chatbert serve under 1-128 concurrent clients, batching on and off; --model DIR)',
       (y) =>
         y
-          .positional('what', { choices: ['unmask', 'generate', 'train', 'tokenizer', 'ra'] as const, demandOption: true })
-          .option('model', { type: 'string', describe: 'ra: a trained RA model directory (default: random DistilBERT-base sizes)' })
+          .positional('what', { choices: ['unmask', 'generate', 'train', 'tokenizer', 'ra', 'serve'] as const, demandOption: true })
+          .option('model', { type: 'string', describe: 'ra: a trained RA model directory (default: random DistilBERT-base sizes); serve: the chat checkpoint to serve (required)' })
           .option('device', { type: 'string', describe: 'cpu or cuda (default: cuda when available)' })
           .option('quick', { type: 'boolean', default: false, describe: 'smaller shapes, for a quick look' })
           .option('config', { type: 'string', default: 'imr_tiny', describe: 'train: the config to time' })
@@ -25,7 +25,10 @@ export function register<T>(y: Argv<T>): Argv<T> {
             // IMR, then ED beside it on the same shapes.
             table = [await (await import('../../bench/generate')).benchGenerate({ device: a.device, quick: a.quick }), await (await import('../../bench/generate-ed')).benchGenerateEd({ device: a.device, quick: a.quick })].join('\n\n');
           else if (a.what === 'train') table = await (await import('../../bench/train')).benchTrain({ config: a.config, steps: a.steps, set: a.set });
-          else if (a.what === 'ra') table = await (await import('../../bench/ra')).benchRa({ device: a.device, quick: a.quick, model: a.model });
+          else if (a.what === 'serve') {
+            if (!a.model) throw new Error('bench serve needs --model DIR (a chat checkpoint)');
+            table = await (await import('../../bench/serve')).benchServe({ model: a.model, device: a.device, quick: a.quick });
+          } else if (a.what === 'ra') table = await (await import('../../bench/ra')).benchRa({ device: a.device, quick: a.quick, model: a.model });
           else {
             const tb = await import('../../bench/tokenizer');
             table = tb.formatBench(tb.benchTokenizer(a.quick ? 20_000 : 200_000));
