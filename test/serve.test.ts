@@ -12,7 +12,7 @@ import { EdChatModel } from '../lib/ed/generate';
 import { EdModel } from '../lib/ed/model';
 import { edSettings } from '../lib/ed/options';
 import { createServer, modelName, type ChatServer, type ServerOptions } from '../lib/serve/server';
-import { ensureDist, trainSmallImr } from './chat-helpers';
+import { RA_PAIRS, ensureDist, trainSmallImr, trainTinyRa } from './chat-helpers';
 import { tinyTokenizer, tmpDir } from './helpers';
 
 const root = path.resolve(__dirname, '..');
@@ -234,6 +234,27 @@ describe('the openai client against IMR, FIB and ED models', () => {
     expect(m).toMatch(/chatbert_replies_per_second \d/);
     expect(m).toMatch(/chatbert_replies_total\{model="run"\} \d+/);
   });
+});
+
+describe('ChatBERT-RA, and a deadline on a real model', () => {
+  test('RA: the reply is a pool candidate; temperature and seed map onto its options', async () => {
+    const { raDir } = await trainTinyRa(tmpDir());
+    const { url } = await start({ models: [`ra=${raDir}`] });
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const pool = RA_PAIRS.flatMap(([, r]) => [r, r.replace(' .', ' !')]);
+    const r = await client.chat.completions.create({ model: 'ra', messages: [{ role: 'user', content: 'do you have a dog ?' }], n: 2, temperature: 0.5, seed: 3 });
+    for (const c of r.choices) expect(pool).toContain(c.message.content);
+    await expect(client.chat.completions.create({ model: 'ra', messages: hello as never, chatbert: { k: 0 } } as never)).rejects.toMatchObject({ status: 400, param: 'chatbert.k' });
+  }, 120_000);
+
+  test('IMR past --timeout-ms: 504, and the batched generation stops', async () => {
+    const { url, server } = await start({ models: [modelDir], timeoutMs: 100 });
+    const res = await post(url, { messages: hello, chatbert: { iterations: 1024, schedule: 'linear', length_mode: 'fixed', remask: 0.5 } });
+    expect(res.status).toBe(504);
+    const t0 = Date.now();
+    await server.models[0].batcher.whenIdle();
+    expect(Date.now() - t0).toBeLessThan(5000); // 1024 iterations would take far longer
+  }, 60_000);
 });
 
 describe('faults', () => {
