@@ -214,11 +214,17 @@ export function createServer(options: ServerOptions): ChatServer {
     const created = Math.floor(Date.now() / 1000);
     const count = tokenCounter(served.model);
     const promptTokens = [...(conversation.persona ?? []), ...conversation.turns].reduce((s, t) => s + count(t), 0);
-    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
+    // max_tokens does not apply to retrieval: its replies are never cut for length
+    const maxTokens = served.model.variant === 'ra' ? undefined : (body.max_completion_tokens ?? body.max_tokens ?? undefined);
     const finishReason = (text: string, stopped: boolean) => (stopped ? 'stop' : maxTokens !== undefined && count(text) >= maxTokens ? 'length' : 'stop');
     const extras = (r: ChatReply) => {
-      const x = r as ChatReply & { template?: string };
-      const e = { ...(x.iterations !== undefined ? { iterations: x.iterations } : {}), ...(x.retrieved !== undefined ? { retrieved: x.retrieved } : {}), ...(x.template !== undefined ? { template: x.template } : {}) };
+      const x = r as ChatReply & { template?: string; alternatives?: unknown };
+      const e = {
+        ...(x.iterations !== undefined ? { iterations: x.iterations } : {}),
+        ...(x.retrieved !== undefined ? { retrieved: x.retrieved } : {}),
+        ...(x.template !== undefined ? { template: x.template } : {}),
+        ...(x.alternatives !== undefined ? { alternatives: x.alternatives } : {}),
+      };
       return Object.keys(e).length ? { chatbert: e } : {};
     };
     const submit = (hooks: MemberHooks) => served!.batcher.submit(conversation, decode, hooks, done.signal);
@@ -301,12 +307,13 @@ export function createServer(options: ServerOptions): ChatServer {
       if (body.stream_options?.include_usage) chunk([], { usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens } });
       if (!res.destroyed) res.end('data: [DONE]\n\n');
     } catch (e) {
+      const gone = done.signal.aborted && !(done.signal.reason instanceof ApiError); // the client left: nobody to tell
       const err = done.signal.aborted && done.signal.reason instanceof ApiError ? done.signal.reason : e instanceof ApiError ? e : new ApiError(500, `internal error: ${(e as Error)?.message ?? e}`, 'server_error');
       if (!res.destroyed) {
         send(err.body);
         res.end();
       }
-      if (err.status >= 500 && err.status !== 504) req.log.error(e);
+      if (!gone && err.status >= 500 && err.status !== 504) req.log.error(e);
     } finally {
       finish();
     }
