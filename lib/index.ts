@@ -59,5 +59,5 @@ export { loadEvalSubject } from './eval/subjects';
 export * as metrics from './eval/metrics';
 export type { NativeInfo, LoadReport, SafetensorsTensor, SafetensorsTensorInfo, SafetensorsDType } from './native';
 export { runtimeInfo } from './native';
-export { createServer, modelName } from './serve';
-export type { ChatServer, ServerOptions, ServeModel, ServedModel } from './serve';
+export { createServer, modelName } from './serve/server';
+export type { ChatServer, ServerOptions, ServeModel, ServedModel } from './serve/server';

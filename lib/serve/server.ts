@@ -9,12 +9,12 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import * as path from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ChatModel, ChatReply } from '../core/chat-model';
 import { GenerationAbortedError, type Conversation } from '../core/conversation';
 import { loadChatModel } from '../chat/load';
 import { Batcher, type MemberHooks } from './batcher';
-import { ServerMetrics } from './metrics';
+import type { ServerMetrics } from './metrics';
 import { ApiError, applyStop, chatCompletionSchema, requestOptions, toConversation, validationParam, type ChatCompletionRequest } from './openai';
 
 /**
@@ -99,11 +99,13 @@ function heldBack(t: string, stop: readonly string[]): number {
 }
 
 export function createServer(options: ServerOptions): ChatServer {
+  // Loaded here, not when the package is: `require('chatbert')` stays quick for those who never serve.
+  const Fastify = (require('fastify') as typeof import('fastify')).default;
+  const metrics: ServerMetrics = new (require('./metrics') as typeof import('./metrics')).ServerMetrics();
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 8080;
   const maxQueue = options.maxQueue ?? 256;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const metrics = new ServerMetrics();
   const models: ServedModel[] = [];
   let state: 'idle' | 'loading' | 'ready' | 'draining' | 'closed' = 'idle';
   let inFlight = 0;
