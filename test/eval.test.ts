@@ -158,4 +158,28 @@ describe('npm run eval', () => {
     const strip = (r: ModelEvalResult) => ({ ...r.metrics, repliesPerSecond: 0 });
     expect(second.report.results.map(strip)).toEqual(first.report.results.map(strip));
   });
+
+  test('the table carries the trivial baselines and the non-word rate; IMR and ED candidate scores are selectable and labelled', async () => {
+    const root = tmpDir();
+    const imrDir = path.join(root, 'imr_test', 'model');
+    await saveTiny(imrDir, imrMeta, 1);
+    const lines: string[] = [];
+    const run = (imrScore: 'pll' | 'slot') => evalCommand({ models: [imrDir], data: 'embedded:validation', n: 8, opt: ['iterations=2'], device: 'cpu', out: path.join(root, imrScore), samples: 2, perplexity: false, imrScore, log: (l) => lines.push(l) });
+    const { report, table } = await run('pll');
+    expect(report.baselines.map((b) => b.model)).toEqual(['baseline:echo', 'baseline:constant', 'baseline:random']);
+    expect(table).toMatch(/\| baseline:echo\s+\| -\s+\|/);
+    expect(table).toMatch(/non-words/);
+    const [echo, constant, random] = report.baselines;
+    // The echo baseline says the last turn back: its replies are the examples' last turns.
+    expect(echo.samples[0].reply).toBe(echo.samples[0].context[echo.samples[0].context.length - 1]);
+    expect(constant.samples.every((s) => s.reply === "i don't know .")).toBe(true);
+    expect(constant.metrics.distinct2).toBeCloseTo(3 / (8 * 3), 6); // "i don't know ." : 3 bigrams each, 3 distinct
+    // Human replies and the corpus's own turns use only words of the training split.
+    expect(random.metrics.nonWordRate).toBe(0);
+    expect(echo.metrics.nonWordRate).toBe(0);
+    expect(report.results[0].metrics.nonWordRate).toBeGreaterThanOrEqual(0);
+    expect(report.results[0].metrics.candidateScoreLabel).toMatch(/pseudo-log-likelihood/);
+    const slot = await run('slot');
+    expect(slot.report.results[0].metrics.candidateScoreLabel).toMatch(/whole slot masked/);
+  });
 });

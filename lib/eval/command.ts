@@ -10,7 +10,8 @@ import { parseOptionAssignment } from '../imr/options';
 import { loadEvalData } from './data';
 import { METRIC_DEFINITIONS, type EvalReport, headline, markdownReport, resultsTable } from './report';
 import { evaluateSubject, checkerRandomBaseline, type ModelEvalResult } from './suite';
-import { loadEvalSubject } from './subjects';
+import { baselineSubjects, type EdCandidateScore, loadEvalSubject } from './subjects';
+import type { ImrCandidateScore } from './imr';
 
 export interface EvalCommandOptions {
   models: string[];
@@ -30,6 +31,14 @@ export interface EvalCommandOptions {
   samples?: number;
   /** Where progress and the table go (default: stdout / stderr). */
   log?: (line: string) => void;
+  /** Add the trivial baselines (echo, constant, random training reply) as rows (default true). */
+  baselines?: boolean;
+  /** IMR's candidate score for hits@1 (default pll). */
+  imrScore?: ImrCandidateScore;
+  /** ED's candidate score for hits@1 (default mean). */
+  edScore?: EdCandidateScore;
+  /** Progress of each model's passes (the CLI draws a bar on a terminal). */
+  onProgress?: (model: string, phase: string, done: number, total: number) => void;
 }
 
 export async function evalCommand(o: EvalCommandOptions): Promise<{ report: EvalReport; table: string; files: { json: string; markdown: string } }> {
@@ -41,13 +50,15 @@ export async function evalCommand(o: EvalCommandOptions): Promise<{ report: Eval
   const data = loadEvalData(o.data, { n: o.n, seed, dataDir: o.dataDir });
   const results: ModelEvalResult[] = [];
   for (const dir of o.models) {
-    const subject = await loadEvalSubject(dir.startsWith('fib:') ? dir : path.resolve(dir), { device: o.device ?? 'auto', imr: imrOptions, batchSize: o.batchSize });
+    const subject = await loadEvalSubject(dir.startsWith('fib:') ? dir : path.resolve(dir), { device: o.device ?? 'auto', imr: imrOptions, batchSize: o.batchSize, imrScore: o.imrScore, edScore: o.edScore });
     try {
-      results.push(await evaluateSubject(subject, data, { batchSize: o.batchSize, perplexity: o.perplexity, samples: o.samples }));
+      results.push(await evaluateSubject(subject, data, { batchSize: o.batchSize, perplexity: o.perplexity, samples: o.samples, onProgress: (phase, done, total) => o.onProgress?.(subject.name, phase, done, total) }));
     } finally {
       subject.dispose();
     }
   }
+  const baselines: ModelEvalResult[] = [];
+  if (o.baselines !== false) for (const b of baselineSubjects(data.training, seed)) baselines.push(await evaluateSubject(b, data, { samples: o.samples }));
   const report: EvalReport = {
     data: data.label,
     n: data.examples.length,
@@ -55,11 +66,13 @@ export async function evalCommand(o: EvalCommandOptions): Promise<{ report: Eval
     seed,
     candidates: { source: data.candidateSource, perExample: data.candidatesPerExample },
     checkerRandomBaseline: checkerRandomBaseline(data, seed),
-    options: { imr: imrOptions },
+    options: { imr: imrOptions, imrScore: o.imrScore ?? 'pll', edScore: o.edScore ?? 'mean' },
     definitions: METRIC_DEFINITIONS,
     results,
+    baselines,
   };
-  const table = resultsTable(results, data);
+  // The baselines are rows of the same table, below the models.
+  const table = resultsTable([...results, ...baselines], data);
   log([headline(report), '', table].join('\n'));
   const out = path.resolve(o.out ?? o.models[0]);
   fs.mkdirSync(out, { recursive: true });

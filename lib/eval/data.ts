@@ -14,6 +14,7 @@ import { loadPersonaChat } from '../data/personachat';
 import type { Example, Split } from '../data/types';
 import { candidateKey } from '../ra/format';
 import { Rng } from '../core/rng';
+import { vocabularyOf } from './metrics';
 
 export interface DataSpec {
   name: 'embedded' | 'dailydialog' | 'personachat' | 'jsonl';
@@ -37,6 +38,29 @@ export interface EvalData {
   available: number;
   candidateSource: 'dataset' | 'random';
   candidatesPerExample: number;
+  /** The training data of the same source (its train split; a jsonl file: itself), for non-words and baselines. */
+  training: TrainingSide;
+}
+
+export interface TrainingSide {
+  /** e.g. "embedded:train" */
+  label: string;
+  /** Every word of its replies, contexts and personas. */
+  vocabulary(): Set<string>;
+  /** Its replies (the random-reply baseline draws from them). */
+  replies(): string[];
+}
+
+function trainingSide(spec: DataSpec, dataDir: string): TrainingSide {
+  const tspec: DataSpec = spec.name === 'jsonl' ? spec : { ...spec, split: 'train' };
+  let examples: Example[] | undefined;
+  const load = () => (examples ??= loadAll(tspec, dataDir));
+  let vocab: Set<string> | undefined;
+  return {
+    label: tspec.name === 'jsonl' ? `jsonl:${tspec.file}` : `${tspec.name}:train`,
+    vocabulary: () => (vocab ??= vocabularyOf(load().flatMap((e) => [e.response, ...e.context, ...(e.persona ?? [])]))),
+    replies: () => load().map((e) => e.response),
+  };
 }
 
 const SPLITS: readonly Split[] = ['train', 'validation', 'test'];
@@ -125,5 +149,6 @@ export function loadEvalData(specText: string, o: { n: number; seed?: number; da
     available: all.length,
     candidateSource: own ? 'dataset' : 'random',
     candidatesPerExample: own ? Math.max(...examples.map((e) => e.candidates.length)) : numCandidates,
+    training: trainingSide(spec, o.dataDir ?? 'data'),
   };
 }

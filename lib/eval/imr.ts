@@ -79,7 +79,6 @@ function slotTargets(model: ImrChatModel, reply: string): { targets: number[]; r
 }
 
 export const IMR_PPPL_LABEL = 'pseudo-perplexity (IMR: each reply token masked in turn, Salazar et al. 2020; not a left-to-right perplexity)';
-export const IMR_CANDIDATE_SCORE_LABEL = 'IMR: sum of log p over the slot (reply + end tokens) with the whole slot masked';
 
 export interface PseudoPerplexityResult {
   /** exp(mean negative log pseudo-likelihood per reply token). */
@@ -99,19 +98,54 @@ export interface PseudoPerplexityResult {
 export async function imrPseudoPerplexity(model: ImrChatModel, examples: readonly Example[], o: { batchSize?: number } = {}): Promise<PseudoPerplexityResult> {
   const tok = model.tokenizer;
   const L = model.meta.maxResponseLength;
-  const batchSize = o.batchSize ?? 64;
-  type Row = { ids: number[]; position: number; target: number };
-  let nll = 0;
-  let tokens = 0;
+  // A grounded model is scored with its hints, as it answers.
+  const hints = await model.hints(examples.map((e) => ({ turns: e.context, persona: e.persona })));
   let truncated = 0;
-  let pending: Row[] = [];
-  const flush = async () => {
-    if (!pending.length) return;
-    const T = Math.max(...pending.map((r) => r.ids.length));
-    const B = pending.length;
+  const rows: MaskedRow[] = [];
+  for (const [n, e] of examples.entries()) {
+    if (tok.encode(e.response).length > L) truncated++;
+    const { targets, replyLength } = slotTargets(model, e.response);
+    rows.push(...pllRows(model, model.contextIds({ turns: e.context, persona: e.persona }, hints?.[n]), targets, replyLength));
+  }
+  const logp = await maskedLogProbs(model, rows, o.batchSize ?? 64);
+  const nll = -logp.reduce((a, b) => a + b, 0);
+  const tokens = logp.length;
+  return { pseudoPerplexity: tokens ? Math.exp(nll / tokens) : NaN, meanNll: tokens ? nll / tokens : NaN, tokens, examples: examples.length, truncated };
+}
+
+/** One forward row: the input ids, the one [MASK]ed position, and the token expected there. */
+interface MaskedRow {
+  ids: number[];
+  position: number;
+  target: number;
+}
+
+/** The rows of a reply's pseudo-log-likelihood: each of its first `count` slot tokens masked in turn, the rest visible. */
+function pllRows(model: ImrChatModel, contextIds: readonly number[], targets: readonly number[], count: number): MaskedRow[] {
+  const tok = model.tokenizer;
+  const L = model.meta.maxResponseLength;
+  const rows: MaskedRow[] = [];
+  for (let i = 0; i < count; i++) {
+    const slot = targets.slice();
+    slot[i] = tok.maskTokenId;
+    const layout = imrInput(contextIds, L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId });
+    layout.ids.splice(layout.slotStart, L, ...slot);
+    rows.push({ ids: layout.ids, position: layout.slotStart + i, target: targets[i] });
+  }
+  return rows;
+}
+
+/** log p(target) of every row, in padded batches of `batchSize` rows. */
+async function maskedLogProbs(model: ImrChatModel, rows: readonly MaskedRow[], batchSize: number): Promise<Float32Array> {
+  const tok = model.tokenizer;
+  const out = new Float32Array(rows.length);
+  for (let start = 0; start < rows.length; start += batchSize) {
+    const chunk = rows.slice(start, start + batchSize);
+    const T = Math.max(...chunk.map((r) => r.ids.length));
+    const B = chunk.length;
     const inputIds = new Int32Array(B * T).fill(tok.padTokenId);
     const attentionMask = new Uint8Array(B * T);
-    pending.forEach((r, b) => {
+    chunk.forEach((r, b) => {
       inputIds.set(r.ids, b * T);
       attentionMask.fill(1, b * T, b * T + r.ids.length);
     });
@@ -120,30 +154,51 @@ export async function imrPseudoPerplexity(model: ImrChatModel, examples: readonl
       attentionMask,
       batch: B,
       seqLen: T,
-      positions: Int32Array.from(pending.map((r, b) => b * T + r.position)),
-      targets: Int32Array.from(pending.map((r) => r.target)),
+      positions: Int32Array.from(chunk.map((r, b) => b * T + r.position)),
+      targets: Int32Array.from(chunk.map((r) => r.target)),
     });
-    for (const x of logp) nll -= x;
-    tokens += B;
-    pending = [];
-  };
-  // A grounded model is scored with its hints, as it answers.
-  const hints = await model.hints(examples.map((e) => ({ turns: e.context, persona: e.persona })));
-  for (const [n, e] of examples.entries()) {
-    const ctx = model.contextIds({ turns: e.context, persona: e.persona }, hints?.[n]);
-    const { targets, replyLength } = slotTargets(model, e.response);
-    if (tok.encode(e.response).length > L) truncated++;
-    for (let i = 0; i < replyLength; i++) {
-      const slot = targets.slice();
-      slot[i] = tok.maskTokenId;
-      const layout = imrInput(ctx, L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId });
-      layout.ids.splice(layout.slotStart, L, ...slot);
-      pending.push({ ids: layout.ids, position: layout.slotStart + i, target: targets[i] });
-      if (pending.length >= batchSize) await flush();
-    }
+    out.set(logp, start);
   }
-  await flush();
-  return { pseudoPerplexity: tokens ? Math.exp(nll / tokens) : NaN, meanNll: tokens ? nll / tokens : NaN, tokens, examples: examples.length, truncated };
+  return out;
+}
+
+export type ImrCandidateScore = 'slot' | 'pll' | 'pll_mean';
+
+export const IMR_CANDIDATE_SCORE_LABELS: Record<ImrCandidateScore, string> = {
+  slot: 'IMR slot score: sum of log p over the slot (reply + end tokens) with the whole slot masked (what the first iteration sees)',
+  pll: 'IMR pseudo-log-likelihood (Salazar et al. 2020): each reply token, and the end token after it, masked in turn with the rest of the slot visible; summed',
+  pll_mean: 'IMR pseudo-log-likelihood per token: as pll, divided by the tokens scored',
+};
+
+/**
+ * Pseudo-log-likelihood scores of candidate replies (hits@1): for each candidate, one forward row
+ * per reply token (and the first end token, which says where the reply stops) with that position
+ * masked and the rest of the candidate's slot visible. Costs (reply length + 1) rows per candidate.
+ */
+export async function imrCandidatePll(model: ImrChatModel, conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[], o: { mean?: boolean; batchSize?: number } = {}): Promise<number[][]> {
+  if (conversations.length !== candidateLists.length) throw new RangeError(`imrCandidatePll: ${conversations.length} conversations but ${candidateLists.length} candidate lists`);
+  const L = model.meta.maxResponseLength;
+  const endToken = model.meta.endMode === 'end_token';
+  const hints = await model.hints(conversations);
+  const rows: MaskedRow[] = [];
+  const counts: number[][] = conversations.map((c, b) => {
+    const ctx = model.contextIds(c, hints?.[b]);
+    return candidateLists[b].map((cand) => {
+      const { targets, replyLength } = slotTargets(model, cand);
+      const count = Math.max(1, Math.min(L, replyLength + (endToken ? 1 : 0)));
+      rows.push(...pllRows(model, ctx, targets, count));
+      return count;
+    });
+  });
+  const logp = await maskedLogProbs(model, rows, o.batchSize ?? 256);
+  let k = 0;
+  return counts.map((list) =>
+    list.map((count) => {
+      let s = 0;
+      for (let i = 0; i < count; i++) s += logp[k++];
+      return o.mean ? s / count : s;
+    }),
+  );
 }
 
 /**

@@ -23,6 +23,30 @@ export function meanWords(texts: readonly string[]): number {
   return texts.length ? texts.reduce((s, t) => s + words(t).filter((w) => /[\p{L}\p{N}]/u.test(w)).length, 0) / texts.length : 0;
 }
 
+/** The words of texts (letters and digits; punctuation left out), for non-word rates. */
+export function vocabularyOf(texts: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const t of texts) for (const w of words(t)) if (/[\p{L}\p{N}]/u.test(w)) out.add(w);
+  return out;
+}
+
+/**
+ * The non-word rate: the share of reply words (word pieces joined: the replies as decoded text)
+ * that never occur as a word in the training data's vocabulary. Invented words ("bitumpy") made of
+ * pieces committed one by one show up here.
+ */
+export function nonWordRate(replies: readonly string[], vocabulary: ReadonlySet<string>): { rate: number; words: number; examples: string[] } {
+  let total = 0;
+  const bad: string[] = [];
+  for (const r of replies)
+    for (const w of words(r)) {
+      if (!/[\p{L}\p{N}]/u.test(w)) continue;
+      total++;
+      if (!vocabulary.has(w)) bad.push(w);
+    }
+  return { rate: total ? bad.length / total : 0, words: total, examples: [...new Set(bad)].slice(0, 10) };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reference-based metrics. BLEU and ROUGE-L tokenise with words() above (lower-cased, punctuation
 // split off as tokens); unigram F1 has its own (ParlAI's) normalisation.

@@ -12,6 +12,8 @@ export const METRIC_DEFINITIONS: Record<string, string> = {
   perplexity: 'per variant, labelled: ED a true teacher-forced perplexity; IMR a masked pseudo-perplexity (each reply token masked in turn); RA has none',
   hits1: 'hits@1: the gold reply scores strictly highest among the example\'s candidates (ties are misses)',
   checker: "embedded corpus only: share of replies the corpus's appropriateness checker accepts",
+  nonWords: 'non-word rate: share of reply words (word pieces joined, punctuation left out) that never occur as a word in the training split of the same data (its replies, contexts and personas)',
+  baselines: 'baseline rows: echo (the last turn repeated), constant (always "i don\'t know ."), random (a training reply drawn at random, seeded): the same examples and metrics, to show what a number is worth',
   replyWords: 'mean words per reply (punctuation not counted)',
   repliesPerSecond: 'replies per second over the whole reply pass, batches included',
 };
@@ -28,12 +30,12 @@ function names(results: readonly ModelEvalResult[]): string[] {
 
 /** One row per model, padded so it reads on a terminal and is still a Markdown table. */
 export function resultsTable(results: readonly ModelEvalResult[], data: EvalData): string {
-  const head = ['model', 'variant', 'BLEU-1', 'BLEU-2', 'BLEU-4', 'ROUGE-L', 'F1', 'distinct-1', 'distinct-2', 'perplexity', `hits@1/${data.candidatesPerExample}`, 'checker ok', 'reply words', 'replies/s'];
+  const head = ['model', 'variant', 'BLEU-1', 'BLEU-2', 'BLEU-4', 'ROUGE-L', 'F1', 'distinct-1', 'distinct-2', 'perplexity', `hits@1/${data.candidatesPerExample}`, 'checker ok', 'non-words', 'reply words', 'replies/s'];
   const display = names(results);
   const rows = results.map((r, i) => {
     const m = r.metrics;
     const ppl = m.perplexity === null ? '-' : `${f(m.perplexity, 2)}${r.variant === 'imr' ? ' (pseudo)' : ''}`;
-    return [display[i], r.variant, f(m.bleu1), f(m.bleu2), f(m.bleu4), f(m.rougeL), f(m.f1), f(m.distinct1), f(m.distinct2), ppl, pct(m.hits1), pct(m.checkerAccuracy), `${f(m.meanReplyWords, 1)} (ref ${f(m.meanReferenceWords, 1)})`, f(m.repliesPerSecond, 1)];
+    return [display[i], r.variant === 'baseline' ? '-' : r.variant, f(m.bleu1), f(m.bleu2), f(m.bleu4), f(m.rougeL), f(m.f1), f(m.distinct1), f(m.distinct2), ppl, pct(m.hits1), pct(m.checkerAccuracy), pct(m.nonWordRate), `${f(m.meanReplyWords, 1)} (ref ${f(m.meanReferenceWords, 1)})`, f(m.repliesPerSecond, 1)];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: string[]) => `| ${cells.map((x, c) => x.padEnd(widths[c])).join(' | ')} |`;
@@ -50,6 +52,8 @@ export interface EvalReport {
   options: Record<string, unknown>;
   definitions: Record<string, string>;
   results: ModelEvalResult[];
+  /** The trivial baselines (echo, constant, random training reply) on the same examples. */
+  baselines: ModelEvalResult[];
 }
 
 export function headline(report: EvalReport): string {
@@ -67,6 +71,7 @@ export function markdownReport(report: EvalReport, data: EvalData, table: string
     ...report.results.flatMap((r, i) => [
       ...(r.metrics.perplexityLabel ? [`- ${display[i]} perplexity: ${r.metrics.perplexityLabel}`] : []),
       ...(r.metrics.candidateScoreLabel ? [`- ${display[i]} candidate score: ${r.metrics.candidateScoreLabel}`] : []),
+      ...(r.metrics.nonWordExamples?.length ? [`- ${display[i]} non-words, e.g.: ${r.metrics.nonWordExamples.join(', ')}`] : []),
     ]),
   ];
   const shown = Math.min(...report.results.map((r) => r.samples.length));

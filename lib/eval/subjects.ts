@@ -14,9 +14,11 @@ import type { RaReplyOptions } from '../ra/options';
 import { FibChatModel } from '../fib/fib';
 import { EdChatModel } from '../ed/generate';
 import { edPerplexity } from '../ed/perplexity';
-import { IMR_CANDIDATE_SCORE_LABEL, IMR_PPPL_LABEL, imrCandidateScores, imrPseudoPerplexity } from './imr';
+import { IMR_CANDIDATE_SCORE_LABELS, IMR_PPPL_LABEL, type ImrCandidateScore, imrCandidatePll, imrCandidateScores, imrPseudoPerplexity } from './imr';
+import type { TrainingSide } from './data';
+import { Rng } from '../core/rng';
 
-export type Variant = 'imr' | 'ra' | 'ed' | 'fib';
+export type Variant = 'imr' | 'ra' | 'ed' | 'fib' | 'baseline';
 
 export interface PerplexityResult {
   value: number;
@@ -44,7 +46,17 @@ export interface SubjectOptions {
   imr?: ImrGenerateOptions;
   ra?: RaReplyOptions;
   batchSize?: number;
+  /** How IMR scores a candidate for hits@1 (default pll). */
+  imrScore?: ImrCandidateScore;
+  /** How ED scores a candidate for hits@1: mean log-likelihood per token (default), or mutual information. */
+  edScore?: EdCandidateScore;
 }
+
+export type EdCandidateScore = 'mean' | 'mi';
+const ED_SCORE_LABELS: Record<EdCandidateScore, string> = {
+  mean: 'ED: mean log-likelihood per token of each candidate',
+  mi: 'ED mutual information: mean log p(reply | context) - mean log p(reply | empty context) per token (Li et al. 2016), which discounts replies likely anywhere',
+};
 
 export function checkpointVariant(dir: string): Variant {
   const cfg = readJsonFile(path.join(dir, 'config.json')) as { chatbert?: { variant?: unknown } };
@@ -87,8 +99,9 @@ export async function loadEvalSubject(dirOrSpec: string, o: SubjectOptions = {})
       variant,
       device: m.device,
       replies: async (convs) => (await m.generate(convs, o.imr ?? {})).map((r) => r.text),
-      scoreCandidates: (convs, lists) => imrCandidateScores(m, convs, lists),
-      candidateScoreLabel: IMR_CANDIDATE_SCORE_LABEL,
+      scoreCandidates: (convs, lists) =>
+        (o.imrScore ?? 'pll') === 'slot' ? imrCandidateScores(m, convs, lists) : imrCandidatePll(m, convs, lists, { mean: o.imrScore === 'pll_mean' }),
+      candidateScoreLabel: IMR_CANDIDATE_SCORE_LABELS[o.imrScore ?? 'pll'],
       perplexity: async (examples) => {
         const r = await imrPseudoPerplexity(m, examples, { batchSize: o.batchSize });
         return { value: r.pseudoPerplexity, label: IMR_PPPL_LABEL, tokens: r.tokens };
@@ -127,12 +140,44 @@ async function loadEdSubject(dir: string, name: string, device: string, o: Subje
     variant: 'ed',
     device: m.device,
     replies: async (convs) => (await m.generate(convs, {})).map((r) => r.text),
-    scoreCandidates: (convs, lists) => m.rankBatch(convs, lists),
-    candidateScoreLabel: 'ED: mean log-likelihood per token of each candidate',
+    scoreCandidates: async (convs, lists) => {
+      const withContext = await m.rankBatch(convs, lists);
+      if ((o.edScore ?? 'mean') === 'mean') return withContext;
+      const alone = await m.rankBatch(convs.map(() => ({ turns: [''] })), lists);
+      return withContext.map((row, i) => row.map((x, j) => x - alone[i][j]));
+    },
+    candidateScoreLabel: ED_SCORE_LABELS[o.edScore ?? 'mean'],
     perplexity: async (examples) => {
       const r = await edPerplexity(m, examples, { batchSize: o.batchSize });
       return { value: r.perplexity, label: 'perplexity (ED: teacher-forced, reply tokens + [EOS])', tokens: r.tokens };
     },
     dispose: () => m.dispose(),
   };
+}
+
+/**
+ * The trivial baselines every evaluation table carries, scored like the models on the same
+ * examples: echo the last turn, a constant reply, a random training reply (seeded).
+ */
+export function baselineSubjects(training: TrainingSide, seed = 0): EvalSubject[] {
+  const make = (name: string, reply: (c: Conversation, i: number) => string): EvalSubject => {
+    let i = 0;
+    return {
+      name,
+      dir: '-',
+      variant: 'baseline',
+      device: '-',
+      replies: async (convs) => convs.map((c) => reply(c, i++)),
+      dispose: () => undefined,
+    };
+  };
+  let pool: string[] | undefined;
+  return [
+    make('baseline:echo', (c) => c.turns[c.turns.length - 1] ?? ''),
+    make('baseline:constant', () => "i don't know ."),
+    make('baseline:random', (_c, i) => {
+      pool ??= training.replies();
+      return pool.length ? pool[new Rng(seed, 0xba5e, i).int(pool.length)] : '';
+    }),
+  ];
 }

@@ -7,7 +7,7 @@
 import { checkResponse, randomResponseBaseline } from '../corpus';
 import type { Conversation } from '../core/conversation';
 import type { EvalData, EvalExample } from './data';
-import { meanHitsAt1, replyMetrics, type ReplyMetrics } from './metrics';
+import { meanHitsAt1, nonWordRate, replyMetrics, type ReplyMetrics } from './metrics';
 import type { EvalSubject, Variant } from './subjects';
 
 export interface ModelEvalResult {
@@ -26,6 +26,9 @@ export interface ModelEvalResult {
     candidateScoreLabel: string | null;
     /** Share of replies the embedded corpus's checker accepts (embedded data only). */
     checkerAccuracy: number | null;
+    /** Share of reply words that never occur in the training data (see nonWordRate); null when it cannot be loaded. */
+    nonWordRate: number | null;
+    nonWordExamples: string[];
     repliesPerSecond: number;
   };
   seconds: { replies: number; candidates: number; perplexity: number };
@@ -76,6 +79,12 @@ export async function evaluateSubject(subject: EvalSubject, data: EvalData, o: S
   const perplexitySeconds = now() - t0;
 
   const checked = ex.every((e) => e.annotation) ? ex.map((e, i) => checkResponse(e, replies[i]).ok) : undefined;
+  let nonWords: ReturnType<typeof nonWordRate> | null = null;
+  try {
+    nonWords = nonWordRate(replies, data.training.vocabulary());
+  } catch {
+    nonWords = null; // the training split is not there (e.g. a data set downloaded without it)
+  }
   const n = o.samples ?? 5;
   return {
     model: subject.name,
@@ -91,6 +100,8 @@ export async function evaluateSubject(subject: EvalSubject, data: EvalData, o: S
       hitsCandidates: data.candidatesPerExample,
       candidateScoreLabel: hits1 === null ? null : (subject.candidateScoreLabel ?? null),
       checkerAccuracy: checked ? checked.filter(Boolean).length / checked.length : null,
+      nonWordRate: nonWords ? nonWords.rate : null,
+      nonWordExamples: nonWords ? nonWords.examples : [],
       repliesPerSecond: ex.length / replySeconds,
     },
     seconds: { replies: replySeconds, candidates: candidateSeconds, perplexity: perplexitySeconds },

@@ -124,6 +124,8 @@ export interface NativeEdTrainer {
 }
 
 export interface TrainAddon {
+  /** Test hook: runs the shared training step on given parameters and gradients (see test/train-step.test.ts). */
+  trainStepCheck(args: Record<string, unknown>): Promise<{ params: Record<string, Float32Array>; steps: { loss: number; gradNorm: number; finite: boolean }[]; optimizerSteps: number[] }>;
   MlmTrainer: new (model: NativeDistilBertModel, options?: MlmTrainerOptions) => NativeMlmTrainer;
   ContrastiveTrainer: new (model: NativeDistilBertModel, options?: ContrastiveTrainerOptions) => NativeContrastiveTrainer;
   EdTrainer: new (model: NativeEdModel, options?: EdTrainerOptions) => NativeEdTrainer;

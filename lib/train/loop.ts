@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import type { ChatBertConfig } from '../config/schema';
+import type { OptimizerOptions } from '../native';
 import { epochBatches } from './batching';
 import { Rng, deriveSeed } from '../core/rng';
 import { OPTIMIZER_FILE, type TrainerState, latestCheckpoint, readTrainerState, resumableCheckpoint, writeCheckpoint, writeDirAtomic } from './checkpoints';
@@ -133,8 +134,10 @@ export interface TaskContext {
 export type TaskFactory<B> = (ctx: TaskContext) => Promise<TrainTask<B>>;
 
 /** The optimizer settings every native trainer takes, from the config's training section. */
-export function optimizerOptions(tc: ChatBertConfig['training']): { weightDecay: number; beta1: number; beta2: number; eps: number; clipNorm: number; bf16: boolean } {
-  return { weightDecay: tc.weight_decay, beta1: tc.adam_beta1, beta2: tc.adam_beta2, eps: tc.adam_eps, clipNorm: tc.clip_norm, bf16: tc.bf16 };
+export function optimizerOptions(tc: ChatBertConfig['training']): OptimizerOptions {
+  // Unset keys stay unset: the addon owns the optimizer's defaults.
+  const o: OptimizerOptions = { weightDecay: tc.weight_decay, beta1: tc.adam_beta1, beta2: tc.adam_beta2, eps: tc.adam_eps, clipNorm: tc.clip_norm, bf16: tc.bf16 };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as OptimizerOptions;
 }
 
 export interface StepLog {

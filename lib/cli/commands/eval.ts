@@ -2,6 +2,26 @@
 import type { Argv } from 'yargs';
 import { evalCommand } from '../../eval/command';
 import { fail } from '../fail';
+import { SingleBar } from 'cli-progress';
+
+/** A progress line per model pass on a terminal (stderr); nothing in logs and pipes. */
+function evalProgress() {
+  if (!process.stderr.isTTY || process.env.TERM === 'dumb') return { update: () => undefined, stop: () => undefined };
+  let bar: SingleBar | undefined;
+  let key = '';
+  return {
+    update: (model: string, phase: string, done: number, total: number) => {
+      if (`${model}/${phase}` !== key) {
+        bar?.stop();
+        key = `${model}/${phase}`;
+        bar = new SingleBar({ format: `${model} ${phase} [{bar}] {value}/{total} {eta_formatted}`, stream: process.stderr, clearOnComplete: true, hideCursor: true });
+        bar.start(total, 0);
+      }
+      bar?.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
 
 /** Adds the command to the CLI. */
 export function register<T>(y: Argv<T>): Argv<T> {
@@ -21,8 +41,12 @@ export function register<T>(y: Argv<T>): Argv<T> {
           .option('n', { type: 'number', default: 500, describe: 'examples (a fixed, seeded sample)' })
           .option('opt', { type: 'string', array: true, nargs: 1, describe: 'generation settings, e.g. --opt lengthMode=free' })
           .option('device', { type: 'string' })
+          .option('baselines', { type: 'boolean', default: true, describe: 'add the trivial baselines as rows: echo, constant, random training reply (--no-baselines leaves them out)' })
+          .option('imr-score', { choices: ['pll', 'pll_mean', 'slot'] as const, default: 'pll' as const, describe: "IMR's candidate score for hits@1: pseudo-log-likelihood (summed or per token) or the one-pass slot score" })
+          .option('ed-score', { choices: ['mean', 'mi'] as const, default: 'mean' as const, describe: "ED's candidate score for hits@1: mean log-likelihood per token, or mutual information with the context" })
           .option('out', { type: 'string', describe: 'directory for eval.json and eval.md (default: the first model directory)' }),
       async (a) => {
+        const progress = evalProgress();
         try {
           await evalCommand({
             models: a.model,
@@ -36,7 +60,12 @@ export function register<T>(y: Argv<T>): Argv<T> {
             batchSize: a['batch-size'],
             perplexity: a.perplexity,
             samples: a.samples,
+            baselines: a.baselines,
+            imrScore: a['imr-score'],
+            edScore: a['ed-score'],
+            onProgress: progress.update,
           });
+          progress.stop();
         } catch (e) {
           fail(e);
         }
