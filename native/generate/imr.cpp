@@ -13,7 +13,7 @@ using torch::indexing::Slice;
 double annealed_temperature(const ImrOptions& o, int64_t i, int64_t n) {
   if (n <= 1) return o.final_temperature;
   double x = static_cast<double>(i) / (n - 1);
-  if (o.anneal == "cosine") x = 0.5 * (1 - std::cos(M_PI * x));
+  if (o.anneal == ImrAnneal::kCosine) x = 0.5 * (1 - std::cos(M_PI * x));
   return o.initial_temperature + (o.final_temperature - o.initial_temperature) * x;
 }
 
@@ -23,12 +23,12 @@ namespace {
 // over the filtered logits, so the unmasking op does the draw.
 torch::Tensor filter_logits(torch::Tensor logits, const ImrOptions& o, double temperature) {
   const float neg_inf = -std::numeric_limits<float>::infinity();
-  if (o.sampling == "top_k") {
+  if (o.sampling == ImrSampling::kTopK) {
     const int64_t k = std::min<int64_t>(o.top_k, logits.size(-1));
     auto kth = std::get<0>(logits.topk(k, -1)).select(-1, k - 1).unsqueeze(-1);
     return logits.masked_fill(logits < kth, neg_inf);
   }
-  if (o.sampling == "top_p") {
+  if (o.sampling == ImrSampling::kTopP) {
     auto sorted = logits.sort(-1, /*descending=*/true);
     auto values = std::get<0>(sorted), order = std::get<1>(sorted);
     auto probs = torch::softmax(values / temperature, -1);
@@ -87,7 +87,7 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
   const bool given_lengths = req.lengths.defined();
   if (given_lengths) {
     content_len = req.lengths.to(dev, torch::kInt64).clamp(1, L);
-  } else if (opt.length_mode == "predict") {
+  } else if (opt.length_mode == ImrLengthMode::kPredict) {
     torch::Tensor cls;
     forward(true, &cls);
     first_forward_done = true;
@@ -100,7 +100,7 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
     }
     content_len = content_len.clamp(std::max<int64_t>(min_len, 1), max_len);
   }
-  if (opt.length_mode != "free" || given_lengths) {
+  if (opt.length_mode != ImrLengthMode::kFree || given_lengths) {
     // Positions past the content are settled before decoding: end tokens (end-token models) or
     // [MASK] left as it was trained (length-head models); either way they are not decoded.
     auto beyond = positions >= content_len.unsqueeze(1);
@@ -121,13 +121,13 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
 
   // Tokens that are never content: end tokens only in free mode, and then not before min_length.
   std::vector<int64_t> banned = {ids.pad, ids.cls, ids.mask, ids.unk};
-  if (opt.length_mode != "free") banned.push_back(ids.sep);
+  if (opt.length_mode != ImrLengthMode::kFree) banned.push_back(ids.sep);
   // Filled in place on the device rather than copied from the host (capturable).
   auto banned_t = torch::empty({static_cast<int64_t>(banned.size())}, req.input_ids.options().dtype(torch::kInt64));
   for (size_t i = 0; i < banned.size(); ++i) banned_t[static_cast<int64_t>(i)].fill_(banned[i]);
   const float neg_inf = -std::numeric_limits<float>::infinity();
 
-  const bool threshold_mode = opt.schedule == "threshold";
+  const bool threshold_mode = opt.schedule == ImrSchedule::kThreshold;
   const int64_t n_iter = threshold_mode ? std::max<int64_t>(opt.iterations, L) : opt.iterations;
   std::vector<torch::Tensor> committed_log;
   std::vector<ops::UnmaskResult> statuses;  // CUDA error flags, read once at the end
@@ -144,15 +144,13 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
     // Bans go into the buffer itself: they hold at every iteration, so writing them again over
     // rows that were not recomputed changes nothing, and no [B, L, V] copy is made.
     logits_buf.index_fill_(2, banned_t, neg_inf);
-    if (opt.length_mode == "free" && min_len > 0) logits_buf.slice(1, 0, min_len).select(2, ids.sep).fill_(neg_inf);
+    if (opt.length_mode == ImrLengthMode::kFree && min_len > 0) logits_buf.slice(1, 0, min_len).select(2, ids.sep).fill_(neg_inf);
     auto logits = filter_logits(logits_buf, opt, temp);
 
     ops::UnmaskOptions args;
     args.temperature = temp;
-    args.choice = opt.sampling == "argmax" ? ops::TokenChoice::kArgmax : ops::TokenChoice::kGumbel;
-    args.confidence = opt.confidence == "margin" ? ops::ConfidenceMeasure::kMargin
-                      : opt.confidence == "neg_entropy" ? ops::ConfidenceMeasure::kNegEntropy
-                                                          : ops::ConfidenceMeasure::kMaxProb;
+    args.choice = opt.sampling == ImrSampling::kArgmax ? ops::TokenChoice::kArgmax : ops::TokenChoice::kGumbel;
+    args.confidence = opt.confidence;
     args.seed = static_cast<uint64_t>(opt.seed);
     args.step = static_cast<uint64_t>(it);
     if (threshold_mode && it < n_iter - 1) {
@@ -162,12 +160,12 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
     } else {
       // The schedule on the device (no host round trip): keep floor(ratio * total) masked.
       const double x = static_cast<double>(it + 1) / opt.iterations;
-      const double remain_ratio = opt.schedule == "linear" ? 1.0 - x : std::cos(M_PI / 2 * x);
+      const double remain_ratio = opt.schedule == ImrSchedule::kLinear ? 1.0 - x : std::cos(M_PI / 2 * x);
       auto remain = (total.to(torch::kFloat64) * remain_ratio + 1e-9).floor().to(torch::kInt64);  // 1e-9: 10 * (1 - 0.8) is 1.999...96
       args.k = torch::where(still > 0, (still - remain).clamp_min(1), torch::zeros_like(still));
     }
     auto before = masked.clone();
-    auto out = opt.impl == "naive" ? ops::unmask_naive(logits, tokens, masked, args) : ops::unmask(logits, tokens, masked, args);
+    auto out = opt.impl == ImrImpl::kNaive ? ops::unmask_naive(logits, tokens, masked, args) : ops::unmask(logits, tokens, masked, args);
     statuses.push_back(out);
     auto newly = before & masked.logical_not();
     token_conf = torch::where(newly, out.confidence, token_conf);
@@ -196,7 +194,7 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
   r.statuses = std::move(statuses);
   r.tokens = tokens;
   r.confidence = token_conf;
-  if (opt.length_mode == "free" && !given_lengths) {
+  if (opt.length_mode == ImrLengthMode::kFree && !given_lengths) {
     // The reply ends at the first end token.
     auto is_end = tokens.eq(ids.sep);
     auto first = torch::where(is_end, positions.expand({B, L}), torch::full_like(tokens, L)).amin(1);
