@@ -5,8 +5,9 @@
 //   schedule             how many positions an iteration commits (k per row, or a threshold)
 //   commit               the unmasking op, and each new token's confidence
 //   remask               Mask-Predict: the least confident earlier commits back to [MASK]
-// On CUDA nothing reads back from the device (but the threshold schedule's end test), so a CUDA
-// graph captures the whole loop.
+// The logits stay in the model's dtype (bf16 models and autocast give bf16, which the op reads
+// directly). On CUDA nothing reads back from the device (but the threshold schedule's end test),
+// so a CUDA graph captures the whole loop.
 #include "generate/imr.h"
 
 #include <cmath>
@@ -41,7 +42,7 @@ struct Decode {
   torch::Tensor ids_t;      // [B, T] the model's input, slot included
   torch::Tensor flat_slot;  // [B*L] positions of the slot tokens in the flattened [B*T] input
   torch::Tensor tokens, masked, token_conf, positions;
-  torch::Tensor logits;       // [B, L, V] float32; rows of committed positions may be stale
+  torch::Tensor logits;       // [B, L, V] in the model's dtype; rows of committed positions may be stale
   torch::Tensor content_len;  // [B]
   torch::Tensor given;        // [B, L] caller-given tokens (never re-masked)
   torch::Tensor total;        // [B] positions to decode
@@ -84,12 +85,12 @@ struct Decode {
     if (cls_state) *cls_state = hidden.select(1, 0);
     auto flat_hidden = hidden.reshape({B * T, -1});
     if (all_positions || dev.is_cuda()) {
-      logits = model->mlm_logits(flat_hidden.index_select(0, flat_slot)).view({B, L, V}).to(torch::kFloat32);
+      logits = model->mlm_logits(flat_hidden.index_select(0, flat_slot)).view({B, L, V});
       return;
     }
     auto rows = masked.reshape({-1}).nonzero().squeeze(1);
     if (rows.numel() == 0) return;
-    auto fresh = model->mlm_logits(flat_hidden.index_select(0, flat_slot.index_select(0, rows))).to(torch::kFloat32);
+    auto fresh = model->mlm_logits(flat_hidden.index_select(0, flat_slot.index_select(0, rows)));
     // Zeros, not garbage, where never computed: the op checks every position for NaN.
     if (!logits.defined()) logits = torch::zeros({B, L, V}, fresh.options());
     logits.view({B * L, V}).index_copy_(0, rows, fresh);
@@ -110,8 +111,9 @@ void decide_lengths(Decode& d) {
   if (d.req.has_length_head && d.model->length_head) {
     len = d.model->length_head->forward(cls).argmax(-1);
   } else {
-    // Expected number of content positions under the end-token distribution of the all-masked slot.
-    auto p_end = torch::softmax(d.logits, -1).select(-1, d.ids.sep);
+    // Expected number of content positions under the end-token distribution of the all-masked
+    // slot (in float32 whatever the logits' dtype).
+    auto p_end = torch::softmax(d.logits, -1, torch::kFloat32).select(-1, d.ids.sep);
     len = (1 - p_end).sum(-1).round().to(torch::kInt64);
   }
   d.content_len = len.clamp(std::max<int64_t>(d.min_len, 1), d.max_len);
@@ -156,7 +158,8 @@ void apply_bans(Decode& d, const torch::Tensor& banned) {
 }
 
 // Top-k / top-p keep part of each distribution; sampling from what is kept is then Gumbel-max
-// over the filtered logits, so the unmasking op does the draw.
+// over the filtered logits, so the unmasking op does the draw. Probabilities in float32 whatever
+// the logits' dtype (bf16 logits widen exactly, so the cut is the float32 one).
 torch::Tensor filter_logits(const torch::Tensor& logits, const ImrOptions& o, double temperature) {
   if (o.sampling == ImrSampling::kTopK) {
     const int64_t k = std::min<int64_t>(o.top_k, logits.size(-1));
@@ -166,7 +169,7 @@ torch::Tensor filter_logits(const torch::Tensor& logits, const ImrOptions& o, do
   if (o.sampling == ImrSampling::kTopP) {
     auto sorted = logits.sort(-1, /*descending=*/true);
     auto values = std::get<0>(sorted), order = std::get<1>(sorted);
-    auto probs = torch::softmax(values / temperature, -1);
+    auto probs = torch::softmax(values.to(torch::kFloat32) / temperature, -1);
     // Drop a token when the tokens ranked above it already hold p: the first one always stays.
     auto drop = (probs.cumsum(-1) - probs) > o.top_p;
     auto dropped = torch::zeros_like(drop).scatter(-1, order, drop);
