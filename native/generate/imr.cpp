@@ -247,8 +247,7 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
 
   const bool threshold_mode = opt.schedule == ImrSchedule::kThreshold;
   const int64_t n_iter = threshold_mode ? std::max<int64_t>(opt.iterations, d.L) : opt.iterations;
-  std::vector<torch::Tensor> committed_log;
-  std::vector<ops::UnmaskResult> statuses;  // CUDA error flags, read once at the end
+  std::vector<torch::Tensor> committed_log, status_log;
   int64_t it = 0;
   for (; it < n_iter; ++it) {
     if (abort_flag && abort_flag->load() != 0) throw std::runtime_error("generation aborted");
@@ -262,7 +261,7 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
     apply_bans(d, banned);
     auto args = schedule(d, it, n_iter, temp, still);
     auto [out, newly] = commit(d, filter_logits(d.logits, opt, temp), args);
-    statuses.push_back(out);
+    if (out.status.defined()) status_log.push_back(out.status);
     committed_log.push_back(out.committed);
     if (opt.remask > 0 && it < opt.iterations - 1) remask(d, it, newly);
     d.write_slot();
@@ -274,13 +273,24 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
   r.confidence = d.token_conf;
   r.lengths = reply_lengths(d);
   r.committed = committed_log.empty() ? torch::zeros({0, d.B}, d.tokens.options()) : torch::stack(committed_log);
-  r.statuses = std::move(statuses);
+  // One flag tensor, so that the host reads every iteration's flag with one copy.
+  if (!status_log.empty()) r.status = torch::stack(status_log);
   return r;
 }
 
 ImrResult imr_finish(const ImrDecodeOutput& out) {
   const int64_t B = out.tokens.size(0), L = out.tokens.size(1);
-  for (const auto& st : out.statuses) ops::check_unmask_status(st, B, L);
+  if (out.status.defined()) {
+    // The one synchronisation: every iteration's flag at once. The first error is reported.
+    auto flags = out.status.to(torch::kCPU).contiguous().view({-1});
+    const int64_t* f = flags.data_ptr<int64_t>();
+    for (int64_t i = 0; i < flags.numel(); ++i) {
+      if (f[i] == -1) continue;
+      ops::UnmaskResult bad;
+      bad.status = flags.narrow(0, i, 1);
+      ops::check_unmask_status(bad, B, L);  // throws with the op's message
+    }
+  }
   ImrResult r;
   r.iterations = out.iterations;
   r.tokens = out.tokens.to(torch::kCPU);

@@ -43,11 +43,12 @@ struct ImrResult {
 };
 
 // What the decoding loop leaves on the device: tokens, lengths, committed [iterations, B],
-// confidence, and the unmasking op's error flags (CUDA) not yet read.
+// confidence, and the unmasking op's error flags not yet read (CUDA: [iterations, 1] int64,
+// -1 = fine; undefined on the CPU, whose op throws at once).
 struct ImrDecodeOutput {
   torch::Tensor tokens, lengths, committed, confidence;
   int64_t iterations = 0;
-  std::vector<ops::UnmaskResult> statuses;
+  torch::Tensor status;
 };
 
 // Called after every iteration with the slot tokens [B, L] and the still-masked flags [B, L].
@@ -62,7 +63,7 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
 ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, const ImrOptions& opt, const ImrSpecialIds& ids,
                            const ImrProgress& progress, const std::atomic<int32_t>* abort_flag);
 
-// Reads the error flags (throws on NaN logits) and copies the outputs to the host.
+// Reads the error flags once (throws on NaN logits) and copies the outputs to the host.
 ImrResult imr_finish(const ImrDecodeOutput& out);
 
 double annealed_temperature(const ImrOptions& o, int64_t i, int64_t n);
