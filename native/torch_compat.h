@@ -70,6 +70,18 @@ inline std::string torch_version() { return TORCH_VERSION; }
 // c10::Error carries a C++ backtrace in what(); users want the message alone.
 inline std::string error_message(const c10::Error& e) { return e.what_without_backtrace(); }
 
+// ---- IMR decoding (generate/): what differs between the versions ----
+// Whether CUDA autocast is on for this thread: a CUDA graph must not capture under it (the casts
+// it caches are freed when autocast ends, while the graph would keep reading them).
+inline bool cuda_autocast_enabled() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  return at::autocast::is_autocast_enabled(at::kCUDA);
+#else
+  return at::autocast::is_enabled();
+#endif
+}
+// ---- end IMR decoding ----
+
 }  // namespace chatbert::compat
 
 // ---- Training step (native/train/step.cpp, native/train/adamw.cpp) ----------------------------

@@ -1,12 +1,13 @@
 // edGenerate(model, request) -> Promise<result>: ChatBERT-ED decoding off the JS thread, with the
 // tokens streamed to a callback as they are produced and an abort flag in shared memory.
+// edOptionSpec() -> the decoding options' table (generate/ed_options.h), which also parses them.
 #include "binding/ed_generate.h"
 
 #include <algorithm>
 #include <atomic>
-#include <set>
 
 #include "binding/ed_model.h"
+#include "binding/option_parse.h"
 #include "binding/streaming_worker.h"
 #include "binding/util.h"
 #include "generate/ed.h"
@@ -82,44 +83,10 @@ class EdWorker : public StreamingWorker<TokenStep> {
   EdResult result_;
 };
 
-const std::set<std::string> kOptionKeys = {"maxLength",         "minLength",        "sampling",     "temperature", "topK",
-                                           "topP",              "numBeams",         "lengthPenalty", "earlyStopping",
-                                           "repetitionPenalty", "noRepeatNgramSize", "seed",         "useCache",    "forceBeamSearch"};
-
 EdGenerateOptions ParseOptions(const Napi::Object& o, int64_t n_positions) {
-  Napi::Env env = o.Env();
-  // A misspelt option would otherwise be ignored silently.
-  auto names = o.GetPropertyNames();
-  for (uint32_t i = 0; i < names.Length(); ++i) {
-    const std::string k = names.Get(i).As<Napi::String>().Utf8Value();
-    if (!kOptionKeys.count(k) && !o.Get(k).IsUndefined()) {
-      std::string known;
-      for (const auto& n : kOptionKeys) known += (known.empty() ? "" : ", ") + n;
-      throw Napi::TypeError::New(env, "unknown generation option '" + k + "' (known: " + known + ")");
-    }
-  }
-  EdGenerateOptions opt;
-  opt.max_length = IntegerOption(o, "maxLength", std::min<int64_t>(opt.max_length, n_positions), 1, n_positions);
-  opt.min_length = IntegerOption(o, "minLength", opt.min_length, 0, n_positions);
-  if (opt.min_length > opt.max_length)
-    throw Napi::RangeError::New(env, "minLength (" + std::to_string(opt.min_length) + ") must be <= maxLength (" + std::to_string(opt.max_length) + ")");
-  opt.sampling = BoolOption(o, "sampling", opt.sampling);
-  opt.temperature = NumberOption(o, "temperature", opt.temperature, 1e-4, 100);
-  opt.top_k = IntegerOption(o, "topK", opt.top_k, 0, 1 << 24);
-  opt.top_p = NumberOption(o, "topP", opt.top_p, 1e-6, 1);
-  opt.num_beams = IntegerOption(o, "numBeams", opt.num_beams, 1, 64);
-  opt.length_penalty = NumberOption(o, "lengthPenalty", opt.length_penalty, -10, 10);
-  opt.early_stopping = BoolOption(o, "earlyStopping", opt.early_stopping);
-  opt.repetition_penalty = NumberOption(o, "repetitionPenalty", opt.repetition_penalty, 1e-3, 100);
-  opt.no_repeat_ngram_size = IntegerOption(o, "noRepeatNgramSize", opt.no_repeat_ngram_size, 0, n_positions);
-  opt.seed = IntegerOption(o, "seed", opt.seed, 0, int64_t(1) << 53);
-  opt.use_cache = BoolOption(o, "useCache", opt.use_cache);
-  opt.force_beam_search = BoolOption(o, "forceBeamSearch", opt.force_beam_search);
-  try {
-    opt.validate(n_positions);
-  } catch (const std::invalid_argument& e) {
-    throw Napi::RangeError::New(env, e.what());
-  }
+  auto opt = ParseOptionObject(o, ed_option_table(), n_positions);
+  const std::string conflict = ed_options_conflict(opt);
+  if (!conflict.empty()) throw Napi::RangeError::New(o.Env(), conflict);
   return opt;
 }
 
@@ -199,6 +166,7 @@ Napi::Value EdLogitsProcessors(const Napi::CallbackInfo& info) {
 
 void InitEdGenerate(Napi::Env env, Napi::Object exports) {
   exports.Set("edGenerate", Napi::Function::New(env, EdGenerate, "edGenerate"));
+  exports.Set("edOptionSpec", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value { return OptionSpecToJs(info.Env(), ed_option_table()); }, "edOptionSpec"));
   exports.Set("edLogitsProcessors", Napi::Function::New(env, EdLogitsProcessors, "edLogitsProcessors"));
 }
 

@@ -1,5 +1,6 @@
 // imrGenerate(model, request) -> Promise<result>: ChatBERT-IMR decoding off the JS thread, with an
 // optional per-iteration callback (the REPL's /steps view) and an abort flag in shared memory.
+// imrOptionSpec() -> the decoding options' table (generate/imr_options.h), which also parses them.
 #include "binding/imr_generate.h"
 
 #include <atomic>
@@ -7,10 +8,12 @@
 
 #include "binding/addon.h"
 #include "binding/distilbert_model.h"
+#include "binding/option_parse.h"
 #include "binding/streaming_worker.h"
 #include "binding/util.h"
 #include "generate/imr.h"
 #include "generate/imr_graph.h"
+#include "generate/imr_options.h"
 
 namespace chatbert::js {
 
@@ -115,42 +118,10 @@ class ImrWorker : public StreamingWorker<Snapshot> {
   ImrResult result_;
 };
 
-template <typename T>
-void OneOf(const Napi::Env& env, const std::string& name, const std::string& v, std::initializer_list<T> allowed) {
-  for (const auto& a : allowed)
-    if (v == a) return;
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-  throw Napi::RangeError::New(env, name + " must be one of " + list + ", got '" + v + "'");
-}
-
 ImrOptions ParseOptions(const Napi::Object& o, int64_t L) {
-  Napi::Env env = o.Env();
-  ImrOptions opt;
-  opt.iterations = IntegerOption(o, "iterations", opt.iterations, 1, 1024);
-  opt.schedule = StringOption(o, "schedule", opt.schedule);
-  OneOf(env, "schedule", opt.schedule, {"linear", "cosine", "threshold"});
-  opt.threshold = NumberOption(o, "threshold", opt.threshold, 0, 1);
-  opt.initial_temperature = NumberOption(o, "initialTemperature", opt.initial_temperature, 1e-4, 100);
-  opt.final_temperature = NumberOption(o, "finalTemperature", opt.final_temperature, 1e-4, 100);
-  opt.anneal = StringOption(o, "anneal", opt.anneal);
-  OneOf(env, "anneal", opt.anneal, {"linear", "cosine"});
-  opt.sampling = StringOption(o, "sampling", opt.sampling);
-  OneOf(env, "sampling", opt.sampling, {"argmax", "gumbel", "top_k", "top_p"});
-  opt.top_k = IntegerOption(o, "topK", opt.top_k, 1, 1 << 24);
-  opt.top_p = NumberOption(o, "topP", opt.top_p, 1e-6, 1);
-  opt.confidence = StringOption(o, "confidence", opt.confidence);
-  OneOf(env, "confidence", opt.confidence, {"max_prob", "margin", "neg_entropy"});
-  opt.remask = NumberOption(o, "remask", opt.remask, 0, 1);
-  opt.length_mode = StringOption(o, "lengthMode", opt.length_mode);
-  OneOf(env, "lengthMode", opt.length_mode, {"predict", "fixed", "free"});
-  opt.max_length = IntegerOption(o, "maxLength", L, 1, L);
-  opt.min_length = IntegerOption(o, "minLength", opt.min_length, 0, L);
-  if (opt.min_length > opt.max_length) throw Napi::RangeError::New(env, "minLength (" + std::to_string(opt.min_length) + ") must be <= maxLength (" + std::to_string(opt.max_length) + ")");
-  opt.impl = StringOption(o, "impl", opt.impl);
-  OneOf(env, "impl", opt.impl, {"fused", "naive"});
-  opt.seed = IntegerOption(o, "seed", opt.seed, 0, int64_t(1) << 53);
-  opt.cuda_graph = BoolOption(o, "cudaGraph", opt.cuda_graph);
+  auto opt = ParseOptionObject(o, imr_option_table(), L);
+  const std::string conflict = imr_options_conflict(opt);
+  if (!conflict.empty()) throw Napi::RangeError::New(o.Env(), conflict);
   return opt;
 }
 
@@ -188,8 +159,9 @@ Napi::Value ImrGenerate(const Napi::CallbackInfo& info) {
     sid.cls = IntegerArg(so.Get("cls"), "specialIds.cls", 0, cfg.vocab_size - 1);
     sid.sep = IntegerArg(so.Get("sep"), "specialIds.sep", 0, cfg.vocab_size - 1);
     sid.mask = IntegerArg(so.Get("mask"), "specialIds.mask", 0, cfg.vocab_size - 1);
-    Napi::Object oo = r.Get("options").IsObject() ? r.Get("options").As<Napi::Object>() : Napi::Object::New(env);
-    auto opt = ParseOptions(oo, L);
+    auto ov = r.Get("options");
+    if (!ov.IsUndefined() && !ov.IsObject()) throw Napi::TypeError::New(env, "options must be an object");
+    auto opt = ParseOptions(ov.IsObject() ? ov.As<Napi::Object>() : Napi::Object::New(env), L);
     const bool end_token_model = BoolOption(r, "endTokenModel", true);
     auto cb = OptionalCallback(r, "onIteration");
     auto abort = OptionalAbortFlag(r);
@@ -214,8 +186,14 @@ Napi::Value ImrGenerate(const Napi::CallbackInfo& info) {
   });
 }
 
+// imrOptionSpec() -> the decoding options' table (binding/option_parse.h describes its shape).
+Napi::Value ImrOptionSpec(const Napi::CallbackInfo& info) { return OptionSpecToJs(info.Env(), imr_option_table()); }
+
 }  // namespace
 
-void InitImrGenerate(Napi::Env env, Napi::Object exports) { exports.Set("imrGenerate", Napi::Function::New(env, ImrGenerate, "imrGenerate")); }
+void InitImrGenerate(Napi::Env env, Napi::Object exports) {
+  exports.Set("imrGenerate", Napi::Function::New(env, ImrGenerate, "imrGenerate"));
+  exports.Set("imrOptionSpec", Napi::Function::New(env, ImrOptionSpec, "imrOptionSpec"));
+}
 
 }  // namespace chatbert::js

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "binding/util.h"
+#include "generate/imr_options.h"
 #include "ops/unmask.h"
 
 namespace chatbert::js {
@@ -150,10 +151,9 @@ StepRequest ParseStep(const Napi::Object& o) {
 
   const std::string choice = EnumOption(o, "choice", "argmax", {"argmax", "gumbel"});
   r.options.choice = choice == "gumbel" ? ops::TokenChoice::kGumbel : ops::TokenChoice::kArgmax;
-  const std::string conf = EnumOption(o, "confidence", "max_prob", {"max_prob", "margin", "neg_entropy"});
-  r.options.confidence = conf == "margin"        ? ops::ConfidenceMeasure::kMargin
-                         : conf == "neg_entropy" ? ops::ConfidenceMeasure::kNegEntropy
-                                                 : ops::ConfidenceMeasure::kMaxProb;
+  // Spelled as IMR's confidence option spells them (generate/imr_options.h).
+  const std::string conf = EnumOption(o, "confidence", kConfidenceValues[0], {kConfidenceValues.begin(), kConfidenceValues.end()});
+  r.options.confidence = static_cast<ops::ConfidenceMeasure>(enum_index(kConfidenceValues, conf));
   r.options.seed = static_cast<uint64_t>(IntegerOption(o, "seed", 0, 0, kMaxSafeInteger));
   r.options.step = static_cast<uint64_t>(IntegerOption(o, "step", 0, 0, kMaxSafeInteger));
   r.naive = EnumOption(o, "impl", "fused", {"naive", "fused"}) == "naive";

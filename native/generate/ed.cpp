@@ -14,27 +14,7 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw std::invalid_argument(message);
-}
-
 }  // namespace
-
-void EdGenerateOptions::validate(int64_t n_positions) const {
-  require(max_length >= 1 && max_length <= n_positions,
-          "max_length must be in [1, " + std::to_string(n_positions) + "] (the decoder's positions), got " + std::to_string(max_length));
-  require(min_length >= 0 && min_length <= max_length,
-          "min_length (" + std::to_string(min_length) + ") must be in [0, max_length = " + std::to_string(max_length) + "]");
-  require(std::isfinite(temperature) && temperature > 0, "temperature must be > 0, got " + std::to_string(temperature));
-  require(top_k >= 0, "top_k must be >= 0 (0 = off), got " + std::to_string(top_k));
-  require(std::isfinite(top_p) && top_p > 0 && top_p <= 1, "top_p must be in (0, 1], got " + std::to_string(top_p));
-  require(num_beams >= 1, "num_beams must be >= 1, got " + std::to_string(num_beams));
-  require(!(sampling && (num_beams > 1 || force_beam_search)),
-          "sampling with num_beams = " + std::to_string(num_beams) + " is not supported: use sampling (num_beams = 1) or beam search (sampling off)");
-  require(std::isfinite(length_penalty), "length_penalty must be finite");
-  require(std::isfinite(repetition_penalty) && repetition_penalty > 0, "repetition_penalty must be > 0, got " + std::to_string(repetition_penalty));
-  require(no_repeat_ngram_size >= 0, "no_repeat_ngram_size must be >= 0 (0 = off), got " + std::to_string(no_repeat_ngram_size));
-}
 
 void apply_repetition_penalty(torch::Tensor& logits, const torch::Tensor& previous, double penalty) {
   if (penalty == 1.0 || previous.size(1) == 0) return;

@@ -13,29 +13,10 @@
 #include <functional>
 #include <vector>
 
+#include "generate/ed_options.h"
 #include "models/ed_decoder.h"
 
 namespace chatbert {
-
-struct EdGenerateOptions {
-  int64_t max_length = 32;
-  int64_t min_length = 0;
-  bool sampling = false;          // false: greedy (num_beams = 1) or beam search
-  double temperature = 1.0;       // sampling only
-  int64_t top_k = 0;              // 0 = off
-  double top_p = 1.0;             // 1 = off
-  int64_t num_beams = 1;
-  double length_penalty = 1.0;    // beam score = sum log p / length ** length_penalty
-  bool early_stopping = false;    // a batch item is done once it has num_beams finished hypotheses
-  double repetition_penalty = 1.0;
-  int64_t no_repeat_ngram_size = 0;
-  int64_t seed = 0;
-  bool use_cache = true;          // false recomputes the decoder prefix every step (the reference)
-  bool force_beam_search = false; // beam-search code path even for num_beams = 1 (its test against greedy)
-
-  // Throws std::invalid_argument naming the offending option. n_positions: the decoder's.
-  void validate(int64_t n_positions) const;
-};
 
 struct EdSpecialIds {
   int64_t bos = 0, eos = 0, pad = 0;

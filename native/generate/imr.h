@@ -9,35 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "generate/imr_options.h"
 #include "models/distilbert.h"
 #include "ops/unmask.h"
 
 namespace chatbert {
-
-struct ImrOptions {
-  int64_t iterations = 10;
-  std::string schedule = "cosine";  // linear | cosine | threshold
-  double threshold = 0.9;           // threshold schedule: commit confidence >= tau (>= 1 per row)
-  double initial_temperature = 1.0;
-  double final_temperature = 0.1;
-  std::string anneal = "linear";     // linear | cosine
-  std::string sampling = "argmax";   // argmax | gumbel | top_k | top_p
-  int64_t top_k = 50;
-  double top_p = 0.9;
-  std::string confidence = "max_prob";  // max_prob | margin | neg_entropy
-  double remask = 0.0;  // Mask-Predict: share of committed tokens returned to [MASK] (decaying to 0)
-  // How the reply's length is decided:
-  //   predict: from the model before decoding (the end-token distribution, or the length head),
-  //            which fixes the slot; end tokens are then banned inside it;
-  //   fixed:   max_length content positions;
-  //   free:    end tokens compete with content at every position (the collapse-prone baseline).
-  std::string length_mode = "predict";
-  int64_t max_length = 0;  // 0 = the slot length
-  int64_t min_length = 1;
-  std::string impl = "fused";  // fused | naive (the unmasking op's reference)
-  int64_t seed = 0;
-  bool cuda_graph = true;  // CUDA: replay small batches from a captured graph (generate/imr_graph.h)
-};
 
 struct ImrSpecialIds {
   int64_t pad, unk, cls, sep, mask;
@@ -67,11 +43,12 @@ struct ImrResult {
 };
 
 // What the decoding loop leaves on the device: tokens, lengths, committed [iterations, B],
-// confidence, and the unmasking op's error flags (CUDA) not yet read.
+// confidence, and the unmasking op's error flags not yet read (CUDA: [iterations, 1] int64,
+// -1 = fine; undefined on the CPU, whose op throws at once).
 struct ImrDecodeOutput {
   torch::Tensor tokens, lengths, committed, confidence;
   int64_t iterations = 0;
-  std::vector<ops::UnmaskResult> statuses;
+  torch::Tensor status;
 };
 
 // Called after every iteration with the slot tokens [B, L] and the still-masked flags [B, L].
@@ -86,7 +63,7 @@ ImrResult imr_generate(DistilBertForMaskedLM& model, const ImrRequest& req, cons
 ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, const ImrOptions& opt, const ImrSpecialIds& ids,
                            const ImrProgress& progress, const std::atomic<int32_t>* abort_flag);
 
-// Reads the error flags (throws on NaN logits) and copies the outputs to the host.
+// Reads the error flags once (throws on NaN logits) and copies the outputs to the host.
 ImrResult imr_finish(const ImrDecodeOutput& out);
 
 double annealed_temperature(const ImrOptions& o, int64_t i, int64_t n);

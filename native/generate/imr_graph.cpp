@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <unordered_set>
@@ -20,8 +21,8 @@ namespace chatbert {
 
 bool ImrGraphCache::applies(const ImrRequest& req, const ImrOptions& opt) {
 #ifdef CHATBERT_WITH_CUDA
-  return opt.cuda_graph && req.input_ids.defined() && req.input_ids.is_cuda() && opt.schedule != "threshold" && opt.impl == "fused" &&
-         req.input_ids.size(0) <= kMaxBatch;
+  return opt.cuda_graph && req.input_ids.defined() && req.input_ids.is_cuda() && opt.schedule != ImrSchedule::kThreshold &&
+         opt.impl == ImrImpl::kFused && req.input_ids.size(0) <= kMaxBatch;
 #else
   (void)req;
   (void)opt;
@@ -37,17 +38,19 @@ namespace {
 // turns of different lengths share a graph.
 constexpr int64_t kLengthBucket = 32;
 
-// Everything a captured graph bakes in: shapes, the options (temperatures, the schedule and the
-// sampling seed become kernel arguments), the request's optional inputs, and the weights' addresses
-// (a model moved or reloaded into new memory must not replay old pointers).
+// Everything a captured graph bakes in: shapes, the options (temperatures and the schedule become
+// kernel arguments), the request's optional inputs, and the weights' addresses (a model moved or
+// reloaded into new memory must not replay old pointers). The seed only where noise is drawn: the
+// op takes it as a kernel argument (argmax draws none, so every seed shares one graph).
 std::string graph_key(DistilBertForMaskedLM& model, const ImrRequest& req, const ImrOptions& o, const ImrSpecialIds& ids, int64_t Tb) {
   std::ostringstream k;
+  auto e = [](auto v) { return static_cast<int>(v); };
   k << req.input_ids.size(0) << 'x' << Tb << " L" << req.slot_length << " dev" << req.input_ids.device().index() << " mask"
     << req.attention_mask.scalar_type() << " lh" << req.has_length_head << " et" << req.end_token_model << " fx" << req.fixed_tokens.defined()
-    << " ln" << req.lengths.defined() << " | " << o.iterations << ' ' << o.schedule << ' ' << o.initial_temperature << ' ' << o.final_temperature
-    << ' ' << o.anneal << ' ' << o.sampling << ' ' << o.top_k << ' ' << o.top_p << ' ' << o.confidence << ' ' << o.remask << ' ' << o.length_mode
-    << ' ' << o.max_length << ' ' << o.min_length << ' ' << o.seed << " | " << ids.pad << ',' << ids.unk << ',' << ids.cls << ',' << ids.sep << ','
-    << ids.mask << " | w";
+    << " ln" << req.lengths.defined() << " | " << o.iterations << ' ' << e(o.schedule) << ' ' << o.initial_temperature << ' ' << o.final_temperature
+    << ' ' << e(o.anneal) << ' ' << e(o.sampling) << ' ' << o.top_k << ' ' << o.top_p << ' ' << e(o.confidence) << ' ' << o.remask << ' '
+    << e(o.length_mode) << ' ' << o.max_length << ' ' << o.min_length << ' ' << (o.sampling == ImrSampling::kArgmax ? int64_t(-1) : o.seed)
+    << " | " << ids.pad << ',' << ids.unk << ',' << ids.cls << ',' << ids.sep << ',' << ids.mask << " | w";
   size_t h = 1469598103934665603ull;
   for (const auto& p : model->parameters()) {
     h = (h ^ reinterpret_cast<uintptr_t>(p.data_ptr())) * 1099511628211ull;
@@ -106,6 +109,12 @@ void ImrGraphCache::clear() {
 std::optional<ImrResult> ImrGraphCache::generate(DistilBertForMaskedLM& model, const ImrRequest& req, const ImrOptions& opt, const ImrSpecialIds& ids,
                                                  const std::atomic<int32_t>* abort_flag) {
   if (!applies(req, opt)) return std::nullopt;
+  if (compat::cuda_autocast_enabled()) {
+    // Autocast's cached casts would be freed under a captured graph: decode eagerly instead.
+    static std::once_flag said;
+    std::call_once(said, [] { std::fprintf(stderr, "chatbert: CUDA autocast is on: IMR decodes eagerly, without CUDA graphs\n"); });
+    return std::nullopt;
+  }
   torch::InferenceMode inference;
   const auto dev = req.input_ids.device();
   c10::cuda::CUDAGuard device_guard(dev);

@@ -1,0 +1,67 @@
+// ChatBERT-IMR's decoding options, said once: the struct's initialisers are the defaults, and
+// imr_option_table() gives each option's JS name, range, allowed values and doc (see
+// generate/option_table.h). String-valued options are enums here, spelled in one list each.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "generate/option_table.h"
+#include "ops/unmask.h"
+
+namespace chatbert {
+
+// How many positions each iteration commits.
+enum class ImrSchedule { kLinear, kCosine, kThreshold };
+inline const std::vector<const char*> kImrScheduleValues = {"linear", "cosine", "threshold"};
+
+// The temperature's path from initial to final.
+enum class ImrAnneal { kLinear, kCosine };
+inline const std::vector<const char*> kImrAnnealValues = {"linear", "cosine"};
+
+// Token choice: top_k / top_p filter the logits and then sample (Gumbel-max in the op).
+enum class ImrSampling { kArgmax, kGumbel, kTopK, kTopP };
+inline const std::vector<const char*> kImrSamplingValues = {"argmax", "gumbel", "top_k", "top_p"};
+
+// The op's own enum, in its order (ops::ConfidenceMeasure).
+inline const std::vector<const char*> kConfidenceValues = {"max_prob", "margin", "neg_entropy"};
+
+// How the reply's length is decided:
+//   predict: from the model before decoding (the end-token distribution, or the length head),
+//            which fixes the slot; end tokens are then banned inside it;
+//   fixed:   max_length content positions;
+//   free:    end tokens compete with content at every position (the collapse-prone baseline).
+enum class ImrLengthMode { kPredict, kFixed, kFree };
+inline const std::vector<const char*> kImrLengthModeValues = {"predict", "fixed", "free"};
+
+// The unmasking op: fused, or the naive reference.
+enum class ImrImpl { kFused, kNaive };
+inline const std::vector<const char*> kImrImplValues = {"fused", "naive"};
+
+struct ImrOptions {
+  int64_t iterations = 10;
+  ImrSchedule schedule = ImrSchedule::kCosine;
+  double threshold = 0.9;  // threshold schedule: commit confidence >= tau (>= 1 per row)
+  double initial_temperature = 1.0;
+  double final_temperature = 0.1;
+  ImrAnneal anneal = ImrAnneal::kLinear;
+  ImrSampling sampling = ImrSampling::kArgmax;
+  int64_t top_k = 50;
+  double top_p = 0.9;
+  ops::ConfidenceMeasure confidence = ops::ConfidenceMeasure::kMaxProb;
+  double remask = 0.0;  // Mask-Predict: share of committed tokens returned to [MASK] (decaying to 0)
+  ImrLengthMode length_mode = ImrLengthMode::kPredict;
+  int64_t max_length = 0;  // 0 = the slot length
+  int64_t min_length = 1;
+  ImrImpl impl = ImrImpl::kFused;
+  int64_t seed = 0;
+  bool cuda_graph = true;  // CUDA: replay small batches from a captured graph (generate/imr_graph.h)
+};
+
+// Every option; the limit of maxLength and minLength is the slot length.
+const OptionTable<ImrOptions>& imr_option_table();
+
+// What no single option's range catches (minLength <= maxLength); "" when the options go together.
+std::string imr_options_conflict(const ImrOptions& o);
+
+}  // namespace chatbert
