@@ -128,4 +128,13 @@ describe('--resume', () => {
       .map((r) => r.step);
     expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
   }, 60_000);
+
+  test('when no checkpoint is intact, --resume refuses instead of starting over', async () => {
+    const dir = tmpDir();
+    const runDir = path.join(dir, 'run');
+    const cfg = config(dir, { max_steps: 2, checkpoint_every: 1 });
+    await train(cfg, runDir);
+    for (const ck of listCheckpoints(runDir)) fs.rmSync(path.join(ck, 'optimizer.safetensors'));
+    await expect(train(cfg, runDir, { resume: true })).rejects.toThrow(/--resume: none of the 2 checkpoints in .* is intact/);
+  }, 60_000);
 });

@@ -97,6 +97,9 @@ export function resumableCheckpoint(runDir: string, log: (message: string) => vo
     }
     log(`skipping the damaged checkpoint ${all[i]}: ${why}`);
   }
+  // Every checkpoint is damaged: starting over would silently discard the run; say so instead.
+  if (all.length > 0)
+    throw new Error(`--resume: none of the ${all.length} checkpoints in ${path.join(runDir, CHECKPOINTS)} is intact (see above); train anew without --resume, or in another --run-dir`);
   return undefined;
 }
 
