@@ -4,10 +4,20 @@
 // "bf16 logits go to the unmasking op as they are": bf16 logits commit what their float32
 // widening commits, at the op and over a whole generation.
 import { native } from '../lib/native';
-import { DistilBertMLM } from '../lib/model';
-import { DEFAULT_GENERATE_OPTIONS } from '../lib/imr/generate';
-import { ED_OPTION_KEYS, edDefaults } from '../lib/chat/ed-options';
-import { imrInput } from '../lib/imr/format';
+import { DistilBertMLM } from '../lib/distilbert';
+import { imrInput } from '../lib/input/format';
+import { imrSettings } from '../lib/imr/options';
+import { edSettings } from '../lib/ed/options';
+
+// The defaults the README documents (its generation-options table) and ED's Hugging Face ones.
+const DEFAULT_GENERATE_OPTIONS = {
+  iterations: 10, schedule: 'cosine', threshold: 0.9, initialTemperature: 1.0, finalTemperature: 0.1, anneal: 'linear', sampling: 'argmax', topK: 50,
+  topP: 0.9, confidence: 'max_prob', remask: 0, lengthMode: 'predict', minLength: 1, impl: 'fused', seed: 0, cudaGraph: true,
+};
+const ED_OPTION_KEYS = ['temperature', 'topK', 'topP', 'numBeams', 'lengthPenalty', 'earlyStopping', 'repetitionPenalty', 'noRepeatNgramSize', 'minLength', 'maxLength', 'seed', 'sampling', 'useCache'];
+const edDefaults = (maxLength: number): Record<string, unknown> => ({
+  temperature: 1, topK: 0, topP: 1, numBeams: 1, lengthPenalty: 1, earlyStopping: false, repetitionPenalty: 1, noRepeatNgramSize: 0, minLength: 0, maxLength, seed: 0, sampling: false, useCache: true,
+});
 import { tinyConfig, tinyTokenizer } from './helpers';
 
 interface OptionSpec {
@@ -21,7 +31,6 @@ interface OptionSpec {
   doc: string;
   internal?: boolean;
 }
-// Untyped until lib/native.ts declares the spec functions.
 const addon = native as unknown as { imrOptionSpec(): OptionSpec[]; edOptionSpec(): OptionSpec[] };
 
 const IMR_NAMES = [
@@ -66,6 +75,11 @@ describe('option spec', () => {
     // Fresh data each call: a caller may not change the next caller's table.
     byName.iterations.max = 5;
     expect(addon.imrOptionSpec()[0].max).toBe(1024);
+    // The TypeScript settings (/set, /show, the server) are this table.
+    expect(imrSettings.keys).toEqual(IMR_NAMES);
+    expect(imrSettings.defaults()).toEqual(DEFAULT_GENERATE_OPTIONS);
+    expect(edSettings(24).defaults()).toEqual(edDefaults(24));
+    expect([...edSettings(24).keys].sort()).toEqual([...ED_OPTION_KEYS].sort());
   });
 
   test('edOptionSpec lists the ED options (forceBeamSearch as internal), with the documented defaults', () => {

@@ -16,8 +16,12 @@ export interface OptionSpec {
   max?: number;
   /** min is excluded (e.g. a temperature > 0). */
   minExclusive?: boolean;
+  /** The maximum is the model's (its reply slot, its decoder positions): checked by the addon. */
+  maxFrom?: 'slotLength' | 'decoderPositions';
   values?: readonly string[];
   doc?: string;
+  /** A testing hook, not a user setting. */
+  internal?: boolean;
 }
 
 export const snakeCase = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -76,7 +80,7 @@ export interface SettingsOptions<O> {
 /** Settings over an option table; the table is read on first use (the addon loads then). */
 export function settingsFromSpec<O extends object>(table: () => readonly OptionSpec[], so: SettingsOptions<O> = {}): Settings<O> & { spec(): readonly OptionSpec[]; defaults(): Partial<O> } {
   let cache: readonly OptionSpec[] | undefined;
-  const spec = () => (cache ??= table());
+  const spec = () => (cache ??= table().filter((o) => !o.internal));
   const byName = (k: string) => spec().find((o) => o.name === k);
   const known = () => spec().map((o) => snakeCase(o.name)).join(', ');
   const unknown = (raw: string) => new Error(`unknown setting '${raw}'${so.what ? ` ${so.what}` : ''} (known: ${known()})`);

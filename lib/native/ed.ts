@@ -1,5 +1,6 @@
 /** ChatBERT-ED in the addon (native/binding/{ed_model,ed_generate}.cpp): the encoder-decoder, its decoding loop. */
 import type { DistilBertNativeConfig, LoadReport, NativeTokenBatch } from './model';
+import type { OptionSpec } from '../core/settings';
 
 /**
  * Decoding options, Hugging Face's generate() semantics; every one has a default and is validated
@@ -9,28 +10,28 @@ import type { DistilBertNativeConfig, LoadReport, NativeTokenBatch } from './mod
 export interface EdGenerateOptions {
   /** At most this many reply tokens (default: the max_response_length the model was trained with). */
   maxLength?: number;
-  /** No [EOS] before this many reply tokens (default 0). */
+  /** No [EOS] before this many reply tokens. */
   minLength?: number;
-  /** Sample instead of taking the most likely token (default false: greedy, or beam search with numBeams > 1). */
+  /** Sample instead of taking the most likely token. */
   sampling?: boolean;
-  /** Sampling temperature (default 1). */
+  /** Sampling temperature. */
   temperature?: number;
-  /** Sample among the k most likely tokens (default 0 = off). */
+  /** Sample among the k most likely tokens. */
   topK?: number;
-  /** Sample among the most likely tokens holding probability p (default 1 = off). */
+  /** Sample among the most likely tokens holding probability p. */
   topP?: number;
-  /** Beam search with this many beams (default 1 = off). */
+  /** Beam search with this many beams. */
   numBeams?: number;
-  /** Beam score = sum of log-probabilities / length ** lengthPenalty (default 1; > 1 favours longer replies). */
+  /** Beam score = sum of log-probabilities / length ** lengthPenalty. */
   lengthPenalty?: number;
-  /** Stop a beam search as soon as numBeams replies are finished (default false). */
+  /** Stop a beam search as soon as numBeams replies are finished. */
   earlyStopping?: boolean;
   /** > 1 discourages tokens already in the reply (CTRL; default 1 = off). */
   repetitionPenalty?: number;
-  /** No n-gram of this size occurs twice in a reply (default 0 = off). */
+  /** No n-gram of this size occurs twice in a reply. */
   noRepeatNgramSize?: number;
   seed?: number;
-  /** Key/value cache for the decoder's self-attention (default true; false is the slow reference). */
+  /** Key/value cache for the decoder's self-attention. */
   useCache?: boolean;
 }
 
@@ -107,6 +108,8 @@ export interface EdGenerateResult {
 }
 
 export interface EdAddon {
+  /** The decoding options' table (native/generate/*_options.cpp): names, defaults, ranges, values, docs. */
+  edOptionSpec(): OptionSpec[];
   EdModel: NativeEdModelClass;
   edGenerate(model: NativeEdModel, request: EdGenerateRequest): Promise<EdGenerateResult>;
   /** The repetition penalty and no-repeat n-gram processors on a copy of [rows, vocab] logits (tests). */

@@ -1,24 +1,25 @@
 /** ChatBERT-IMR decoding in the addon (native/binding/imr_generate.cpp, native/generate/imr.cpp). */
 import type { NativeDistilBertModel } from './model';
+import type { OptionSpec } from '../core/settings';
 
 /** Decoding options; every one has a default and is validated natively (a bad value rejects with a message naming it). */
 export interface ImrGenerateOptions {
-  /** Refinement iterations (default 10). */
+  /** Refinement iterations. */
   iterations?: number;
   /** How many positions are committed after each iteration: linear, cosine (default), or every position with confidence >= threshold. */
   schedule?: 'linear' | 'cosine' | 'threshold';
   threshold?: number;
-  /** Temperature annealed from initialTemperature (default 1.0) to finalTemperature (default 0.1). */
+  /** Temperature annealed from initialTemperature to finalTemperature. */
   initialTemperature?: number;
   finalTemperature?: number;
   anneal?: 'linear' | 'cosine';
-  /** Token choice (default argmax). */
+  /** Token choice. */
   sampling?: 'argmax' | 'gumbel' | 'top_k' | 'top_p';
   topK?: number;
   topP?: number;
-  /** Confidence measure (default max_prob). */
+  /** Confidence measure. */
   confidence?: 'max_prob' | 'margin' | 'neg_entropy';
-  /** Mask-Predict re-masking: share of committed tokens returned to [MASK], decaying to 0 (default 0). */
+  /** Mask-Predict re-masking: share of committed tokens returned to [MASK], decaying to 0. */
   remask?: number;
   /** Reply length: predicted by the model before decoding (default), fixed at maxLength, or free (end tokens compete). */
   lengthMode?: 'predict' | 'fixed' | 'free';
@@ -29,7 +30,7 @@ export interface ImrGenerateOptions {
   seed?: number;
   /**
    * CUDA: replay the decoding loop of small batches (up to 8) from a CUDA graph captured on the
-   * first request of each shape (default true). No effect on the CPU, with onIteration, with the
+   * first request of each shape. No effect on the CPU, with onIteration, with the
    * threshold schedule, or with impl naive.
    */
   cudaGraph?: boolean;
@@ -67,5 +68,7 @@ export interface ImrNativeResult {
 }
 
 export interface ImrAddon {
+  /** The decoding options' table (native/generate/*_options.cpp): names, defaults, ranges, values, docs. */
+  imrOptionSpec(): OptionSpec[];
   imrGenerate(model: NativeDistilBertModel, request: ImrNativeRequest): Promise<ImrNativeResult>;
 }
