@@ -346,6 +346,52 @@ function suite(device: Device) {
     expect(stats.nearTies).toBeLessThanOrEqual(1);
   });
 
+  t(name(`${device}: skipping the Gumbel draws that cannot win changes no sample (top-k filtered, wide, at the bound)`), async () => {
+    // The fused implementations draw noise only where fadd(z, max noise) can reach the winner's
+    // lower bound (ops/unmask_cuda.h, gumbel_cannot_win); the naive reference draws everywhere.
+    const rng = new Rng(1664, device === 'cpu' ? 0 : 1);
+    const stats: Stats = { nearTies: 0 };
+    const problems: string[] = [];
+    const V = 30522, B = 2, L = 4;
+    const span = 16.6355324 + 2.81154084; // kGumbelMax - kGumbelMin
+    for (let i = 0; i < 9; i++) {
+      const dtype: DType = i % 2 ? 'bfloat16' : 'float32';
+      const x = new Float32Array(B * L * V);
+      let kind: string;
+      for (let p = 0; p < B * L; p++) {
+        const row = x.subarray(p * V, (p + 1) * V);
+        if (i < 3) {
+          kind = 'top-k filtered (40 finite, the rest -inf)';
+          row.fill(-Infinity);
+          for (let r = 0; r < 40; r++) row[rng.int(V)] = gauss(rng) * 2;
+        } else if (i < 6) {
+          kind = 'wide (most logits cannot win)';
+          for (let v = 0; v < V; v++) row[v] = gauss(rng) * 8;
+        } else {
+          kind = 'at the bound (logits within 1e-3 of max - span)';
+          const M = 5;
+          for (let v = 0; v < V; v++) row[v] = M - span + (rng.next() - 0.5) * 2e-3;
+          row[rng.int(V)] = M;
+          row[rng.int(V)] = M - 0.5 - 0.75 * p; // a runner-up: distinct confidences, no commit near-ties
+        }
+      }
+      const c = makeCase(B, L, V, dtype === 'bfloat16' ? roundBf16(x) : x, {
+        dtype,
+        choice: 'gumbel',
+        confidence: MEASURES[i % 3],
+        temperature: i >= 6 ? 1 : rng.pick([0.5, 1, 2]),
+        seed: 1 + rng.int(1000),
+        step: rng.int(100),
+        k: Int32Array.from([2, 1]),
+      });
+      c.label = `gumbel skip case ${i}: ${kind!} ${dtype} ${c.confidence} T=${c.temperature}`;
+      const [ref, got] = await Promise.all([run(c, 'naive', device), run(c, 'fused', device)]);
+      problems.push(...compare(c, ref, got, TOL[c.dtype], stats, c.label));
+    }
+    expect(problems).toEqual([]);
+    expect(stats.nearTies).toBeLessThanOrEqual(1);
+  });
+
   if (device === 'cuda') {
     t(name('cuda: wide rows (L up to 1024) and many positions'), async () => {
       const rng = new Rng(1024);

@@ -3,21 +3,37 @@
 // Plan. Positions (b, l) are independent until the selection, so at::parallel_for splits the
 // B*L positions over the intra-op threads and each position is one pass over its V logits, read
 // once from memory, in chunks of kChunk values that stay in L1:
-//   A. load a vector of logits (bfloat16 widened exactly), z = logit * (1/T); keep z in the
-//      chunk buffer; update per-lane running max / first argmax / second max / NaN flag, and for
-//      Gumbel sampling the per-lane max of z + g (g from ops/unmask_cuda.h, same bits as the GPU);
+//   A. load a vector of logits (bfloat16 widened exactly in registers: zero-extend, shift),
+//      z = logit * (1/T); keep z in the chunk buffer; update the per-lane chunk max and NaN flag,
+//      and for the margin only the per-lane max / second max (the multiset's top two). No index
+//      is tracked per element: when the chunk's max beats the running max M (a few times per
+//      position), one scan of the L1 buffer finds its first index — an equal max in an earlier
+//      chunk keeps the earlier index, so "first argmax" holds.
+//   G. Gumbel sampling only: the noise is drawn only where it can matter. With the bound
+//      Y = max(fadd(M, kGumbelMin), best z + g so far), a logit with fadd(z, kGumbelMax) < Y is
+//      strictly beaten whatever its draw (ops/unmask_cuda.h: gumbel_cannot_win), and so is -inf
+//      (what top-k / top-p filtering leaves). A chunk whose max cannot win is skipped whole;
+//      otherwise a vector of VW logits with any candidate gets the noise for all its lanes,
+//      computed in vector registers with the same + and * as the scalar noise (no FMA), so every
+//      draw is bit-identical to the naive reference and the GPU. Skipped lanes' y is strictly
+//      below the final best, so the sample is exactly the one the full computation gives.
 //   B. the chunk's max M is known: rescale the running sums (online softmax: S *= e^(M_old-M))
 //      and add e^(z-M) (and e^(z-M) * (z-M) for the entropy) from the L1 buffer.
 // No [B, L, V] temporary exists; the only per-position storage is a 4 KiB stack buffer. The
 // inner loops use GCC/Clang vector extensions, written once for VW-lane vectors and compiled
-// twice: VW = 4 (one SSE / NEON register; the portable baseline) and VW = 8 (AVX2, chosen at run
-// time on x86-64, without FMA so that every operation rounds as in the baseline and on the GPU).
-// Two independent state vectors per step shorten the dependency chains. exp is a branch-free
-// Cephes polynomial; special values (-inf, +inf, NaN) are handled with selects, not branches.
-// The selection (top-k per row over L) is then serial and cheap.
+// three times: VW = 4 (one SSE / NEON register; the portable baseline), VW = 8 (AVX2) and
+// VW = 16 (AVX-512F), the widest the CPU has chosen at run time, all without FMA so that every
+// operation rounds as in the baseline and on the GPU. Two independent state vectors per step
+// shorten the dependency chains. exp is a branch-free Cephes polynomial; special values (-inf,
+// +inf, NaN) are handled with selects, not branches. The selection (top-k per row over L) is then
+// serial and cheap.
 #include "ops/unmask.h"
 
 #include <ATen/Parallel.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -36,14 +52,15 @@ namespace {
 
 using namespace unmask_detail;
 
-constexpr int kChunk = 1024;  // floats per L1 chunk (a multiple of every lane count below)
+constexpr int kChunk = 1024;  // floats per L1 chunk (a multiple of every step below)
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kExpFloor = -87.0f;  // exp(-87) is still a normal float; below, exp counts as 0
 
 #define CB_INLINE inline __attribute__((always_inline))
 
 // Vectors of VW lanes (GCC/Clang vector extensions): VW = 4 is one SSE / NEON register, VW = 8
-// one AVX2 register. The code is written once and compiled for both (see all_positions).
+// one AVX2 register, VW = 16 one AVX-512 register. The code is written once and compiled for
+// each (see all_positions).
 template <int VW>
 struct SimdTypes;
 template <>
@@ -60,6 +77,13 @@ struct SimdTypes<8> {
   typedef uint32_t u __attribute__((vector_size(32)));
   typedef uint16_t h __attribute__((vector_size(16)));
 };
+template <>
+struct SimdTypes<16> {
+  typedef float f __attribute__((vector_size(64)));
+  typedef int32_t i __attribute__((vector_size(64)));
+  typedef uint32_t u __attribute__((vector_size(64)));
+  typedef uint16_t h __attribute__((vector_size(32)));
+};
 
 template <int VW>
 struct Simd {
@@ -70,6 +94,7 @@ struct Simd {
 
   static CB_INLINE f splat(float x) { return f{} + x; }
   static CB_INLINE i splati(int32_t x) { return i{} + x; }
+  static CB_INLINE u splatu(uint32_t x) { return u{} + x; }
   static CB_INLINE i iota() {
     i v{};
     for (int j = 0; j < VW; ++j) v[j] = j;
@@ -85,6 +110,13 @@ struct Simd {
     std::memcpy(&b, p, sizeof(b));
     const u w = __builtin_convertvector(b, u) << 16;
     return (f)w;
+  }
+  static CB_INLINE void store(float* p, const f& v) { std::memcpy(p, &v, sizeof(v)); }
+  static CB_INLINE f max(const f& a, const f& b) { return a > b ? a : b; }  // one maxps
+  static CB_INLINE float hmax(const f& v) {
+    float m = v[0];
+    for (int j = 1; j < VW; ++j) m = v[j] > m ? v[j] : m;
+    return m;
   }
   // e^x for x in [kExpFloor, 0] (Cephes expf: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial;
   // n by the round-to-nearest magic constant, 2^n built in the exponent bits). ~2 ulp.
@@ -106,7 +138,87 @@ struct Simd {
     const i scale = (n + 127) << 23;
     return y * (f)scale;
   }
+
+  // A product rounded to float before it meets an add. GCC contracts a * b + c into an FMA by
+  // default wherever the target has one (AVX-512F does), which would change the noise's bits;
+  // an empty asm on the product forbids the fusion. Elsewhere (exp, sums) FMA is welcome.
+  static CB_INLINE f rmul(const f& a, const f& b) {
+    f p = a * b;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    asm("" : "+v"(p));
+#elif defined(__GNUC__) && defined(__aarch64__)
+    asm("" : "+w"(p));
+#endif
+    return p;
+  }
+  static CB_INLINE f rmul(const f& a, float b) { return rmul(a, splat(b)); }
+
+  // The Gumbel noise of ops/unmask_cuda.h lane by lane: the same integer operations and the same
+  // float + and * in the same order, each rounded (rmul), hence the same bits.
+  static CB_INLINE u fmix32(const u& in) {
+    u x = in;
+    x ^= x >> 16;
+    x *= 0x85EBCA6Bu;
+    x ^= x >> 13;
+    x *= 0xC2B2AE35u;
+    x ^= x >> 16;
+    return x;
+  }
+  static CB_INLINE f log_positive(const f& x) {
+    u ix = (u)x;
+    ix += 0x3F800000u - 0x3F3504F3u;
+    const i k = (i)(ix >> 23) - 0x7F;
+    ix = (ix & 0x007FFFFFu) + 0x3F3504F3u;
+    const f m = (f)ix - 1.0f;
+    const f z = m * m;
+    f y = splat(7.0376836292E-2f);
+    y = rmul(y, m) + -1.1514610310E-1f;
+    y = rmul(y, m) + 1.1676998740E-1f;
+    y = rmul(y, m) + -1.2420140846E-1f;
+    y = rmul(y, m) + 1.4249322787E-1f;
+    y = rmul(y, m) + -1.6668057665E-1f;
+    y = rmul(y, m) + 2.0000714765E-1f;
+    y = rmul(y, m) + -2.4999993993E-1f;
+    y = rmul(y, m) + 3.3333331174E-1f;
+    y = rmul(rmul(y, m), z);
+    const f e = __builtin_convertvector(k, f);
+    y = y + rmul(e, -2.12194440E-4f);
+    y = y + rmul(z, -0.5f);
+    const f r = m + y;
+    return r + rmul(e, 0.693359375f);
+  }
+  // g for the flat indices (hi:lo) of the lanes.
+  static CB_INLINE f gumbel(uint64_t key, const u& lo, const u& hi) {
+    u x = fmix32(lo ^ static_cast<uint32_t>(key));
+    x = fmix32(x ^ static_cast<uint32_t>(key >> 32) ^ (hi * 0x9E3779B9u));
+    const i odd = (i)(((x >> 9) << 1) | 1u);
+    const f un = rmul(__builtin_convertvector(odd, f), 5.9604644775390625E-8f);
+    const f t = -log_positive(un);
+    return -log_positive(t);
+  }
 };
+
+// Any lane of a comparison mask set. The intrinsics carry their target; the entry points below are
+// "flatten", so they inline into a function of that target (GCC refuses always_inline across a
+// target mismatch, but checks flatten's inlining against the root).
+#if defined(__x86_64__) && defined(__GNUC__)
+inline bool any_lane(const SimdTypes<4>::i& m) { return _mm_movemask_ps((__m128)m) != 0; }
+__attribute__((target("avx2"))) inline bool any_lane(const SimdTypes<8>::i& m) {
+  return _mm256_movemask_ps((__m256)m) != 0;
+}
+__attribute__((target("avx512f"))) inline bool any_lane(const SimdTypes<16>::i& m) {
+  return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0;
+}
+#else
+template <typename I>
+inline bool any_lane(const I& m) {  // OR-fold the 64-bit pieces
+  uint64_t w[sizeof(I) / 8];
+  std::memcpy(w, &m, sizeof(m));
+  uint64_t o = 0;
+  for (uint64_t x : w) o |= x;
+  return o != 0;
+}
+#endif
 
 CB_INLINE float load1(const float* p) { return *p; }
 CB_INLINE float load1(const uint16_t* p) { return bf16_to_float(*p); }
@@ -122,41 +234,37 @@ struct PositionResult {
 // One position: one pass over its V logits. T = float or uint16_t (bfloat16 bits). Two
 // independent vectors of state (U = 2) per step shorten the dependency chains.
 template <int VW, typename T, bool kGumbel, int kConf>
-CB_INLINE PositionResult position_pass(const T* row, int64_t V, float inv_t, uint64_t key, uint64_t flat_base) {
+inline PositionResult position_pass(const T* row, int64_t V, float inv_t, uint64_t key, uint64_t flat_base) {
   using S_ = Simd<VW>;
   using vf = typename S_::f;
   using vi = typename S_::i;
+  using vu = typename S_::u;
+  constexpr bool kMarginC = kConf == kUnmaskMargin;
+  constexpr bool kEntropy = kConf == kUnmaskNegEntropy;
   constexpr int U = 2;
   constexpr int kStep = U * VW;  // values per step
   static_assert(kChunk % kStep == 0, "chunk must hold whole steps");
   alignas(64) float zbuf[kChunk];
-  alignas(64) float gbuf[kGumbel ? kChunk : 1];
   const vi lane = S_::iota();
-  vf m1[U], m2[U], ym[U];
-  vi i1[U], yi[U], nan[U];
+  vf m1[U], m2[U], ym[U];  // m1 / m2: margin only; ym: Gumbel only
+  vi yi[U], nan[U];
   for (int u = 0; u < U; ++u) {
     m1[u] = m2[u] = ym[u] = S_::splat(-kInf);
-    i1[u] = yi[u] = S_::splati(std::numeric_limits<int32_t>::max());
+    yi[u] = S_::splati(std::numeric_limits<int32_t>::max());
     nan[u] = S_::splati(0);
   }
   double S = 0.0, A = 0.0;  // sum e^(z-M) and sum e^(z-M) (z-M), at the running max M
   float M = -kInf;
+  int64_t arg = 0;  // the first index of M
+  float ybest = -kInf;  // Gumbel: the best z + g drawn so far (a lower bound of the winner's)
 
   for (int64_t c0 = 0; c0 < V; c0 += kChunk) {
     const int n = static_cast<int>(std::min<int64_t>(kChunk, V - c0));
     const int nstep = (n + kStep - 1) / kStep;
     const T* src = row + c0;
-    if constexpr (kGumbel) {
-      const uint64_t f0 = flat_base + static_cast<uint64_t>(c0);
-      const uint32_t lo0 = static_cast<uint32_t>(f0), hi = static_cast<uint32_t>(f0 >> 32);
-      if (((f0 + static_cast<uint64_t>(n) - 1) >> 32) == hi) {
-        for (int i = 0; i < n; ++i) gbuf[i] = gumbel_from_bits(noise_bits(key, lo0 + static_cast<uint32_t>(i), hi));
-      } else {  // the chunk straddles a 2^32 boundary of the flat index
-        for (int i = 0; i < n; ++i) gbuf[i] = gumbel_noise(key, f0 + static_cast<uint64_t>(i));
-      }
-      for (int i = n; i < nstep * kStep; ++i) gbuf[i] = 0.0f;
-    }
-    // A: scale, store, running max / first argmax / second max / NaN (and max of z + g).
+    // A: scale, store, chunk max, NaN (and the lanes' top two for the margin).
+    vf cmax[U];
+    for (int u = 0; u < U; ++u) cmax[u] = S_::splat(-kInf);
     for (int st = 0; st < nstep; ++st) {
       const int i0 = st * kStep;
       alignas(64) float tmp[kStep];
@@ -168,28 +276,28 @@ CB_INLINE PositionResult position_pass(const T* row, int64_t V, float inv_t, uin
         const int i = i0 + u * VW;
         vf x = partial ? S_::load(tmp + u * VW) : S_::load(src + i);
         x = x * inv_t;
-        std::memcpy(zbuf + i, &x, sizeof(x));
+        S_::store(zbuf + i, x);
         nan[u] |= (x != x);
-        const vf lo = x < m1[u] ? x : m1[u];
-        m2[u] = lo > m2[u] ? lo : m2[u];
-        const vi gt = x > m1[u];
-        const vi idx = lane + static_cast<int32_t>(c0 + i);
-        i1[u] = gt ? idx : i1[u];
-        m1[u] = gt ? x : m1[u];
-        if constexpr (kGumbel) {
-          vf g;
-          std::memcpy(&g, gbuf + i, sizeof(g));
-          const vf y = x + g;
-          const vi gy = y > ym[u];
-          yi[u] = gy ? idx : yi[u];
-          ym[u] = gy ? y : ym[u];
+        cmax[u] = S_::max(x, cmax[u]);
+        if constexpr (kMarginC) {
+          const vf lo = x < m1[u] ? x : m1[u];
+          m2[u] = S_::max(lo, m2[u]);
+          m1[u] = S_::max(x, m1[u]);
         }
       }
     }
     float cm = -kInf;
-    for (int u = 0; u < U; ++u)
-      for (int j = 0; j < VW; ++j) cm = m1[u][j] > cm ? m1[u][j] : cm;
-    if (cm > M) {  // the running max grows: rescale the sums to the new max
+    for (int u = 0; u < U; ++u) cm = std::max(cm, S_::hmax(cmax[u]));
+    if (cm > M) {  // a new running max: its first index in this chunk, and rescale the sums
+      const vf cmv = S_::splat(cm);
+      for (int i = 0;; i += VW) {
+        if (any_lane(S_::load(zbuf + i) == cmv)) {
+          int j = 0;
+          while (zbuf[i + j] != cm) ++j;
+          arg = c0 + i + j;
+          break;
+        }
+      }
       if (S > 0.0 && cm < kInf) {
         const double d = static_cast<double>(M) - static_cast<double>(cm);
         const double f = std::exp(d);
@@ -198,27 +306,50 @@ CB_INLINE PositionResult position_pass(const T* row, int64_t V, float inv_t, uin
       }
       M = cm;
     }
+    if constexpr (kGumbel) {
+      // G: draw the noise only for vectors holding a logit that can still win.
+      for (int u = 0; u < U; ++u) ybest = std::max(ybest, S_::hmax(ym[u]));
+      const float bound = std::max(fadd(M, kGumbelMin), ybest);
+      if (!gumbel_cannot_win(cm, bound)) {  // else no logit of the chunk can (all are <= cm)
+        const uint64_t f0 = flat_base + static_cast<uint64_t>(c0);
+        const uint32_t lo0 = static_cast<uint32_t>(f0), hi0 = static_cast<uint32_t>(f0 >> 32);
+        const vf bv = S_::splat(bound), ninf = S_::splat(-kInf);
+        const vu lo0v = S_::splatu(lo0), hi0v = S_::splatu(hi0);
+        for (int st = 0; st < nstep; ++st) {
+          for (int u = 0; u < U; ++u) {
+            const int i = st * kStep + u * VW;
+            const vf z = S_::load(zbuf + i);
+            if (!any_lane(((z + kGumbelMax) >= bv) & (z != ninf))) continue;
+            const vu lo = lo0v + (vu)(lane + i);                 // wraps at 2^32 ...
+            const vu hi = hi0v - (vu)(lo < lo0v);                // ... and carries into hi
+            const vf y = z + S_::gumbel(key, lo, hi);
+            const vi gy = y > ym[u];  // strict, indices increasing per lane: first max kept
+            yi[u] = gy ? lane + static_cast<int32_t>(c0 + i) : yi[u];
+            ym[u] = gy ? y : ym[u];
+          }
+        }
+      }
+    }
     if (!(M > -kInf && M < kInf)) continue;  // all -inf so far (nothing to add), or +inf (one-hot)
     // B: the exponentials, from the L1 buffer.
     vf s[U], a[U];
     for (int u = 0; u < U; ++u) s[u] = a[u] = S_::splat(0.0f);
     for (int st = 0; st < nstep; ++st) {
       for (int u = 0; u < U; ++u) {
-        vf z;
-        std::memcpy(&z, zbuf + st * kStep + u * VW, sizeof(z));
+        const vf z = S_::load(zbuf + st * kStep + u * VW);
         const vf d = z - M;  // <= 0, or -inf
-        const vf dc = d > kExpFloor ? d : S_::splat(kExpFloor);
+        const vf dc = S_::max(d, S_::splat(kExpFloor));
         vf e = S_::exp_nonpositive(dc);
         e = d >= kExpFloor ? e : S_::splat(0.0f);
         s[u] += e;
-        if constexpr (kConf == kUnmaskNegEntropy) a[u] += e * dc;  // e = 0 wherever dc was clamped
+        if constexpr (kEntropy) a[u] += e * dc;  // e = 0 wherever dc was clamped
       }
     }
     double cs = 0.0, ca = 0.0;
     for (int u = 0; u < U; ++u)
       for (int j = 0; j < VW; ++j) {
         cs += s[u][j];
-        if constexpr (kConf == kUnmaskNegEntropy) ca += a[u][j];
+        if constexpr (kEntropy) ca += a[u][j];
       }
     S += cs;
     A += ca;
@@ -226,31 +357,14 @@ CB_INLINE PositionResult position_pass(const T* row, int64_t V, float inv_t, uin
 
   PositionResult r{0.0f, 0, kFine};
   for (int u = 0; u < U; ++u)
-    for (int j = 0; j < VW; ++j)
-      if (nan[u][j]) r.error = kNaN;
+    if (any_lane(nan[u])) r.error = kNaN;
   if (r.error == kFine && M == -kInf) r.error = kAllNegInf;
   if (r.error != kFine) return r;
 
-  // Lanes -> one: first argmax among the lanes holding the max; the second largest of the
-  // multiset is the largest of every lane's second max and every lane max but one copy of M.
-  int32_t arg = std::numeric_limits<int32_t>::max();
-  float top2 = -kInf;
-  bool skipped = false;
-  for (int u = 0; u < U; ++u)
-    for (int j = 0; j < VW; ++j) {
-      if (m1[u][j] == M && i1[u][j] < arg) arg = i1[u][j];
-      top2 = std::max(top2, m2[u][j]);
-      if (!skipped && m1[u][j] == M) {
-        skipped = true;
-      } else {
-        top2 = std::max(top2, m1[u][j]);
-      }
-    }
   int64_t pred = arg;
   if constexpr (kGumbel) {
     float best = -kInf;
-    for (int u = 0; u < U; ++u)
-      for (int j = 0; j < VW; ++j) best = ym[u][j] > best ? ym[u][j] : best;
+    for (int u = 0; u < U; ++u) best = std::max(best, S_::hmax(ym[u]));
     int32_t yarg = std::numeric_limits<int32_t>::max();
     for (int u = 0; u < U; ++u)
       for (int j = 0; j < VW; ++j)
@@ -261,7 +375,7 @@ CB_INLINE PositionResult position_pass(const T* row, int64_t V, float inv_t, uin
 
   double conf;
   if (M == kInf) {  // one-hot at the first +inf (which both choices pick)
-    conf = kConf == kUnmaskNegEntropy ? 0.0 : 1.0;
+    conf = kEntropy ? 0.0 : 1.0;
   } else if constexpr (kConf == kUnmaskMaxProb) {
     if constexpr (kGumbel) {
       const float zp = fmul(load1(row + pred), inv_t);
@@ -269,7 +383,20 @@ CB_INLINE PositionResult position_pass(const T* row, int64_t V, float inv_t, uin
     } else {
       conf = 1.0 / S;
     }
-  } else if constexpr (kConf == kUnmaskMargin) {
+  } else if constexpr (kMarginC) {
+    // The second largest of the multiset: the largest of every lane's second max and every lane
+    // max but one copy of M.
+    float top2 = -kInf;
+    bool skipped = false;
+    for (int u = 0; u < U; ++u)
+      for (int j = 0; j < VW; ++j) {
+        top2 = std::max(top2, m2[u][j]);
+        if (!skipped && m1[u][j] == M) {
+          skipped = true;
+        } else {
+          top2 = std::max(top2, m1[u][j]);
+        }
+      }
     conf = (1.0 - std::exp(static_cast<double>(top2) - static_cast<double>(M))) / S;
   } else {
     conf = A / S - std::log(S);
@@ -288,7 +415,7 @@ struct PositionsJob {
 };
 
 template <int VW, typename T, bool kGumbel, int kConf>
-CB_INLINE void positions_range(const T* logits, int64_t begin, int64_t end, const PositionsJob& j) {
+inline void positions_range(const T* logits, int64_t begin, int64_t end, const PositionsJob& j) {
   for (int64_t p = begin; p < end; ++p) {
     const PositionResult r = position_pass<VW, T, kGumbel, kConf>(logits + p * j.V, j.V, j.inv_t, j.key, static_cast<uint64_t>(p * j.V));
     j.conf[p] = r.confidence;
@@ -297,24 +424,35 @@ CB_INLINE void positions_range(const T* logits, int64_t begin, int64_t end, cons
   }
 }
 
-// The same code for 8-lane AVX2 registers, chosen at run time. Only "avx2" (not "fma"): every
-// operation still rounds on its own, so both builds compute identical z, noise and sums.
+// The same code for 8-lane AVX2 and 16-lane AVX-512F registers, chosen at run time. All builds
+// compute identical z and noise (AVX-512F brings FMA, which the noise forbids with rmul); the
+// exponential sums may use FMA and differ in their last bits.
 #if defined(__x86_64__) && defined(__GNUC__)
-#define CHATBERT_UNMASK_AVX2 1
+#define CHATBERT_UNMASK_X86 1
 template <typename T, bool kGumbel, int kConf>
-__attribute__((target("avx2"), noinline)) void positions_range_avx2(const T* logits, int64_t begin, int64_t end,
+__attribute__((target("avx2"), noinline, flatten)) void positions_range_avx2(const T* logits, int64_t begin, int64_t end,
                                                                       const PositionsJob& j) {
   positions_range<8, T, kGumbel, kConf>(logits, begin, end, j);
 }
-bool have_avx2() {
-  // CHATBERT_UNMASK_NO_AVX2=1 forces the baseline build (to test that both agree).
-  static const bool yes = __builtin_cpu_supports("avx2") && std::getenv("CHATBERT_UNMASK_NO_AVX2") == nullptr;
-  return yes;
+template <typename T, bool kGumbel, int kConf>
+__attribute__((target("avx512f"), noinline, flatten)) void positions_range_avx512(const T* logits, int64_t begin, int64_t end,
+                                                                           const PositionsJob& j) {
+  positions_range<16, T, kGumbel, kConf>(logits, begin, end, j);
+}
+// CHATBERT_UNMASK_ISA=base|avx2 caps the build used (to test that they agree, and to compare).
+int cpu_isa() {  // 0 = baseline, 1 = AVX2, 2 = AVX-512F
+  static const int isa = [] {
+    const char* cap = std::getenv("CHATBERT_UNMASK_ISA");
+    const int most = cap == nullptr ? 2 : std::strcmp(cap, "base") == 0 ? 0 : std::strcmp(cap, "avx2") == 0 ? 1 : 2;
+    const int have = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+    return std::min(most, std::getenv("CHATBERT_UNMASK_NO_AVX2") != nullptr ? 0 : have);
+  }();
+  return isa;
 }
 #endif
 
 template <typename T, bool kGumbel, int kConf>
-__attribute__((noinline)) void positions_range_base(const T* logits, int64_t begin, int64_t end, const PositionsJob& j) {
+__attribute__((noinline, flatten)) void positions_range_base(const T* logits, int64_t begin, int64_t end, const PositionsJob& j) {
   positions_range<4, T, kGumbel, kConf>(logits, begin, end, j);
 }
 
@@ -324,8 +462,10 @@ void all_positions(const T* logits, int64_t P, int64_t V, float inv_t, uint64_t 
   const PositionsJob job{V, inv_t, key, conf, pred, err};
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(V, 1));
   at::parallel_for(0, P, grain, [&](int64_t begin, int64_t end) {
-#ifdef CHATBERT_UNMASK_AVX2
-    if (have_avx2()) return positions_range_avx2<T, kGumbel, kConf>(logits, begin, end, job);
+#ifdef CHATBERT_UNMASK_X86
+    const int isa = cpu_isa();
+    if (isa == 2) return positions_range_avx512<T, kGumbel, kConf>(logits, begin, end, job);
+    if (isa == 1) return positions_range_avx2<T, kGumbel, kConf>(logits, begin, end, job);
 #endif
     positions_range_base<T, kGumbel, kConf>(logits, begin, end, job);
   });
@@ -357,6 +497,9 @@ UnmaskResult unmask_cpu(const at::Tensor& logits_in, at::Tensor& tokens, at::Ten
   TORCH_CHECK(logits.device().is_cpu(), "unmask_cpu: logits must be on the CPU");
   const int64_t B = logits.size(0), L = logits.size(1), V = logits.size(2), P = B * L;
   const float inv_t = unmask_inverse_temperature(options.temperature);
+  // The skipping of Gumbel draws relies on these being the noise's exact range (unmask_cuda.h).
+  static const bool bounds_hold = gumbel_from_bits(~0u) == kGumbelMax && gumbel_from_bits(0u) == kGumbelMin;
+  TORCH_CHECK(bounds_hold, "unmask_cpu: kGumbelMax / kGumbelMin do not match gumbel_from_bits");
 
   UnmaskResult out;
   out.confidence = at::empty({B, L}, logits.options().dtype(at::kFloat));

@@ -12,13 +12,23 @@
 //     body (thread t takes vectors t, t+T, t+2T, ...; 4 loads in flight per thread before any
 //     arithmetic), a scalar tail. Each thread keeps an online-softmax state in registers:
 //       m1, i1   running max of z = logit * (1/T) and its first index
-//       m2       second largest z (multiset), for the margin
+//       m2       second largest z (multiset): the margin only — the other measures neither
+//                track it nor shuffle it (compile-time kMargin)
 //       s, a     sum e^(z-m1) and sum e^(z-m1) (z-m1), rescaled when m1 grows (once per vector)
 //       ym, yi   Gumbel choice: max of z + g(seed, step, flat index) and its first index
 //       nan      a NaN was seen
+//     Gumbel draws are skipped where they cannot matter (exact: the sample does not change).
+//     The noise lies in [kGumbelMin, kGumbelMax] (its exact range, ops/unmask_cuda.h) and
+//     rounding is monotone, so a logit with fadd(z, kGumbelMax) < fadd(m1, kGumbelMin) (m1 = the
+//     thread's running max: the block's winner scores at least that) or < ym (a draw already
+//     made) is strictly beaten whatever its draw; -inf logits, all but top_k / the top-p nucleus
+//     after filtering, are the extreme case. The winner itself is never skipped. A warp still
+//     pays for a draw when any of its lanes needs one, so the saving is largest for filtered rows
+//     and low temperatures (where almost every lane of every warp skips).
 //     Each thread sees increasing indices, so "strictly greater" keeps the first maximum. The
 //     block merges the 256 states with warp shuffles and then through shared memory (merge =
-//     max, lowest index on ties, top-2 of the union, sums rescaled to the common max), and thread
+//     max, lowest index on ties, top-2 of the union, sums rescaled to the common max; ym / yi
+//     only for Gumbel and m2 only for the margin are shuffled), and thread
 //     0 writes confidence[b, l] and predicted[b, l]. A NaN / all -inf position writes
 //     predicted = -1 and atomicMin's its code into the device status word; nothing waits on it.
 //   Phase 2, the per-row selection, by the last block of each row to finish (threadfence +
@@ -73,7 +83,7 @@ __device__ __forceinline__ void init_state(State& st) {
 }
 
 // Adds N consecutive logits x (already widened to float) starting at element index e0.
-template <int N, bool kGumbel, bool kEntropy>
+template <int N, bool kGumbel, bool kEntropy, bool kMargin>
 __device__ __forceinline__ void consume(State& st, const float (&x)[N], int e0, float inv_t, uint64_t key,
                                         uint64_t flat0) {
   float z[N];
@@ -82,16 +92,21 @@ __device__ __forceinline__ void consume(State& st, const float (&x)[N], int e0, 
   for (int j = 0; j < N; ++j) {
     z[j] = fmul(x[j], inv_t);  // rounded: must equal the CPU's z bit for bit
     st.nan |= (z[j] != z[j]);
-    st.m2 = fmaxf(st.m2, fminf(st.m1, z[j]));
+    if constexpr (kMargin) st.m2 = fmaxf(st.m2, fminf(st.m1, z[j]));
     if (z[j] > st.m1) {
       st.m1 = z[j];
       st.i1 = e0 + j;
     }
     if constexpr (kGumbel) {
-      const float y = fadd(z[j], gumbel_noise(key, flat0 + static_cast<uint64_t>(j)));
-      if (y > st.ym) {
-        st.ym = y;
-        st.yi = e0 + j;
+      // Draw only if this logit can still win (unmask_cuda.h, gumbel_cannot_win): the thread's
+      // own max and best draw bound the block's winner from below.
+      const float bound = fmaxf(fadd(st.m1, kGumbelMin), st.ym);
+      if (!gumbel_cannot_win(z[j], bound)) {
+        const float y = fadd(z[j], gumbel_noise(key, flat0 + static_cast<uint64_t>(j)));
+        if (y > st.ym) {
+          st.ym = y;
+          st.yi = e0 + j;
+        }
       }
     }
   }
@@ -127,12 +142,12 @@ __device__ __forceinline__ int first_of(float va, int ia, float vb, int ib) {
   return va > vb ? ia : (vb > va ? ib : min(ia, ib));
 }
 
-template <bool kEntropy>
+template <bool kEntropy, bool kMargin>
 __device__ __forceinline__ State merge(const State& a, const State& b) {
   State r;
   r.m1 = fmaxf(a.m1, b.m1);
   r.i1 = first_of(a.m1, a.i1, b.m1, b.i1);
-  r.m2 = fmaxf(fminf(a.m1, b.m1), fmaxf(a.m2, b.m2));
+  r.m2 = kMargin ? fmaxf(fminf(a.m1, b.m1), fmaxf(a.m2, b.m2)) : -INFINITY;
   r.s = 0.0f;
   r.a = 0.0f;
   if (r.m1 > -INFINITY && r.m1 < INFINITY) {
@@ -145,24 +160,24 @@ __device__ __forceinline__ State merge(const State& a, const State& b) {
   return r;
 }
 
-template <bool kEntropy>
+template <bool kEntropy, bool kGumbel, bool kMargin>
 __device__ __forceinline__ State shfl_merge(const State& st, int offset) {
   State o;
   o.m1 = __shfl_xor_sync(0xffffffffu, st.m1, offset);
-  o.m2 = __shfl_xor_sync(0xffffffffu, st.m2, offset);
+  o.m2 = kMargin ? __shfl_xor_sync(0xffffffffu, st.m2, offset) : -INFINITY;
   o.i1 = __shfl_xor_sync(0xffffffffu, st.i1, offset);
   o.s = __shfl_xor_sync(0xffffffffu, st.s, offset);
   o.a = __shfl_xor_sync(0xffffffffu, st.a, offset);
-  o.ym = __shfl_xor_sync(0xffffffffu, st.ym, offset);
-  o.yi = __shfl_xor_sync(0xffffffffu, st.yi, offset);
+  o.ym = kGumbel ? __shfl_xor_sync(0xffffffffu, st.ym, offset) : -INFINITY;
+  o.yi = kGumbel ? __shfl_xor_sync(0xffffffffu, st.yi, offset) : INT_MAX;
   o.nan = __shfl_xor_sync(0xffffffffu, st.nan, offset);
-  return merge<kEntropy>(st, o);
+  return merge<kEntropy, kMargin>(st, o);
 }
 
-template <bool kEntropy>
+template <bool kEntropy, bool kGumbel, bool kMargin>
 __device__ __forceinline__ State warp_reduce(State st) {
 #pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) st = shfl_merge<kEntropy>(st, offset);
+  for (int offset = 16; offset > 0; offset >>= 1) st = shfl_merge<kEntropy, kGumbel, kMargin>(st, offset);
   return st;
 }
 
@@ -201,6 +216,7 @@ struct Vec<uint16_t> {
 template <typename T, int kThreads, bool kGumbel, int kConf>
 __global__ void __launch_bounds__(kThreads) unmask_kernel(UnmaskCudaArgs args) {
   constexpr bool kEntropy = kConf == kUnmaskNegEntropy;
+  constexpr bool kMargin = kConf == kUnmaskMargin;
   constexpr int kWarps = kThreads / 32;
   using VT = typename Vec<T>::type;
   constexpr int VN = Vec<T>::N;
@@ -224,7 +240,7 @@ __global__ void __launch_bounds__(kThreads) unmask_kernel(UnmaskCudaArgs args) {
   const int tail = head + nvec * VN;
   if (t < head) {
     const float x[1] = {Vec<T>::scalar(row + t)};
-    consume<1, kGumbel, kEntropy>(st, x, t, inv_t, key, flat_row + t);
+    consume<1, kGumbel, kEntropy, kMargin>(st, x, t, inv_t, key, flat_row + t);
   }
   const VT* vp = reinterpret_cast<const VT*>(row + head);
   int i = t;
@@ -237,24 +253,24 @@ __global__ void __launch_bounds__(kThreads) unmask_kernel(UnmaskCudaArgs args) {
       float x[VN];
       Vec<T>::widen(v[u], x);
       const int e0 = head + (i + u * kThreads) * VN;
-      consume<VN, kGumbel, kEntropy>(st, x, e0, inv_t, key, flat_row + e0);
+      consume<VN, kGumbel, kEntropy, kMargin>(st, x, e0, inv_t, key, flat_row + e0);
     }
   }
   for (; i < nvec; i += kThreads) {
     float x[VN];
     Vec<T>::widen(__ldcs(vp + i), x);
     const int e0 = head + i * VN;
-    consume<VN, kGumbel, kEntropy>(st, x, e0, inv_t, key, flat_row + e0);
+    consume<VN, kGumbel, kEntropy, kMargin>(st, x, e0, inv_t, key, flat_row + e0);
   }
   if (tail + t < vlen) {
     const float x[1] = {Vec<T>::scalar(row + tail + t)};
-    consume<1, kGumbel, kEntropy>(st, x, tail + t, inv_t, key, flat_row + tail + t);
+    consume<1, kGumbel, kEntropy, kMargin>(st, x, tail + t, inv_t, key, flat_row + tail + t);
   }
 
   // ---- Block reduction ---------------------------------------------------------------------
   __shared__ State warp_states[kWarps];
   __shared__ int is_last;
-  st = warp_reduce<kEntropy>(st);
+  st = warp_reduce<kEntropy, kGumbel, kMargin>(st);
   const int warp = t / 32, lane = t % 32;
   if (lane == 0) warp_states[warp] = st;
   __syncthreads();
@@ -264,7 +280,7 @@ __global__ void __launch_bounds__(kThreads) unmask_kernel(UnmaskCudaArgs args) {
     } else {
       init_state(st);
     }
-    st = warp_reduce<kEntropy>(st);
+    st = warp_reduce<kEntropy, kGumbel, kMargin>(st);
     if (lane == 0) {
       int err = -1;
       if (st.nan) {

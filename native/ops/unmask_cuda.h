@@ -147,6 +147,23 @@ CHATBERT_HD float gumbel_noise(uint64_t key, uint64_t flat) {
   return gumbel_from_bits(noise_bits(key, static_cast<uint32_t>(flat), static_cast<uint32_t>(flat >> 32)));
 }
 
+// The exact range of gumbel_from_bits: its value at h >> 9 = 2^23 - 1 (largest u) and at 0
+// (smallest u). The function is non-decreasing in h >> 9 — checked exhaustively over all 2^23
+// inputs, as computed here (no FMA) — so these are its true maximum and minimum, and the CPU
+// checks them once at run time (unmask_cpu.cpp) in case the polynomial ever changes.
+//
+// "Cannot win", used by every implementation to skip the noise (the sample does not change):
+// rounding is monotone, so y = fadd(z, g) <= fadd(z, kGumbelMax) for every draw, and the winning
+// y is >= fadd(M, kGumbelMin) (M = the max z, whose own y is at least that) and >= any y already
+// drawn. A logit with fadd(z, kGumbelMax) < such a bound is strictly beaten: its draw is never
+// needed. -inf logits (what top-k / top-p filtering leaves) are the extreme case: y = -inf.
+constexpr float kGumbelMax = 0x1.0a2b24p+4f;   // 16.6355324
+constexpr float kGumbelMin = -0x1.67e092p+1f;  // -2.81154084
+// NaN z counts as "cannot win" (it is an error anyway), and so does -inf (y = -inf never wins).
+CHATBERT_HD bool gumbel_cannot_win(float z, float bound) {
+  return !(fadd(z, kGumbelMax) >= bound) || float_bits(z) == 0xFF800000u;
+}
+
 // Selection order of the GPU finisher: ascending 64-bit keys = descending confidence, then
 // ascending position. `conf` must not be NaN; -0 is folded into +0 (they compare equal on the CPU).
 CHATBERT_HD uint32_t descending_float_key(float conf) {
