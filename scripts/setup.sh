@@ -35,8 +35,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v ccache >/dev/null || { command -v apt-get >/dev/null && sudo_if_needed apt-get install -y -qq ccache >/dev/null 2>&1 || true; }
 
-# npm ci runs the package's install step (node-gyp-build: a prebuild, or a build of the addon
-# through binding.gyp -> CMake) and prepare (the TypeScript).
-npm ci --no-audit --no-fund
-# Bring an existing build up to date (a no-op right after a fresh build).
+# npm ci runs the package's install step (scripts/install.js: a prebuild, an existing build, or a
+# build of the addon through CMake) and prepare (the TypeScript). It reinstalls every package, so
+# it runs only when the lockfile or Node changed since the last one (a stamp in node_modules): a
+# second set-up on an unchanged tree then costs seconds.
+stamp=node_modules/.chatbert-setup
+want="$(sha256sum package-lock.json | cut -d' ' -f1) $(node --version)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "chatbert setup: node_modules is up to date with package-lock.json"
+  npm run --silent build:ts  # incremental (tsconfig.json: dist/.tsbuildinfo)
+else
+  npm ci --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi
+# Bring the addon up to date: ninja rebuilds only what changed (a no-op right after a fresh build).
 npm run --silent build:native

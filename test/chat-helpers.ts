@@ -13,7 +13,8 @@ export function ensureDist(): void {
       const p = path.join(dir, e.name);
       return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0);
     }, 0);
-  const marker = path.join(root, 'dist', 'cli', 'repl-bin.js');
+  // tsc -p tsconfig.json is incremental: its build-info file is written on every build that changes something.
+  const marker = path.join(root, 'dist', '.tsbuildinfo');
   if (!fs.existsSync(marker) || fs.statSync(marker).mtimeMs < newest(path.join(root, 'lib'))) {
     execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
   }

@@ -95,9 +95,11 @@ describe('through a pipe', () => {
 
   test('the REPL says once that turns older than the model reads are dropped', () => {
     // trainSmallImr's model reads 3 turns: the second reply's context already drops the first turn.
-    const r = spawnSync(process.execPath, [replBin, '--model', modelDir], { input: 'hello\nhow are you ?\nwhat do you like ?\n', encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: home }, timeout: 60_000 });
+    const r = spawnSync(process.execPath, [replBin, '--model', modelDir, '--json'], { input: 'hello\nhow are you ?\nwhat do you like ?\n', encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: home }, timeout: 60_000 });
     expect(r.status).toBe(0);
-    expect(r.stdout.match(/the model reads the last 3 turns; older ones are dropped/g)).toHaveLength(1);
+    const notes = r.stdout.trim().split('\n').map((l) => JSON.parse(l).note ?? '');
+    expect(notes.filter((n: string) => /the model reads the last 3 turns; older ones are dropped/.test(n))).toHaveLength(1);
+    expect(notes[0]).not.toMatch(/older ones are dropped/);
   });
 
   test('a missing model says which command makes one', () => {

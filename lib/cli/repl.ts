@@ -10,6 +10,8 @@ import * as readline from 'node:readline';
 import { ChatSession } from '../chat/session';
 import { GenerationAbortedError, type IterationState } from '../core/conversation';
 import { loadChatModel } from '../chat/load';
+import { resolveModelSpec } from '../data/hub';
+import { downloadProgress } from '../data/progress';
 import type { ChatModel, ChatVariant } from '../core/chat-model';
 import type { TokenEvent } from '../core/conversation';
 import { FibChatModel } from '../fib/fib';
@@ -76,7 +78,7 @@ function help(model: ChatModel): string {
   /show                 the current settings
   /steps on [MS]|off    watch the reply being unmasked, iteration by iteration; on a terminal each
                         iteration shows for at least MS milliseconds (default 80; 0: full speed)
-  /model DIR            load another model
+  /model DIR            load another model (or hf:ORG/NAME[@rev] from the Hub)
   /mode imr|ed|ra|fib   the variant: IMR (iterative unmasking), ED (encoder-decoder, streamed), RA (retrieval)
                         or FIB (IMR filling templates); loads the imr_tiny / ed_tiny / ra_tiny model as needed
   /template TEXT|off    FIB: fill this template, e.g. i have a [MASK] named [MASK:1-2] . (off: the library)
@@ -88,7 +90,15 @@ function help(model: ChatModel): string {
 Ctrl+C during a reply stops that reply.`;
 }
 
-async function loadModel(dir: string, device?: string): Promise<ChatModel> {
+/** A model argument as loadModel takes it: `hf:ORG/NAME[@rev]` as given, anything else a resolved path. */
+const modelSpecArg = (spec: string): string => (spec.startsWith('hf:') ? spec : path.resolve(spec));
+
+async function loadModel(spec: string, device?: string): Promise<ChatModel> {
+  let dir = spec;
+  if (spec.startsWith('hf:')) {
+    const progress = downloadProgress('hub');
+    dir = await resolveModelSpec(spec, { onProgress: progress.onProgress }).finally(progress.stop);
+  }
   if (!fs.existsSync(dir)) {
     const run = Object.entries(MODE_RUNS).find(([, name]) => runModelDir(name) === dir)?.[1];
     throw new Error(
@@ -118,7 +128,7 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
   const input = o.input ?? process.stdin;
   const output = o.output ?? process.stdout;
   const interactive = !o.scripted && (input as NodeJS.ReadStream).isTTY === true && (output as NodeJS.WriteStream).isTTY === true;
-  const modelDir = path.resolve(o.modelDir ?? defaultModelDir());
+  const modelDir = modelSpecArg(o.modelDir ?? defaultModelDir());
   let write = (t: string): void => void output.write(t);
   const errorLine = (e: unknown) => write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
 
@@ -131,7 +141,7 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
   let toldDropped = false;
   // NO_COLOR (no-color.org) and TERM=dumb: no dim text; TERM=dumb: no line redrawing either.
   const dumb = process.env.TERM === 'dumb';
-  const plainText = dumb || !!process.env.NO_COLOR;
+  const plainText = dumb || !!process.env.NO_COLOR || !interactive;
   const dim = (t: string) => (plainText ? t : `\x1b[2m${t}\x1b[0m`);
   const redraw = interactive && !dumb;
   /** One screen line: cut to the terminal's width so that \r redraws it in place. */
@@ -182,7 +192,7 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
       }
       case 'model': {
         if (!arg) throw new Error('usage: /model DIR');
-        const next = await loadModel(path.resolve(arg), o.device);
+        const next = await loadModel(modelSpecArg(arg), o.device);
         model.dispose();
         model = next;
         session.model = next;
@@ -273,7 +283,7 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
         reply.iterations !== undefined && typeof requested === 'number' && reply.iterations < requested
           ? `${reply.iterations} of ${requested} iterations: the reply had ${reply.iterations === 1 ? 'one position' : `${reply.iterations} positions`} to decode`
           : undefined;
-      const dropped = session.turns.length > model.maxTurns && !toldDropped ? `the model reads the last ${model.maxTurns} turns; older ones are dropped` : undefined;
+      const dropped = session.turns.length - 1 > model.maxTurns && !toldDropped ? `the model reads the last ${model.maxTurns} turns; older ones are dropped` : undefined;
       if (dropped) toldDropped = true;
       if (o.json)
         write(
@@ -298,7 +308,8 @@ export async function runRepl(o: ReplOptions = {}): Promise<void> {
         if (live && 'retrieved' in reply && typeof reply.retrieved === 'string') write(dim(`     (hint: ${reply.retrieved})`) + '\n');
       }
       else write(interactive ? `bot> ${reply.text}\n` : `${o.scripted ? `you> ${text}\nbot> ` : ''}${reply.text}\n`);
-      if (!o.json) {
+      // On a terminal, as dim notes; through a pipe the output stays one line per reply (--json has them as "note").
+      if (interactive) {
         if (steps && fewer) write(dim(`     (${fewer})`) + '\n');
         if (dropped) write(dim(`     (${dropped})`) + '\n');
       }
