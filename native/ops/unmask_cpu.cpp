@@ -313,13 +313,15 @@ inline PositionResult position_pass(const T* row, int64_t V, float inv_t, uint64
       if (!gumbel_cannot_win(cm, bound)) {  // else no logit of the chunk can (all are <= cm)
         const uint64_t f0 = flat_base + static_cast<uint64_t>(c0);
         const uint32_t lo0 = static_cast<uint32_t>(f0), hi0 = static_cast<uint32_t>(f0 >> 32);
-        const vf bv = S_::splat(bound), ninf = S_::splat(-kInf);
+        // bound > -inf here (M > -inf), so -inf logits fail the one comparison below too. (One
+        // comparison: GCC 12 scalarises an & of two AVX-512 comparison masks.)
+        const vf bv = S_::splat(bound);
         const vu lo0v = S_::splatu(lo0), hi0v = S_::splatu(hi0);
         for (int st = 0; st < nstep; ++st) {
           for (int u = 0; u < U; ++u) {
             const int i = st * kStep + u * VW;
             const vf z = S_::load(zbuf + i);
-            if (!any_lane(((z + kGumbelMax) >= bv) & (z != ninf))) continue;
+            if (!any_lane((z + kGumbelMax) >= bv)) continue;
             const vu lo = lo0v + (vu)(lane + i);                 // wraps at 2^32 ...
             const vu hi = hi0v - (vu)(lo < lo0v);                // ... and carries into hi
             const vf y = z + S_::gumbel(key, lo, hi);
