@@ -39,6 +39,7 @@ export { loadDailyDialog } from './data/dailydialog';
 export { loadPersonaChat } from './data/personachat';
 export { loadJsonl } from './data/jsonl';
 export { downloadDataset, downloadModel } from './data/download';
+export { HubError, resolveModelSpec, type ResolveModelOptions } from './data/hub';
 export { encodeContext } from './input/format';
 export { EdChatModel } from './ed/generate';
 export type { EdReply, EdTokenEvent, EdHooks } from './ed/generate';

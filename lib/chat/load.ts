@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import { CONFIG_FILE, assertCheckpointDir, readJsonFile } from '../checkpoint';
 import type { ChatModel } from '../core/chat-model';
+import { resolveModelSpec, type ResolveModelOptions } from '../data/hub';
 import { EdChatModel } from '../ed/generate';
 import { FibChatModel } from '../fib/fib';
 import { ImrChatModel } from '../imr/generate';
@@ -18,13 +19,15 @@ export function checkpointVariant(dir: string): string | undefined {
 /**
  * An ED checkpoint gives an EdChatModel, an RA or re-ranker one a RaChatModel; any other goes to
  * ImrChatModel, which says clearly when the directory is not a ChatBERT-IMR checkpoint either.
- * `fib:DIR` loads the IMR model of DIR as ChatBERT-FIB.
+ * `fib:DIR` loads the IMR model of DIR as ChatBERT-FIB. DIR may be `hf:ORG/NAME[@revision]` (downloaded
+ * into the Hugging Face cache first; see lib/data/hub.ts).
  */
-export async function loadChatModel(spec: string, options: { device?: string } = {}): Promise<ChatModel> {
+export async function loadChatModel(spec: string, options: { device?: string; onProgress?: ResolveModelOptions['onProgress'] } = {}): Promise<ChatModel> {
   const device = options.device ?? 'auto';
-  if (spec.startsWith('fib:')) return new FibChatModel(await ImrChatModel.load(spec.slice(4), { device }));
-  const variant = checkpointVariant(spec);
-  if (variant === 'ed') return EdChatModel.load(spec, { device });
-  if (variant === 'ra' || variant === 'rerank') return RaChatModel.load(spec, { device });
-  return ImrChatModel.load(spec, { device });
+  if (spec.startsWith('fib:')) return new FibChatModel(await ImrChatModel.load(await resolveModelSpec(spec.slice(4), options), { device }));
+  const dir = await resolveModelSpec(spec, options);
+  const variant = checkpointVariant(dir);
+  if (variant === 'ed') return EdChatModel.load(dir, { device });
+  if (variant === 'ra' || variant === 'rerank') return RaChatModel.load(dir, { device });
+  return ImrChatModel.load(dir, { device });
 }

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { resolveModelSpec } from '../data/hub';
 import { parseOptionAssignment } from '../imr/options';
 import { loadEvalData } from './data';
 import { METRIC_DEFINITIONS, type EvalReport, headline, markdownReport, resultsTable } from './report';
@@ -50,7 +51,9 @@ export async function evalCommand(o: EvalCommandOptions): Promise<{ report: Eval
   const data = loadEvalData(o.data, { n: o.n, seed, dataDir: o.dataDir });
   const results: ModelEvalResult[] = [];
   for (const dir of o.models) {
-    const subject = await loadEvalSubject(dir.startsWith('fib:') ? dir : path.resolve(dir), { device: o.device ?? 'auto', imr: imrOptions, batchSize: o.batchSize, imrScore: o.imrScore, edScore: o.edScore });
+    // hf:ORG/NAME[@rev] (also after fib:) is downloaded into the Hugging Face cache first.
+    const spec = dir.startsWith('fib:') ? `fib:${await resolveModelSpec(dir.slice(4))}` : await resolveModelSpec(dir);
+    const subject = await loadEvalSubject(spec, { device: o.device ?? 'auto', imr: imrOptions, batchSize: o.batchSize, imrScore: o.imrScore, edScore: o.edScore });
     try {
       results.push(await evaluateSubject(subject, data, { batchSize: o.batchSize, perplexity: o.perplexity, samples: o.samples, onProgress: (phase, done, total) => o.onProgress?.(subject.name, phase, done, total) }));
     } finally {
@@ -74,7 +77,9 @@ export async function evalCommand(o: EvalCommandOptions): Promise<{ report: Eval
   // The baselines are rows of the same table, below the models.
   const table = resultsTable([...results, ...baselines], data);
   log([headline(report), '', table].join('\n'));
-  const out = path.resolve(o.out ?? o.models[0]);
+  // A Hub model's report goes to ./eval/ORG--NAME, not into the shared Hugging Face cache.
+  const hub = /^(?:fib:)?hf:([^@]+)/.exec(o.models[0])?.[1];
+  const out = path.resolve(o.out ?? (hub ? path.join('eval', hub.replace('/', '--')) : o.models[0]));
   fs.mkdirSync(out, { recursive: true });
   const files = { json: path.join(out, 'eval.json'), markdown: path.join(out, 'eval.md') };
   fs.writeFileSync(files.json, JSON.stringify(report, null, 2) + '\n');

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import type { ChatBertConfig } from '../config/schema';
+import { resolveModelSpec } from '../data/hub';
 import type { OptimizerOptions } from '../native';
 import { epochBatches } from './batching';
 import { Rng, deriveSeed } from '../core/rng';
@@ -218,7 +219,9 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
       const resumeFrom = this.options.resume ? resumableCheckpoint(runDir, (m) => this.emit('message', `--resume: ${m}`)) : undefined;
       if (this.options.resume && !resumeFrom) this.emit('message', `--resume: no checkpoint in ${runDir}; starting from the beginning`);
       if (resumeFrom) for (const m of checkResumeConfig(runDir, resumeFrom, cfg)) this.emit('message', `--resume: ${m}`);
-      const task = await this.factory({ config: cfg, resumeFrom, log: (m) => this.emit('message', m) });
+      // model.init_from may be hf:ORG/NAME[@rev]: the task gets the downloaded snapshot (run-config.yaml keeps the spec).
+      const taskConfig = cfg.model.init_from?.startsWith('hf:') ? { ...cfg, model: { ...cfg.model, init_from: await resolveModelSpec(cfg.model.init_from) } } : cfg;
+      const task = await this.factory({ config: taskConfig, resumeFrom, log: (m) => this.emit('message', m) });
       try {
         return await this.loop(task, runDir, resumeFrom);
       } finally {

@@ -34,7 +34,10 @@ export function register<T>(y: Argv<T>): Argv<T> {
             turns = fs.readFileSync(0, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
           }
           if (turns.length === 0) throw new Error('no context: give the conversation as arguments or on stdin');
-          const dir = path.resolve(a.model ?? defaultModelDir());
+          const { resolveModelSpec } = await import('../../data/hub');
+          const { downloadProgress } = await import('../../data/progress');
+          const progress = downloadProgress('hub');
+          const dir = await resolveModelSpec(a.model ?? defaultModelDir(), { onProgress: progress.onProgress }).finally(progress.stop);
           if (!fs.existsSync(dir)) throw new Error(`no model at ${dir}: train one with \`npm run train -- imr_tiny\` or pass --model DIR`);
           const { withSpinner } = await import('../spinner');
           let model = await withSpinner(`loading ${dir}`, () => loadChatModel(dir, { device: a.device ?? 'auto' }));
