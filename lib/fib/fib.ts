@@ -21,7 +21,7 @@ export interface FibReply extends ImrReply {
 }
 
 export interface FibOptions extends ImrGenerateOptions {
-  /** Blank-length combinations tried per template (default 16). */
+  /** Blank-length combinations tried per template (its default: fibSettings). */
   maxLengthChoices?: number;
 }
 
@@ -70,7 +70,7 @@ export class FibChatModel implements ChatModel<FibOptions> {
   ): Promise<FibReply> {
     if (templates.length === 0) throw new Error('no template to fill');
     this.settings.check(options);
-    const { maxLengthChoices = 16, ...decodeOptions } = options;
+    const { maxLengthChoices = this.settings.defaults().maxLengthChoices!, ...decodeOptions } = options;
     const parsed: Template[] = templates.map((t) => parseTemplate(t, this.imr.tokenizer));
     const L = this.imr.meta.maxResponseLength;
     const rows: { template: Template; slot: (number | null)[] }[] = [];
