@@ -144,5 +144,13 @@ describe('an installed chatbert', () => {
     run('npx', ['--no-install', 'chatbert', 'train', 'tiny.yaml', '--plain'], { CHATBERT_HOME: home });
     const reply = run('npx', ['--no-install', 'chatbert', 'generate', '--model', path.join(home, 'runs', 'tiny', 'model'), 'hello how ?'], { CHATBERT_HOME: home });
     expect(reply.trim().length).toBeGreaterThan(0);
+    // Messages name the command that works here: npx, not the clone's npm scripts.
+    let err = '';
+    try {
+      run('npx', ['--no-install', 'chatbert', 'generate', '--model', path.join(home, 'none'), 'hi'], { CHATBERT_HOME: home });
+    } catch (e) {
+      err = String((e as { stderr?: string }).stderr);
+    }
+    expect(err).toMatch(/npx chatbert train imr_tiny/);
   });
 });

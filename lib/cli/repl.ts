@@ -17,7 +17,7 @@ import type { TokenEvent } from '../core/conversation';
 import { FibChatModel } from '../fib/fib';
 import { parseTemplate } from '../fib/template';
 import { ImrChatModel } from '../imr/generate';
-import { chatbertHome, runModelDir } from '../core/paths';
+import { chatbertHome, runModelDir, cliCommand } from '../core/paths';
 import { snakeCase } from '../core/settings';
 import { withSpinner } from './spinner';
 
@@ -103,9 +103,9 @@ async function loadModel(spec: string, device?: string): Promise<ChatModel> {
     const run = Object.entries(MODE_RUNS).find(([, name]) => runModelDir(name) === dir)?.[1];
     throw new Error(
       run === 'imr_tiny'
-        ? `no trained model at ${dir}. Make one with \`npm run train -- imr_tiny\` (or \`npm start\`), or pass --model DIR.`
+        ? `no trained model at ${dir}. Make one with \`${cliCommand(`train imr_tiny`)}\` (or \`npm start\`), or pass --model DIR.`
         : run
-          ? `no trained ChatBERT-${run.slice(0, 2).toUpperCase()} model at ${dir}. Make one with \`npm run train -- ${run}\`, or load one with /model DIR.`
+          ? `no trained ChatBERT-${run.slice(0, 2).toUpperCase()} model at ${dir}. Make one with \`${cliCommand(`train ${run}`)}\`, or load one with /model DIR.`
           : `model directory ${dir} not found`,
     );
   }

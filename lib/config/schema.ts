@@ -32,7 +32,8 @@ export const dataSchema = z
     /** embedded | dailydialog | personachat | jsonl:<path> */
     sources: z.array(z.string().regex(/^(embedded|dailydialog|personachat|jsonl:.+)$/, 'must be embedded, dailydialog, personachat or jsonl:<path>')).min(1).default(['embedded']),
     /** Where downloaded datasets live (npm run data -- download NAME puts them there). */
-    data_dir: z.string().default('data'),
+    /** Where downloaded data sets live; null = $CHATBERT_HOME/data. */
+    data_dir: z.string().nullable().default(null),
     max_turns: posInt.default(5),
     /** Token budget of [CLS] + context + [SEP]s. */
     max_context_tokens: z.number().int().min(8).default(256),

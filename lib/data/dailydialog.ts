@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Dialogue, Split } from './types';
+import { cliCommand } from '../core/paths';
 
 const EOU = '__eou__';
 
@@ -125,7 +126,7 @@ export function loadDailyDialog(dir: string, split: Split, opts: DailyDialogOpti
   const file = dailyDialogFile(dir, split);
   if (!fs.existsSync(file)) {
     throw new Error(
-      `DailyDialog ${split} split not found: ${file} does not exist: run \`npm run data -- download dailydialog\` ` +
+      `DailyDialog ${split} split not found: ${file} does not exist: run \`${cliCommand(`data download dailydialog`)}\` ` +
         `or put dialogues_${split}.txt there by hand (it is in ijcnlp_dailydialog/${split}.zip of ` +
         `http://yanran.li/files/ijcnlp_dailydialog.zip)`,
     );

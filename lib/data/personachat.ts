@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { normalizeUtterance } from './dailydialog';
 import type { Dialogue, Split } from './types';
+import { cliCommand } from '../core/paths';
 
 export type PersonaChatVariant = 'original' | 'revised' | 'none' | 'other';
 
@@ -142,7 +143,7 @@ export function loadPersonaChat(dir: string, split: Split, opts: PersonaChatOpti
   const file = personaChatFile(dir, split, variant);
   if (!fs.existsSync(file)) {
     throw new Error(
-      `PersonaChat ${split} split not found: ${file} does not exist: run \`npm run data -- download personachat\` ` +
+      `PersonaChat ${split} split not found: ${file} does not exist: run \`${cliCommand(`data download personachat`)}\` ` +
         `or put ${personaChatFileName(split, variant)} there by hand (it is in personachat/ of ` +
         `http://parl.ai/downloads/personachat/personachat.tgz)`,
     );

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { CHECKPOINT_BOUNDS as B, CONFIG_FILE, CheckpointError, type DistilBertConfig, boundedInt, distilBertConfigSchema, formatZodError, readJsonFile } from '../checkpoint';
 import type { EdDecoderNativeConfig } from '../native';
+import { cliCommand } from '../core/paths';
 
 
 export const edDecoderConfigSchema = z
@@ -63,7 +64,7 @@ export function parseEdConfig(raw: unknown, file = CONFIG_FILE): EdCheckpointCon
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CheckpointError(`${file}: not a JSON object`);
   const { chatbert, ...rest } = raw as Record<string, unknown>;
   const variant = (chatbert as { variant?: unknown } | undefined)?.variant;
-  if (variant !== 'ed') throw new CheckpointError(`${file}: not a ChatBERT-ED checkpoint (chatbert.variant is ${JSON.stringify(variant ?? null)}, expected "ed"); train one with \`npm run train -- ed_tiny\``);
+  if (variant !== 'ed') throw new CheckpointError(`${file}: not a ChatBERT-ED checkpoint (chatbert.variant is ${JSON.stringify(variant ?? null)}, expected "ed"); train one with \`${cliCommand(`train ed_tiny`)}\``);
   const enc = distilBertConfigSchema.safeParse(rest);
   if (!enc.success) throw new CheckpointError(formatZodError(file, enc.error));
   const meta = edMetaSchema.safeParse(chatbert);

@@ -14,6 +14,7 @@ import { loadPersonaChat } from '../data/personachat';
 import type { Example, Split } from '../data/types';
 import { candidateKey } from '../ra/format';
 import { Rng } from '../core/rng';
+import { defaultDataDir, cliCommand } from '../core/paths';
 import { vocabularyOf } from './metrics';
 
 export interface DataSpec {
@@ -84,7 +85,7 @@ export function parseDataSpec(spec: string): DataSpec {
 
 function loadAll(spec: DataSpec, dataDir: string): Example[] {
   const need = (dir: string, name: string) => {
-    if (!fs.existsSync(dir)) throw new Error(`${name} is not in ${dir}: get it with \`npm run data -- download ${name} --data-dir ${path.dirname(dir)}\`, or pass --data-dir`);
+    if (!fs.existsSync(dir)) throw new Error(`${name} is not in ${dir}: get it with \`${cliCommand(`data download ${name} --data-dir ${path.dirname(dir)}`)}\`, or pass --data-dir`);
   };
   switch (spec.name) {
     case 'embedded':
@@ -114,7 +115,7 @@ export function loadEvalData(specText: string, o: { n: number; seed?: number; da
   if (!Number.isInteger(numCandidates) || numCandidates < 2) throw new Error(`candidates per example must be an integer >= 2, got ${numCandidates}`);
   const seed = o.seed ?? 0;
   const spec = parseDataSpec(specText);
-  const all = loadAll(spec, o.dataDir ?? 'data').filter((e) => e.response.trim().length > 0);
+  const all = loadAll(spec, o.dataDir ?? defaultDataDir()).filter((e) => e.response.trim().length > 0);
   if (all.length === 0) throw new Error(`--data ${specText}: no examples`);
   // The same sample as the IMR evaluation has always drawn (lib/eval/imr.ts embeddedEvalExamples).
   const sample = new Rng(seed, 0xe7a1).shuffle([...all]).slice(0, o.n);
@@ -149,6 +150,6 @@ export function loadEvalData(specText: string, o: { n: number; seed?: number; da
     available: all.length,
     candidateSource: own ? 'dataset' : 'random',
     candidatesPerExample: own ? Math.max(...examples.map((e) => e.candidates.length)) : numCandidates,
-    training: trainingSide(spec, o.dataDir ?? 'data'),
+    training: trainingSide(spec, o.dataDir ?? defaultDataDir()),
   };
 }

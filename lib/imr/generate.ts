@@ -11,6 +11,7 @@ import { native, type ImrGenerateOptions } from '../native';
 import type { DistilBertConfig } from '../checkpoint';
 import type { ChatModel } from '../core/chat-model';
 import { imrSettings } from './options';
+import { cliCommand } from '../core/paths';
 
 export interface ImrReply {
   text: string;
@@ -42,7 +43,7 @@ export interface ImrMeta {
 export function imrMeta(c: DistilBertConfig, where: string): ImrMeta {
   const m = c.chatbert;
   if (!m || m.variant !== 'imr' || !m.max_response_length || !m.max_turns || !m.max_context_tokens)
-    throw new Error(`${where}: not a ChatBERT-IMR checkpoint (config.json has no chatbert section with variant "imr"); train one with \`npm run train -- imr_tiny\``);
+    throw new Error(`${where}: not a ChatBERT-IMR checkpoint (config.json has no chatbert section with variant "imr"); train one with \`${cliCommand(`train imr_tiny`)}\``);
   return {
     maxResponseLength: m.max_response_length,
     endMode: m.end_mode ?? 'end_token',

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { candidateKey } from '../ra/format';
 import { RaChatModel } from '../ra/model';
-import { runModelDir } from '../core/paths';
+import { runModelDir, cliCommand } from '../core/paths';
 import type { Conversation } from '../core/conversation';
 
 /** `run:NAME` = the model of the run NAME under $CHATBERT_HOME/runs; anything else is a directory. */
@@ -21,7 +21,7 @@ export function resolveRetriever(spec: string, base = process.cwd()): string {
 export async function loadRetriever(dir: string, device?: string): Promise<RaChatModel> {
   if (!fs.existsSync(path.join(dir, 'config.json'))) {
     const run = /[\\/]runs[\\/]([^\\/]+)[\\/]model$/.exec(dir)?.[1];
-    throw new Error(`the ChatBERT-RA retriever ${dir} does not exist${run ? `; train it with \`npm run train -- ${run}\`` : ''}`);
+    throw new Error(`the ChatBERT-RA retriever ${dir} does not exist${run ? `; train it with \`${cliCommand(`train ${run}`)}\`` : ''}`);
   }
   const ra = await RaChatModel.load(dir, { device });
   if (ra.pool.size === 0) {

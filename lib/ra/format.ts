@@ -15,6 +15,7 @@ import type { Conversation } from '../core/conversation';
 import { encodeContext } from '../input/format';
 import type { RaPooling } from '../native';
 import type { BertTokenizer } from '../tokenizer';
+import { cliCommand } from '../core/paths';
 
 export interface RaMeta {
   pooling: RaPooling;
@@ -30,7 +31,7 @@ export interface RaMeta {
 export function raMeta(c: DistilBertConfig, where: string): RaMeta {
   const m = c.chatbert as Record<string, unknown> | undefined;
   if (!m || m.variant !== 'ra')
-    throw new Error(`${where}: not a ChatBERT-RA checkpoint (config.json has no chatbert section with variant "ra"); train one with \`npm run train -- ra_tiny\``);
+    throw new Error(`${where}: not a ChatBERT-RA checkpoint (config.json has no chatbert section with variant "ra"); train one with \`${cliCommand(`train ra_tiny`)}\``);
   const int = (key: string): number => {
     const v = m[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${where}: config.json chatbert.${key} must be a positive integer, got ${JSON.stringify(v)}`);

@@ -16,6 +16,7 @@ import { DistilBertMLM, padBatch, type ModelOptions } from '../distilbert';
 import { native } from '../native';
 import type { BertTokenizer } from '../tokenizer';
 import { raContextIds } from './format';
+import { cliCommand } from '../core/paths';
 
 export interface RerankMeta {
   maxTurns: number;
@@ -34,7 +35,7 @@ export interface RerankMeta {
 export function rerankMeta(c: DistilBertConfig, where: string): RerankMeta {
   const m = c.chatbert as Record<string, unknown> | undefined;
   if (!m || m.variant !== 'rerank' || m.score_head !== true)
-    throw new Error(`${where}: not a ChatBERT-RA cross-encoder (config.json has no chatbert section with variant "rerank" and a score head); train one with \`npm run train -- ra_tiny_rerank\``);
+    throw new Error(`${where}: not a ChatBERT-RA cross-encoder (config.json has no chatbert section with variant "rerank" and a score head); train one with \`${cliCommand(`train ra_tiny_rerank`)}\``);
   const int = (key: string): number => {
     const v = m[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${where}: config.json chatbert.${key} must be a positive integer, got ${JSON.stringify(v)}`);

@@ -12,6 +12,7 @@ import { loadJsonl } from '../data/jsonl';
 import { loadPersonaChat } from '../data/personachat';
 import type { Example, Split } from '../data/types';
 import { Rng } from '../core/rng';
+import { defaultDataDir, cliCommand } from '../core/paths';
 
 export class DataMissingError extends Error {
   override name = 'DataMissingError';
@@ -19,7 +20,7 @@ export class DataMissingError extends Error {
 
 function requireDir(dir: string, name: string): void {
   if (!fs.existsSync(dir))
-    throw new DataMissingError(`${name} is not in ${dir}. Get it with \`npm run data -- download ${name} --data-dir ${path.dirname(dir)}\` (or \`npx chatbert data download ${name}\`), or put its files there by hand.`);
+    throw new DataMissingError(`${name} is not in ${dir}. Get it with \`${cliCommand(`data download ${name} --data-dir ${path.dirname(dir)}`)}\`, or put its files there by hand.`);
 }
 
 /** Examples of one split from one source. */
@@ -27,12 +28,12 @@ export function loadSource(source: string, split: Split, cfg: ChatBertConfig): E
   const maxTurns = cfg.data.max_turns;
   if (source === 'embedded') return examplesFromDialogues(embeddedCorpus(split, { seed: cfg.data.embedded_seed }), maxTurns);
   if (source === 'dailydialog') {
-    const dir = path.resolve(cfg.data.data_dir, 'dailydialog');
+    const dir = path.resolve(cfg.data.data_dir ?? defaultDataDir(), 'dailydialog');
     requireDir(dir, 'dailydialog');
     return examplesFromDialogues(loadDailyDialog(dir, split), maxTurns);
   }
   if (source === 'personachat') {
-    const dir = path.resolve(cfg.data.data_dir, 'personachat');
+    const dir = path.resolve(cfg.data.data_dir ?? defaultDataDir(), 'personachat');
     requireDir(dir, 'personachat');
     return examplesFromDialogues(loadPersonaChat(dir, split), maxTurns);
   }

@@ -20,6 +20,7 @@ import { BertTokenizer } from '../tokenizer';
 import { Rng } from '../core/rng';
 import { loadTrainingData } from './data';
 import { TrainingRun, type TaskContext, type TrainOptions, type TrainTask, optimizerOptions } from './loop';
+import { cliCommand } from '../core/paths';
 
 export function rerankMetaOf(cfg: ChatBertConfig): RerankMeta {
   if (!cfg.rerank.retriever) throw new RangeError(`config ${cfg.name}: rerank.retriever must name the bi-encoder to re-rank for (a directory or run:NAME, e.g. run:ra_tiny)`);
@@ -65,7 +66,7 @@ export async function createRerankTask({ config: cfg, resumeFrom, log }: TaskCon
   const from = resumeFrom ?? (cfg.model.init_from ? resolveRetriever(cfg.model.init_from) : meta.retriever);
   const run = /^run:(.+)$/.exec(cfg.model.init_from ?? '')?.[1];
   if (!resumeFrom && run && !fs.existsSync(path.join(from, 'config.json')))
-    throw new Error(`config ${cfg.name}: model.init_from ${cfg.model.init_from} is ${from}, which does not exist; train it with \`npm run train -- ${run}\``);
+    throw new Error(`config ${cfg.name}: model.init_from ${cfg.model.init_from} is ${from}, which does not exist; train it with \`${cliCommand(`train ${run}`)}\``);
   const data = loadTrainingData(cfg);
   if (data.train.length < 2) throw new RangeError(`config ${cfg.name}: the cross-encoder needs at least 2 training examples, got ${data.train.length}`);
 

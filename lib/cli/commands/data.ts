@@ -7,6 +7,7 @@ import { downloadDataset } from '../../data/download';
 import { downloadProgress } from '../../data/progress';
 import { loadSource } from '../../train/data';
 import { fail } from '../fail';
+import { defaultDataDir } from '../../core/paths';
 
 /** Adds the command to the CLI. */
 export function register<T>(y: Argv<T>): Argv<T> {
@@ -19,14 +20,14 @@ export function register<T>(y: Argv<T>): Argv<T> {
           (y2) =>
             y2
               .positional('name', { choices: Object.keys(DATASETS), demandOption: true })
-              .option('data-dir', { type: 'string', default: 'data', describe: 'where datasets live' })
+              .option('data-dir', { type: 'string', describe: 'where data sets live (default: $CHATBERT_HOME/data)' })
               .option('base-url', { type: 'string', describe: 'a mirror (the archive name is appended)' })
               .option('force', { type: 'boolean', default: false })
               .option('max-bytes', { type: 'number', describe: "most bytes to write when the server does not say the size (default: the data set's cap)" }),
           async (a) => {
             const progress = downloadProgress(DATASETS[a.name as DatasetName].title);
             try {
-              const dir = await downloadDataset(a.name as DatasetName, { dataDir: path.resolve(a['data-dir']), baseUrl: a['base-url'], force: a.force, maxBytes: a['max-bytes'], onProgress: progress.onProgress });
+              const dir = await downloadDataset(a.name as DatasetName, { dataDir: path.resolve(a['data-dir'] ?? defaultDataDir()), baseUrl: a['base-url'], force: a.force, maxBytes: a['max-bytes'], onProgress: progress.onProgress });
               progress.stop();
               console.log(`${a.name}: ready in ${dir}`);
             } catch (e) {

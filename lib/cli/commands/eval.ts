@@ -33,7 +33,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
         y
           .option('model', { type: 'string', array: true, nargs: 1, demandOption: true, describe: 'checkpoint directories (several: side by side); fib:DIR evaluates ChatBERT-FIB with the IMR model in DIR' })
           .option('data', { type: 'string', default: 'embedded:validation', describe: 'embedded|dailydialog|personachat[:split] or jsonl:<file>' })
-          .option('data-dir', { type: 'string', default: 'data', describe: 'where downloaded datasets live' })
+          .option('data-dir', { type: 'string', describe: 'where downloaded data sets live (default: $CHATBERT_HOME/data)' })
           .option('seed', { type: 'number', default: 0, describe: 'seed of the example sample and the random candidates' })
           .option('batch-size', { type: 'number', default: 32 })
           .option('perplexity', { type: 'boolean', default: true, describe: 'compute the (pseudo-)perplexity (--no-perplexity skips it)' })

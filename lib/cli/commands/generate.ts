@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fail, UsageError } from '../fail';
+import { cliCommand } from '../../core/paths';
 
 /** Adds the command to the CLI. */
 export function register<T>(y: Argv<T>): Argv<T> {
@@ -38,7 +39,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
           const { downloadProgress } = await import('../../data/progress');
           const progress = downloadProgress('hub');
           const dir = await resolveModelSpec(a.model ?? defaultModelDir(), { onProgress: progress.onProgress }).finally(progress.stop);
-          if (!fs.existsSync(dir)) throw new Error(`no model at ${dir}: train one with \`npm run train -- imr_tiny\` or pass --model DIR`);
+          if (!fs.existsSync(dir)) throw new Error(`no model at ${dir}: train one with \`${cliCommand(`train imr_tiny`)}\` or pass --model DIR`);
           const { withSpinner } = await import('../spinner');
           let model = await withSpinner(`loading ${dir}`, () => loadChatModel(dir, { device: a.device ?? 'auto' }));
           if (a.template?.length) {

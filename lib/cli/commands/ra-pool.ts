@@ -30,7 +30,7 @@ function sourceTexts(o: RaPoolCommandOptions, dir: string): { texts: string[]; s
       sources.push(s);
     }
     if (named.length) {
-      const cfg = parseConfig({ name: 'ra-pool', model: { type: 'ra' }, data: { sources: named, data_dir: o.dataDir ?? 'data' } });
+      const cfg = parseConfig({ name: 'ra-pool', model: { type: 'ra' }, data: { sources: named, data_dir: o.dataDir ?? null } });
       const p = poolTexts(cfg);
       texts.push(...p.texts);
       sources.push(...p.sources);
@@ -79,7 +79,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
           .option('model', { type: 'string', demandOption: true, describe: 'RA model directory' })
           .option('data', { type: 'string', array: true, nargs: 1, describe: 'sources whose training replies make the pool: embedded, dailydialog, personachat, jsonl:<file> (default: the pool sources of the config the model was trained with)' })
           .option('add', { type: 'string', describe: 'a text file, one candidate reply per line, added to the existing pool' })
-          .option('data-dir', { type: 'string', default: 'data' })
+          .option('data-dir', { type: 'string', describe: 'where downloaded data sets live (default: $CHATBERT_HOME/data)' })
           .option('device', { type: 'string' }),
       async (a) => {
         try {
