@@ -11,7 +11,7 @@ import { parseOptionAssignment } from '../imr/options';
 import { loadEvalData } from './data';
 import { METRIC_DEFINITIONS, type EvalReport, headline, markdownReport, resultsTable } from './report';
 import { evaluateSubject, checkerRandomBaseline, type ModelEvalResult } from './suite';
-import { baselineSubjects, type EdCandidateScore, loadEvalSubject } from './subjects';
+import { baselineSubjects, DEFAULT_IMR_SCORE, type EdCandidateScore, loadEvalSubject } from './subjects';
 import type { ImrCandidateScore } from './imr';
 
 export interface EvalCommandOptions {
@@ -34,7 +34,7 @@ export interface EvalCommandOptions {
   log?: (line: string) => void;
   /** Add the trivial baselines (echo, constant, random training reply) as rows (default true). */
   baselines?: boolean;
-  /** IMR's candidate score for hits@1 (default pll). */
+  /** IMR's candidate score for hits@1 (default DEFAULT_IMR_SCORE). */
   imrScore?: ImrCandidateScore;
   /** ED's candidate score for hits@1 (default mean). */
   edScore?: EdCandidateScore;
@@ -69,7 +69,7 @@ export async function evalCommand(o: EvalCommandOptions): Promise<{ report: Eval
     seed,
     candidates: { source: data.candidateSource, perExample: data.candidatesPerExample },
     checkerRandomBaseline: checkerRandomBaseline(data, seed),
-    options: { imr: imrOptions, imrScore: o.imrScore ?? 'pll', edScore: o.edScore ?? 'mean' },
+    options: { imr: imrOptions, imrScore: o.imrScore ?? DEFAULT_IMR_SCORE, edScore: o.edScore ?? 'mean' },
     definitions: METRIC_DEFINITIONS,
     results,
     baselines,
