@@ -225,3 +225,16 @@ export function assertCheckpointDir(dir: string): void {
     if (!fs.existsSync(path.join(dir, f))) throw new CheckpointError(`${dir}: ${f} is missing`);
   }
 }
+
+/**
+ * The tokenizer files Hugging Face's AutoTokenizer reads beside vocab.txt: tokenizer_config.json
+ * (the class, lower-casing, the special tokens, the longest input) and special_tokens_map.json.
+ */
+export function writeTokenizerFiles(dir: string, o: { doLowerCase: boolean; modelMaxLength: number }): void {
+  const special = { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' };
+  writeFileAtomic(
+    path.join(dir, 'tokenizer_config.json'),
+    JSON.stringify({ tokenizer_class: 'DistilBertTokenizer', do_lower_case: o.doLowerCase, model_max_length: o.modelMaxLength, tokenize_chinese_chars: true, strip_accents: null, ...special }, null, 2) + '\n',
+  );
+  writeFileAtomic(path.join(dir, 'special_tokens_map.json'), JSON.stringify(special, null, 2) + '\n');
+}

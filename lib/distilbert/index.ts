@@ -16,6 +16,7 @@ import {
   readDistilBertConfig,
   readJsonFile,
   writeFileAtomic,
+  writeTokenizerFiles,
 } from '../checkpoint';
 import { native, type LoadReport, type NativeDistilBertModel } from '../native';
 import { BertTokenizer } from '../tokenizer';
@@ -130,12 +131,13 @@ export class DistilBertMLM {
     });
   }
 
-  /** Writes config.json, model.safetensors and vocab.txt into `dir` (each file atomically). */
+  /** Writes config.json, model.safetensors, vocab.txt and the tokenizer files into `dir` (each file atomically). */
   async save(dir: string, extraConfig: Record<string, unknown> = {}): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
     await this.native.save(path.join(dir, WEIGHTS_FILE));
     this.tokenizer.saveVocab(path.join(dir, VOCAB_FILE));
     writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(hfConfigJson(this.config, extraConfig), null, 2) + '\n');
+    writeTokenizerFiles(dir, { doLowerCase: this.tokenizer.doLowerCase, modelMaxLength: this.config.max_position_embeddings });
   }
 
   dispose(): void {

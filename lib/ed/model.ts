@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, type DistilBertConfig, assertCheckpointDir, checkpointTokenizer, nativeConfig, parseDistilBertConfig, readDistilBertConfig, writeFileAtomic } from '../checkpoint';
+import { CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, type DistilBertConfig, assertCheckpointDir, checkpointTokenizer, nativeConfig, parseDistilBertConfig, readDistilBertConfig, writeFileAtomic, writeTokenizerFiles } from '../checkpoint';
 import { native, type EdForwardRequest, type LoadReport, type NativeEdModel } from '../native';
 import { BertTokenizer } from '../tokenizer';
 import { type EdDecoderConfig, type EdMeta, type EdMetaFields, edConfigJson, edDecoderConfigSchema, nativeDecoderConfig, readEdConfig } from './config';
@@ -91,6 +91,7 @@ export class EdModel {
     this.tokenizer.saveVocab(path.join(dir, VOCAB_FILE));
     const full: EdMeta = { variant: 'ed', decoder: this.decoderConfig, ...meta };
     writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(edConfigJson(this.encoderConfig, full), null, 2) + '\n');
+    writeTokenizerFiles(dir, { doLowerCase: this.tokenizer.doLowerCase, modelMaxLength: this.encoderConfig.max_position_embeddings });
   }
 
   dispose(): void {
