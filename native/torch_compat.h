@@ -117,3 +117,23 @@ inline void fused_adamw_(at::TensorList params, at::TensorList grads, at::Tensor
 
 }  // namespace chatbert::compat
 // ---- end training step ------------------------------------------------------------------------
+
+// ---- c10d (native/train/dist.cpp) -------------------------------------------------------------
+// 1.13's Gloo and NCCL groups are c10d::ProcessGroup subclasses whose collectives return
+// ProcessGroup::Work; 2.x made them c10d::Backend subclasses returning c10d::Work. Forward
+// declarations keep the c10d headers out of every other file.
+namespace c10d {
+class ProcessGroup;
+class Backend;
+}  // namespace c10d
+namespace chatbert::compat {
+#if TORCH_VERSION_MAJOR >= 2
+using C10dGroup = c10d::Backend;
+#else
+using C10dGroup = c10d::ProcessGroup;
+#endif
+// What a collective returns (an intrusive_ptr to the version's Work), named through barrier().
+template <class Group>
+using c10d_work_ptr = decltype(std::declval<Group&>().barrier());
+}  // namespace chatbert::compat
+// ---- end c10d ---------------------------------------------------------------------------------

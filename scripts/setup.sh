@@ -18,6 +18,12 @@ if command -v dpkg >/dev/null && { dpkg -s libtorch-dev >/dev/null 2>&1 || [[ " 
    ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
   missing+=(libopenblas0-pthread)
 fi
+# Debian's LibTorch has c10d's Gloo backend built in, but its header needs gloo's own headers
+# (data-parallel training, native/train/dist.cpp).
+if command -v dpkg >/dev/null && { dpkg -s libtorch-dev >/dev/null 2>&1 || [[ " ${missing[*]} " == *" libtorch-dev "* ]]; } &&
+   ! dpkg -s libgloo-dev >/dev/null 2>&1; then
+  missing+=(libgloo-dev)
+fi
 command -v cmake >/dev/null || missing+=(cmake)
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)

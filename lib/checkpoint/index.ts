@@ -155,6 +155,8 @@ export function nativeConfig(c: DistilBertConfig): DistilBertNativeConfig {
     activation: c.activation,
     length_classes: c.chatbert?.length_classes ?? 0,
     score_head: c.chatbert?.score_head === true,
+    // The score head's dropout, as Hugging Face's DistilBertForSequenceClassification reads it.
+    seq_classif_dropout: Number((c as Record<string, unknown>).seq_classif_dropout ?? 0.2),
   };
 }
 

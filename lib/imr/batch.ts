@@ -49,10 +49,12 @@ export function imrLength(ex: EncodedExample, obj: ImrObjective): number {
 }
 
 /**
- * Builds one batch. `rng` draws the mask ratios and positions; `fixedRatio` (evaluation) replaces
- * the random draw of t.
+ * Builds one batch. `rng` draws the mask ratios and positions: one stream for the batch, or one per
+ * row (training: a row masks alike wherever its batch is split); `fixedRatio` (evaluation)
+ * replaces the random draw of t.
  */
-export function makeImrBatch(examples: readonly EncodedExample[], obj: ImrObjective, ids: SpecialIds, rng: Rng, fixedRatio?: number): ImrBatch {
+export function makeImrBatch(examples: readonly EncodedExample[], obj: ImrObjective, ids: SpecialIds, rng: Rng | ((row: number) => Rng), fixedRatio?: number): ImrBatch {
+  const rowRng = typeof rng === 'function' ? rng : () => rng;
   const L = obj.maxResponseLength;
   const T = Math.max(...examples.map((e) => imrLength(e, obj)));
   const B = examples.length;
@@ -72,10 +74,11 @@ export function makeImrBatch(examples: readonly EncodedExample[], obj: ImrObject
     const targets = new Array<number>(L);
     for (let i = 0; i < L; i++) targets[i] = i < resp.length ? resp[i] : obj.endMode === 'end_token' ? ids.sep : ids.mask;
     const trainable = obj.endMode === 'end_token' ? L : resp.length;
-    const t = fixedRatio ?? rng.uniform(obj.maskRatioMin, obj.maskRatioMax);
+    const r = rowRng(b);
+    const t = fixedRatio ?? r.uniform(obj.maskRatioMin, obj.maskRatioMax);
     const k = trainable === 0 ? 0 : Math.min(trainable, Math.max(1, Math.round(t * trainable)));
     const masked = new Uint8Array(L);
-    for (const i of rng.sample(trainable, k)) masked[i] = 1;
+    for (const i of r.sample(trainable, k)) masked[i] = 1;
     for (let i = 0; i < L; i++) {
       const untrained = i >= trainable; // length_head mode: beyond the response
       inputIds[slot + i] = masked[i] || untrained ? ids.mask : targets[i];

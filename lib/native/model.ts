@@ -18,6 +18,8 @@ export interface DistilBertNativeConfig {
   length_classes: number;
   /** ChatBERT-RA's cross-encoder: a score head (pre_classifier, classifier) on the [CLS] state. */
   score_head?: boolean;
+  /** Dropout before the score head's output layer (Hugging Face's seq_classif_dropout; default 0.2). */
+  seq_classif_dropout?: number;
 }
 
 export interface LoadReport {

@@ -56,6 +56,8 @@ export interface NativeMlmTrainer {
   evaluate(batch: MlmTrainBatch): Promise<MlmEvalResult>;
   saveState(path: string): Promise<void>;
   loadState(path: string): Promise<void>;
+  /** Data-parallel: take rank 0's parameters and buffers, then sum every step's gradients over the group. */
+  joinGroup(group: NativeProcessGroup): Promise<void>;
   readonly steps: number;
 }
 
@@ -94,6 +96,8 @@ export interface NativeContrastiveTrainer<B = ContrastiveBatch> {
   evaluate(batch: B): Promise<{ lossSum: number; correct: number; rows: number }>;
   saveState(path: string): Promise<void>;
   loadState(path: string): Promise<void>;
+  /** Data-parallel: take rank 0's parameters and buffers, then sum every step's gradients over the group. */
+  joinGroup(group: NativeProcessGroup): Promise<void>;
   readonly steps: number;
 }
 
@@ -120,10 +124,47 @@ export interface NativeEdTrainer {
   evaluate(batch: EdTrainBatch): Promise<{ ceSum: number; lossSum: number; targets: number; correct: number }>;
   saveState(path: string): Promise<void>;
   loadState(path: string): Promise<void>;
+  /** Data-parallel: take rank 0's parameters and buffers, then sum every step's gradients over the group. */
+  joinGroup(group: NativeProcessGroup): Promise<void>;
   readonly steps: number;
 }
 
+/** Joining a data-parallel group (native/binding/process_group.cpp), as torchrun's env:// rendezvous. */
+export interface ProcessGroupOptions {
+  /** 'gloo' (CPU; CUDA tensors through the host) or 'nccl' (CUDA). */
+  backend: 'gloo' | 'nccl';
+  /** MASTER_ADDR: rank 0 hosts the rendezvous store there. */
+  masterAddr: string;
+  masterPort: number;
+  rank: number;
+  worldSize: number;
+  /** The CUDA device of an NCCL rank. */
+  localRank?: number;
+  /** Rendezvous and each collective fail after this long; a rank silent this long is named as lost. Default 300,000. */
+  timeoutMs?: number;
+  /** Gradient bucket size in MiB (default 25, as DDP's). */
+  bucketMb?: number;
+}
+
+/** One rank's membership of a data-parallel group. */
+export interface NativeProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly backend: string;
+  allReduce(values: number[] | Float64Array, op?: 'sum' | 'max' | 'min'): Promise<number[]>;
+  barrier(): Promise<void>;
+  /** Tells the ranks waiting on `tag` that this one is done with it. */
+  signal(tag: string): Promise<void>;
+  /** Settles once `owner` signals `tag`, however long that takes while it is alive; rejects once its heartbeat stops. */
+  wait(tag: string, owner: number): Promise<void>;
+  /** Time and bytes in the training step's collectives since the last resetStats(). */
+  stats(): { seconds: number; bytes: number; calls: number };
+  resetStats(): void;
+  close(): void;
+}
+
 export interface TrainAddon {
+  ProcessGroup: { connect(options: ProcessGroupOptions): Promise<NativeProcessGroup>; backends(): string[] };
   /** Test hook: runs the shared training step on given parameters and gradients (see test/train-step.test.ts). */
   trainStepCheck(args: Record<string, unknown>): Promise<{ params: Record<string, Float32Array>; steps: { loss: number; gradNorm: number; finite: boolean }[]; optimizerSteps: number[] }>;
   MlmTrainer: new (model: NativeDistilBertModel, options?: MlmTrainerOptions) => NativeMlmTrainer;

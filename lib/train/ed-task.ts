@@ -114,6 +114,7 @@ export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Pr
     },
     saveModel: (dir) => model.save(dir, meta),
     saveOptimizer: (file) => trainer.saveState(file),
+    joinGroup: (group) => trainer.joinGroup(group),
     loadOptimizer: (file) => trainer.loadState(file),
     dispose: () => model.dispose(),
   };

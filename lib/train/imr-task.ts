@@ -203,6 +203,7 @@ export async function createImrTask({ config: cfg, resumeFrom, log }: TaskContex
     },
     saveModel: (dir) => model.save(dir, { chatbert: meta }),
     saveOptimizer: (file) => trainer.saveState(file),
+    joinGroup: (group) => trainer.joinGroup(group),
     loadOptimizer: (file) => trainer.loadState(file),
     dispose: () => model.dispose(),
   };

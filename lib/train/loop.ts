@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import YAML from 'yaml';
 import type { ChatBertConfig } from '../config/schema';
 import { resolveModelSpec } from '../data/hub';
-import type { OptimizerOptions } from '../native';
+import { native, type NativeProcessGroup, type OptimizerOptions } from '../native';
+import { type DistEnv, joinProcessGroup, shardRange } from './dist';
 import { epochBatches } from './batching';
 import { Rng, deriveSeed } from '../core/rng';
 import { OPTIMIZER_FILE, type TrainerState, latestCheckpoint, readTrainerState, resumableCheckpoint, writeCheckpoint, writeDirAtomic } from './checkpoints';
@@ -114,13 +115,20 @@ export interface TrainTask<B> {
   readonly info: TaskInfo;
   /** Sequence length of each training example, for length bucketing. */
   readonly lengths: readonly number[];
-  makeBatch(indices: readonly number[], rng: Rng): B;
+  /**
+   * The micro-batch of these examples. `rowRng(i)` is the random stream of row i (masks, sampled
+   * negatives): a row's draws depend on its place in the global batch only, so that a batch split
+   * over data-parallel ranks is the batch one process would make.
+   */
+  makeBatch(indices: readonly number[], rowRng: (row: number) => Rng): B;
   step(microBatches: B[], lr: number, seed: number): Promise<TaskStepResult>;
   /** Validation loss (deterministic), or null when there is no validation data. */
   evaluate(): Promise<{ loss: number; extra?: Record<string, number> } | null>;
   saveModel(dir: string): Promise<void>;
   saveOptimizer(file: string): Promise<void>;
   loadOptimizer(file: string): Promise<void>;
+  /** Data-parallel: the model takes rank 0's weights and the trainer's steps sum gradients over the group. */
+  joinGroup(group: NativeProcessGroup): Promise<void>;
   dispose(): void;
 }
 
@@ -152,6 +160,8 @@ export interface StepLog {
   gradNorm: number;
   tokensPerSecond: number;
   stepSeconds: number;
+  /** Data parallel: mean wall time per step in the step's collectives (gradient sums, statistics), ms. */
+  allReduceMs?: number;
   elapsedSeconds: number;
   etaSeconds: number;
   extra?: Record<string, number>;
@@ -177,6 +187,11 @@ export interface TrainOptions<B = unknown> {
   stopAfterSteps?: number;
   /** Benchmark only: make every step's batches before the loop starts, so no data work overlaps training. */
   premadeBatches?: boolean;
+  /**
+   * This process is one rank of a data-parallel job (torchrun's environment: distEnvFromProcess()).
+   * Every rank runs the same config; rank 0 alone evaluates, logs metrics and writes checkpoints.
+   */
+  dist?: DistEnv;
 }
 
 export interface TrainResult {
@@ -212,31 +227,56 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
 
   async run(): Promise<TrainResult> {
     const cfg = this.config;
-    const runDir = await prepareRunDir(this.runDir);
-    const lock = lockRunDir(runDir);
+    const d = this.options.dist;
+    // Every rank joins before anything can fail on one of them alone: a rank that fails later is
+    // then seen by the others' next collective, instead of leaving them waiting at the rendezvous.
+    const device = d && (cfg.training.device === 'cuda' || (cfg.training.device === 'auto' && native.info().cuda)) ? `cuda:${d.localRank}` : cfg.training.device;
+    const group = d ? await joinProcessGroup(d, device) : undefined;
     try {
-      if (lock.tookOver) this.emit('message', `took over the stale lock of ${runDir} (PID ${lock.tookOver.pid} on ${lock.tookOver.host} is gone)`);
-      const resumeFrom = this.options.resume ? resumableCheckpoint(runDir, (m) => this.emit('message', `--resume: ${m}`)) : undefined;
-      if (this.options.resume && !resumeFrom) this.emit('message', `--resume: no checkpoint in ${runDir}; starting from the beginning`);
-      if (resumeFrom) for (const m of checkResumeConfig(runDir, resumeFrom, cfg)) this.emit('message', `--resume: ${m}`);
-      // model.init_from may be hf:ORG/NAME[@rev]: the task gets the downloaded snapshot (run-config.yaml keeps the spec).
-      const taskConfig = cfg.model.init_from?.startsWith('hf:') ? { ...cfg, model: { ...cfg.model, init_from: await resolveModelSpec(cfg.model.init_from) } } : cfg;
-      const task = await this.factory({ config: taskConfig, resumeFrom, log: (m) => this.emit('message', m) });
+      const rank0 = !group || group.rank === 0;
+      // Rank 0 owns the run directory; the others read its checkpoints (a shared filesystem across nodes).
+      const runDir = rank0 ? await prepareRunDir(this.runDir) : this.runDir;
+      const lock = rank0 ? lockRunDir(runDir) : undefined;
       try {
-        return await this.loop(task, runDir, resumeFrom);
+        if (lock?.tookOver) this.emit('message', `took over the stale lock of ${runDir} (PID ${lock.tookOver.pid} on ${lock.tookOver.host} is gone)`);
+        const say = (m: string) => rank0 && this.emit('message', m);
+        const resumeFrom = this.options.resume ? resumableCheckpoint(runDir, (m) => say(`--resume: ${m}`)) : undefined;
+        if (this.options.resume && !resumeFrom) say(`--resume: no checkpoint in ${runDir}; starting from the beginning`);
+        if (resumeFrom) for (const m of checkResumeConfig(runDir, resumeFrom, cfg)) say(`--resume: ${m}`);
+        // model.init_from may be hf:ORG/NAME[@rev]: the task gets the downloaded snapshot (run-config.yaml keeps the spec).
+        let taskConfig = cfg.model.init_from?.startsWith('hf:') ? { ...cfg, model: { ...cfg.model, init_from: await resolveModelSpec(cfg.model.init_from) } } : cfg;
+        if (device !== cfg.training.device) taskConfig = { ...taskConfig, training: { ...taskConfig.training, device } };
+        const task = await this.factory({ config: taskConfig, resumeFrom, log: say });
+        try {
+          if (group) await task.joinGroup(group);
+          return await this.loop(task, runDir, resumeFrom, group);
+        } finally {
+          task.dispose();
+        }
       } finally {
-        task.dispose();
+        lock?.release();
       }
     } finally {
-      lock.release();
+      group?.close();
     }
   }
 
-  private async loop(task: TrainTask<B>, runDir: string, resumeFrom: string | undefined): Promise<TrainResult> {
+  private async loop(task: TrainTask<B>, runDir: string, resumeFrom: string | undefined, group: NativeProcessGroup | undefined): Promise<TrainResult> {
     const cfg = this.config;
     const tc = cfg.training;
     const lengths = task.lengths;
-    const batchesPerEpoch = Math.ceil(lengths.length / tc.batch_size);
+    const world = group?.worldSize ?? 1;
+    const rank = group?.rank ?? 0;
+    const rank0 = rank === 0;
+    // Data parallel: each micro-batch is a global batch of batch_size x world rows, bucketed as one
+    // process would bucket it, and each rank takes its contiguous share. A global batch smaller than
+    // the world (an epoch's last) is dropped, since every rank needs a row.
+    const globalBatch = tc.batch_size * world;
+    const planOf = (epoch: number) => {
+      const all = epochBatches(lengths, globalBatch, tc.bucket_batches, tc.seed, epoch);
+      return world > 1 ? all.filter((b) => b.length >= world) : all;
+    };
+    const batchesPerEpoch = world > 1 ? planOf(0).length : Math.ceil(lengths.length / tc.batch_size);
     const stepsPerEpoch = Math.max(1, Math.floor(batchesPerEpoch / tc.grad_accum));
     const totalSteps = Math.min(tc.max_steps ?? Infinity, tc.epochs * stepsPerEpoch);
     const warmupSteps = Math.round(tc.warmup_ratio * totalSteps);
@@ -256,11 +296,11 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
       await task.loadOptimizer(path.join(resumeFrom, OPTIMIZER_FILE));
       state = { ...readTrainerState(resumeFrom), totalSteps };
     }
-    fs.writeFileSync(path.join(runDir, RUN_CONFIG_FILE), YAML.stringify(cfg));
     const metricsFile = path.join(runDir, 'metrics.jsonl');
-    if (!resumeFrom && fs.existsSync(metricsFile)) fs.rmSync(metricsFile);
+    if (rank0) fs.writeFileSync(path.join(runDir, RUN_CONFIG_FILE), YAML.stringify(cfg));
+    if (rank0 && !resumeFrom && fs.existsSync(metricsFile)) fs.rmSync(metricsFile);
     // Steps after the checkpoint are done again: their lines (written by the run that stopped) go.
-    if (resumeFrom && fs.existsSync(metricsFile)) {
+    if (rank0 && resumeFrom && fs.existsSync(metricsFile)) {
       const lines = fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean);
       const kept = lines.filter((line) => {
         try {
@@ -272,8 +312,13 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
       });
       if (kept.length !== lines.length) fs.writeFileSync(metricsFile, kept.map((l) => l + '\n').join(''));
     }
-    const logMetrics = (rec: Record<string, unknown>) => fs.appendFileSync(metricsFile, JSON.stringify(rec) + '\n');
+    const logMetrics = (rec: Record<string, unknown>) => rank0 && fs.appendFileSync(metricsFile, JSON.stringify(rec) + '\n');
 
+    if (group && rank0)
+      this.emit(
+        'message',
+        `data parallel: ${world} ranks (${group.backend}); effective batch ${tc.batch_size} x ${tc.grad_accum} grad_accum x ${world} ranks = ${tc.batch_size * tc.grad_accum * world} examples per step`,
+      );
     this.emit('start', {
       runDir,
       totalSteps,
@@ -309,7 +354,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
     };
 
     const curve: CurvePoint[] = [];
-    if (fs.existsSync(metricsFile))
+    if (rank0 && fs.existsSync(metricsFile))
       for (const line of fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean)) {
         const r = JSON.parse(line);
         if (r.step <= state.step) curve.push({ step: r.step, loss: r.type === 'eval' ? r.evalLoss : r.mlmLoss, kind: r.type === 'eval' ? 'eval' : 'train' });
@@ -318,12 +363,12 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
     // The step list: (epoch, index in epoch) -> micro-batches of example indices.
     let epochPlan: { epoch: number; batches: number[][] } | undefined;
     const makeMicroBatches = (step: number, epoch: number, stepInEpoch: number): B[] => {
-      if (!epochPlan || epochPlan.epoch !== epoch) epochPlan = { epoch, batches: epochBatches(lengths, tc.batch_size, tc.bucket_batches, tc.seed, epoch) };
-      const rng = new Rng(tc.seed, step, 0x3a5c);
+      if (!epochPlan || epochPlan.epoch !== epoch) epochPlan = { epoch, batches: planOf(epoch) };
       const out: B[] = [];
       for (let m = 0; m < tc.grad_accum; m++) {
-        const idx = epochPlan.batches[stepInEpoch * tc.grad_accum + m];
-        let b = task.makeBatch(idx, rng);
+        const global = epochPlan.batches[stepInEpoch * tc.grad_accum + m];
+        const [lo, hi] = shardRange(global.length, rank, world);
+        let b = task.makeBatch(global.slice(lo, hi), (row) => new Rng(tc.seed, step, 0x3a5c, m, lo + row));
         if (this.options.transformBatch) b = this.options.transformBatch(b, step);
         out.push(b);
       }
@@ -341,6 +386,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
     const elapsedBefore = state.elapsedSeconds;
     let stepsThisRun = 0;
     let windowTokens = 0;
+    let windowSteps = 0;
     let windowStart = Date.now();
     let next = state.step < totalSteps ? microBatchesOf(state.step, position(state.step).epoch, position(state.step).stepInEpoch) : undefined;
     {
@@ -366,6 +412,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
         state.elapsedSeconds = elapsedBefore + (Date.now() - started) / 1000;
         stepsThisRun++;
         windowTokens += r.tokens;
+        windowSteps++;
         losses.push({ step: state.step, loss: r.loss });
         if (state.step % tc.log_every === 0 || state.step === totalSteps) {
           const now = Date.now();
@@ -381,44 +428,60 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
             lr,
             gradNorm: r.gradNorm,
             tokensPerSecond: secs > 0 ? windowTokens / secs : 0,
+            ...(group ? { allReduceMs: (group.stats().seconds * 1000) / Math.max(1, windowSteps) } : {}),
             stepSeconds: (now - t0) / 1000,
             elapsedSeconds: state.elapsedSeconds,
             etaSeconds: perStep * (totalSteps - state.step),
           };
           windowTokens = 0;
+          windowSteps = 0;
+          group?.resetStats();
           windowStart = now;
           logMetrics({ type: 'train', ...log });
           curve.push({ step: state.step, loss: r.reportLoss, kind: 'train' });
           this.emit('step', log);
         }
-        if (tc.eval_every > 0 && state.step % tc.eval_every === 0 && task.info.validationExamples > 0) {
-          await evaluate();
-          if (tc.early_stopping_patience > 0 && state.evalsWithoutImprovement >= tc.early_stopping_patience) {
-            stoppedBy = 'early_stopping';
-            break;
+        // Rank 0 evaluates and checkpoints; the others wait for it (for as long as it stays alive).
+        const evalNow = tc.eval_every > 0 && state.step % tc.eval_every === 0 && task.info.validationExamples > 0;
+        const checkpointNow = tc.checkpoint_every > 0 && state.step % tc.checkpoint_every === 0;
+        let stop: TrainResult['stoppedBy'] | undefined;
+        if (rank0) {
+          if (evalNow) {
+            await evaluate();
+            if (tc.early_stopping_patience > 0 && state.evalsWithoutImprovement >= tc.early_stopping_patience) stop = 'early_stopping';
           }
+          if (checkpointNow && !stop) await checkpoint();
         }
-        if (tc.checkpoint_every > 0 && state.step % tc.checkpoint_every === 0) await checkpoint();
-        if (this.options.signal?.aborted) {
-          stoppedBy = 'interrupted';
-          break;
+        if (group && (evalNow || checkpointNow)) await (rank0 ? group.signal(`step-${state.step}`) : group.wait(`step-${state.step}`, 0));
+        if (!stop && this.options.signal?.aborted) stop = 'interrupted';
+        if (!stop && tc.max_minutes !== null && (Date.now() - started) / 60000 >= tc.max_minutes) stop = 'max_minutes';
+        if (!stop && this.options.stopAfterSteps !== undefined && stepsThisRun >= this.options.stopAfterSteps) stop = 'stop_after_steps';
+        if (group) {
+          // One decision for the group: any rank's Ctrl+C, rank 0's clock and early stopping.
+          const reasons = ['early_stopping', 'interrupted', 'max_minutes', 'stop_after_steps'] as const;
+          const votes = reasons.map((r) => (stop === r && (rank0 || r === 'interrupted' || r === 'stop_after_steps') ? 1 : 0));
+          const agreed = await group.allReduce(votes, 'max');
+          const i = agreed.findIndex((v) => v > 0);
+          stop = i >= 0 ? reasons[i] : undefined;
         }
-        if (tc.max_minutes !== null && (Date.now() - started) / 60000 >= tc.max_minutes) {
-          stoppedBy = 'max_minutes';
-          break;
-        }
-        if (this.options.stopAfterSteps !== undefined && stepsThisRun >= this.options.stopAfterSteps) {
-          stoppedBy = 'stop_after_steps';
+        if (stop) {
+          stoppedBy = stop;
           break;
         }
       }
       if (stoppedBy === 'completed' && tc.max_steps !== null && state.step >= tc.max_steps) stoppedBy = 'max_steps';
       const finished = stoppedBy !== 'interrupted' && stoppedBy !== 'stop_after_steps';
       const lastWasEval = tc.eval_every > 0 && state.step % tc.eval_every === 0;
-      if (finished && task.info.validationExamples > 0 && !lastWasEval) await evaluate();
-      await checkpoint();
-      if (!fs.existsSync(path.join(runDir, 'model'))) await writeDirAtomic(path.join(runDir, 'model'), saveModelDir);
-      await writeLossCurve(path.join(runDir, 'loss.svg'), curve, `${cfg.name}: loss`, task.info.lossName).catch((e) => this.emit('message', `loss curve not written: ${(e as Error).message}`));
+      if (rank0) {
+        if (finished && task.info.validationExamples > 0 && !lastWasEval) await evaluate();
+        await checkpoint();
+        if (!fs.existsSync(path.join(runDir, 'model'))) await writeDirAtomic(path.join(runDir, 'model'), saveModelDir);
+        await writeLossCurve(path.join(runDir, 'loss.svg'), curve, `${cfg.name}: loss`, task.info.lossName).catch((e) => this.emit('message', `loss curve not written: ${(e as Error).message}`));
+      }
+      if (group) {
+        await (rank0 ? group.signal('final') : group.wait('final', 0));
+        await group.barrier(); // nobody leaves (rank 0 takes the rendezvous store with it) before all are done
+      }
       return { runDir, modelDir: path.join(runDir, 'model'), steps: state.step, stoppedBy, bestEvalLoss: state.bestEvalLoss, losses, state };
     }
   }

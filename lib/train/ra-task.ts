@@ -106,7 +106,7 @@ export async function createRaTask({ config: cfg, resumeFrom }: TaskContext): Pr
       const rows = indices.map((i) => train[i]);
       // The last batch of an epoch can hold a single example: give it a random partner, since a
       // row needs at least one negative.
-      while (rows.length < 2) rows.push(train[rng.int(train.length)]);
+      while (rows.length < 2) rows.push(train[rng(rows.length).int(train.length)]);
       return makeRaBatch(rows, pad, dedupe);
     },
     async step(micro, lr, seed) {
@@ -131,6 +131,7 @@ export async function createRaTask({ config: cfg, resumeFrom }: TaskContext): Pr
     },
     saveModel: (dir) => model.save(dir, { chatbert }),
     saveOptimizer: (file) => trainer.saveState(file),
+    joinGroup: (group) => trainer.joinGroup(group),
     loadOptimizer: (file) => trainer.loadState(file),
     dispose: () => model.dispose(),
   };

@@ -94,9 +94,14 @@ export async function createRerankTask({ config: cfg, resumeFrom, log }: TaskCon
   const replies = data.train.map((ex) => ex.response);
 
 
+  // The score head is new (the retriever has none): its random init comes from the run's seed, so
+  // that a run is reproducible.
+  native.manualSeed(tc.seed);
   const model = await DistilBertMLM.load(from, {
     device: tc.device,
-    configOverrides: { dropout: cfg.model.dropout, attention_dropout: cfg.model.attention_dropout, chatbert: chatbert as never },
+    // The score head's dropout (Hugging Face's seq_classif_dropout) follows model.dropout: one knob
+    // for the model's dropout, and 0 turns all of it off.
+    configOverrides: { dropout: cfg.model.dropout, attention_dropout: cfg.model.attention_dropout, seq_classif_dropout: cfg.model.dropout, chatbert: chatbert as never },
   });
   let trainer: NativeContrastiveTrainer<CrossEncoderBatch>;
   try {
@@ -130,8 +135,8 @@ export async function createRerankTask({ config: cfg, resumeFrom, log }: TaskCon
     while (texts.length < G) texts.push(texts[texts.length - 1]); // a corpus with fewer distinct replies than G
     return texts.slice(0, G).map((t) => crossInputIds(tok, c, t, meta));
   };
-  const batchOf = (rows: readonly RerankExample[], rng: Rng): CrossEncoderBatch => ({
-    input: padBatch(rows.flatMap((r) => group(r, rng)), tok.padTokenId),
+  const batchOf = (rows: readonly RerankExample[], rng: Rng | ((row: number) => Rng)): CrossEncoderBatch => ({
+    input: padBatch(rows.flatMap((r, i) => group(r, typeof rng === 'function' ? rng(i) : rng)), tok.padTokenId),
     groupSize: G,
   });
 
@@ -160,6 +165,7 @@ export async function createRerankTask({ config: cfg, resumeFrom, log }: TaskCon
     },
     saveModel: (dir) => model.save(dir, { chatbert }),
     saveOptimizer: (file) => trainer.saveState(file),
+    joinGroup: (group) => trainer.joinGroup(group),
     loadOptimizer: (file) => trainer.loadState(file),
     dispose: () => model.dispose(),
   };

@@ -18,6 +18,7 @@
 #include "binding/ed_trainer.h"
 #include "binding/imr_generate.h"
 #include "binding/mlm_trainer.h"
+#include "binding/process_group.h"
 #include "binding/safetensors_functions.h"
 #include "binding/train_step_check.h"
 #include "binding/unmask_functions.h"
@@ -81,6 +82,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ContrastiveTrainer", ContrastiveTrainerWrap::Init(env));
   InitMlmScore(env, exports);
   InitTrainStepCheck(env, exports);
+  exports.Set("ProcessGroup", ProcessGroupWrap::Init(env));
   return exports;
 }
 

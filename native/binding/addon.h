@@ -6,6 +6,7 @@ namespace chatbert::js {
 
 struct AddonData {
   Napi::FunctionReference distilbert_model;
+  Napi::FunctionReference process_group;
 };
 
 inline AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

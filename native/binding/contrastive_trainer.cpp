@@ -7,6 +7,7 @@
 #include "binding/addon.h"
 #include "binding/bi_encoder.h"
 #include "binding/optimizer_state.h"
+#include "binding/process_group.h"
 #include "binding/util.h"
 #include "io/checkpoint.h"
 #include "torch_compat.h"
@@ -94,19 +95,19 @@ ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device dev) {
 
 }  // namespace
 
-static ContrastiveLoss LossOf(DistilBertForMaskedLM& model, const HostTrainBatch& h, torch::Device dev, Pooling pooling) {
+static ContrastiveLoss LossOf(DistilBertForMaskedLM& model, const HostTrainBatch& h, torch::Device dev, Pooling pooling, GradReducer* group = nullptr) {
   if (h.group) {
     auto [ids, mask] = ToDevice(h.input, dev);
     return cross_encoder_loss(model, ids, mask, h.group);
   }
-  return in_batch_loss(model, ToDevice(h.pair, dev), pooling);
+  return in_batch_loss(model, ToDevice(h.pair, dev), pooling, group);
 }
 
 Napi::Function ContrastiveTrainerWrap::Init(Napi::Env env) {
   return DefineClass(env, "ContrastiveTrainer",
                      {InstanceMethod<&ContrastiveTrainerWrap::Step>("step"), InstanceMethod<&ContrastiveTrainerWrap::Evaluate>("evaluate"),
                       InstanceMethod<&ContrastiveTrainerWrap::SaveState>("saveState"), InstanceMethod<&ContrastiveTrainerWrap::LoadState>("loadState"),
-                      InstanceAccessor<&ContrastiveTrainerWrap::GetSteps>("steps")});
+                      InstanceMethod<&ContrastiveTrainerWrap::JoinGroup>("joinGroup"), InstanceAccessor<&ContrastiveTrainerWrap::GetSteps>("steps")});
 }
 
 // new ContrastiveTrainer(model: DistilBertModel, options?: { pooling, weightDecay, beta1, beta2, eps, clipNorm, bf16 })
@@ -163,13 +164,17 @@ Napi::Value ContrastiveTrainerWrap::Step(const Napi::CallbackInfo& info) {
           auto st = impl->model;
           std::lock_guard<std::mutex> lock(st->mu);
           auto& model = st->model;
-          if (seed >= 0) torch::manual_seed(static_cast<uint64_t>(seed));  // dropout: same per step, resumable
+          seed_step(seed, *impl->step);
           model->train();
           int64_t rows = 0;
           for (const auto& h : batches) {
             rows += h.contexts();
             r->tokens += h.tokens();
           }
+          // The whole step's counts, over every data-parallel rank.
+          const auto global = impl->step->global_counts({double(rows), double(r->tokens)});
+          rows = static_cast<int64_t>(global[0]);
+          r->tokens = static_cast<int64_t>(global[1]);
           r->rows = rows;
           StepResult s;
           {
@@ -177,8 +182,11 @@ Napi::Value ContrastiveTrainerWrap::Step(const Napi::CallbackInfo& info) {
             s = impl->step->run(
                 batches.size(),
                 [&](size_t i) {
-                  auto l = LossOf(model, batches[i], st->device, impl->pooling);
-                  return MicroBatchLoss{l.loss_sum / static_cast<double>(rows), {l.loss_sum, l.correct}};
+                  auto l = LossOf(model, batches[i], st->device, impl->pooling, impl->step->reducer());
+                  // Data-parallel in-batch negatives: the gradient comes from the whole group's
+                  // score matrix, the reported sums from this rank's rows.
+                  auto grad_loss = l.grad_loss.defined() ? l.grad_loss : l.loss_sum;
+                  return MicroBatchLoss{grad_loss / static_cast<double>(rows), {l.loss_sum, l.correct}};
                 },
                 {lr});
           }
@@ -239,6 +247,8 @@ Napi::Value ContrastiveTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
 Napi::Value ContrastiveTrainerWrap::SaveState(const Napi::CallbackInfo& info) { return SaveOptimizerStateAsync(info, Value(), impl_, "chatbert AdamW state"); }
 
 Napi::Value ContrastiveTrainerWrap::LoadState(const Napi::CallbackInfo& info) { return LoadOptimizerStateAsync(info, Value(), impl_); }
+
+Napi::Value ContrastiveTrainerWrap::JoinGroup(const Napi::CallbackInfo& info) { return JoinGroupAsync(info, Value(), impl_); }
 
 Napi::Value ContrastiveTrainerWrap::GetSteps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(impl_->optimizer->steps())); }
 

@@ -26,6 +26,7 @@ class ContrastiveTrainerWrap : public Napi::ObjectWrap<ContrastiveTrainerWrap> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
   Napi::Value SaveState(const Napi::CallbackInfo& info);
   Napi::Value LoadState(const Napi::CallbackInfo& info);
+  Napi::Value JoinGroup(const Napi::CallbackInfo& info);
   Napi::Value GetSteps(const Napi::CallbackInfo& info);
 
   struct Impl {

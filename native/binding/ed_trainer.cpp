@@ -5,6 +5,7 @@
 
 #include "binding/adamw_options.h"
 #include "binding/optimizer_state.h"
+#include "binding/process_group.h"
 #include "binding/util.h"
 #include "io/checkpoint.h"
 #include "torch_compat.h"
@@ -55,7 +56,7 @@ Napi::Function EdTrainerWrap::Init(Napi::Env env) {
   return DefineClass(env, "EdTrainer",
                      {InstanceMethod<&EdTrainerWrap::Step>("step"), InstanceMethod<&EdTrainerWrap::Evaluate>("evaluate"),
                       InstanceMethod<&EdTrainerWrap::SaveState>("saveState"), InstanceMethod<&EdTrainerWrap::LoadState>("loadState"),
-                      InstanceAccessor<&EdTrainerWrap::GetSteps>("steps")});
+                      InstanceMethod<&EdTrainerWrap::JoinGroup>("joinGroup"), InstanceAccessor<&EdTrainerWrap::GetSteps>("steps")});
 }
 
 // new EdTrainer(model: EdModel, options?: { weightDecay, beta1, beta2, eps, clipNorm, bf16,
@@ -115,12 +116,16 @@ Napi::Value EdTrainerWrap::Step(const Napi::CallbackInfo& info) {
           auto st = impl->model;
           std::lock_guard<std::mutex> lock(st->mu);
           auto& model = st->model;
-          if (seed >= 0) torch::manual_seed(static_cast<uint64_t>(seed));  // dropout: same per step, resumable
+          seed_step(seed, *impl->step);
           SetTrain(model, impl->freeze_encoder);
           for (const auto& h : batches) {
             r->targets += static_cast<int64_t>(h.positions.size());
             r->tokens += InputTokens(h);
           }
+          // The whole step's counts, over every data-parallel rank.
+          const auto global = impl->step->global_counts({double(r->targets), double(r->tokens)});
+          r->targets = static_cast<int64_t>(global[0]);
+          r->tokens = static_cast<int64_t>(global[1]);
           const double norm = static_cast<double>(r->targets);
           StepResult s;
           {
@@ -197,6 +202,8 @@ Napi::Value EdTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
 Napi::Value EdTrainerWrap::SaveState(const Napi::CallbackInfo& info) { return SaveOptimizerStateAsync(info, Value(), impl_, "chatbert-ed AdamW state"); }
 
 Napi::Value EdTrainerWrap::LoadState(const Napi::CallbackInfo& info) { return LoadOptimizerStateAsync(info, Value(), impl_); }
+
+Napi::Value EdTrainerWrap::JoinGroup(const Napi::CallbackInfo& info) { return JoinGroupAsync(info, Value(), impl_); }
 
 Napi::Value EdTrainerWrap::GetSteps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(impl_->decoder_optimizer->steps())); }
 

@@ -6,6 +6,7 @@
 #include "binding/adamw_options.h"
 #include "binding/addon.h"
 #include "binding/optimizer_state.h"
+#include "binding/process_group.h"
 #include "binding/util.h"
 #include "io/checkpoint.h"
 #include "torch_compat.h"
@@ -93,7 +94,7 @@ Napi::Function MlmTrainerWrap::Init(Napi::Env env) {
   return DefineClass(env, "MlmTrainer",
                      {InstanceMethod<&MlmTrainerWrap::Step>("step"), InstanceMethod<&MlmTrainerWrap::Evaluate>("evaluate"),
                       InstanceMethod<&MlmTrainerWrap::SaveState>("saveState"), InstanceMethod<&MlmTrainerWrap::LoadState>("loadState"),
-                      InstanceAccessor<&MlmTrainerWrap::GetSteps>("steps")});
+                      InstanceMethod<&MlmTrainerWrap::JoinGroup>("joinGroup"), InstanceAccessor<&MlmTrainerWrap::GetSteps>("steps")});
 }
 
 // new MlmTrainer(model: DistilBertModel, options?: { weightDecay, beta1, beta2, eps, clipNorm, bf16, lengthLossWeight })
@@ -140,7 +141,7 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
         auto st = impl->model;
         std::lock_guard<std::mutex> lock(st->mu);
         auto& model = st->model;
-        if (seed >= 0) torch::manual_seed(static_cast<uint64_t>(seed));  // dropout: same per step, resumable
+        seed_step(seed, *impl->step);
         model->train();
         int64_t masked = 0, len_rows = 0;
         for (const auto& h : batches) {
@@ -148,6 +149,11 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
           for (int32_t t : h.length_targets) len_rows += t >= 0;
           for (uint8_t m : h.mask) r->tokens += m;
         }
+        // The whole step's counts (over every data-parallel rank): each rank's loss carries them.
+        const auto global = impl->step->global_counts({double(masked), double(len_rows), double(r->tokens)});
+        masked = static_cast<int64_t>(global[0]);
+        len_rows = static_cast<int64_t>(global[1]);
+        r->tokens = static_cast<int64_t>(global[2]);
         r->masked = masked;
         const double mlm_norm = std::max<int64_t>(masked, 1), len_norm = std::max<int64_t>(len_rows, 1);
         const double w = impl->length_loss_weight;
@@ -230,6 +236,8 @@ Napi::Value MlmTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
 Napi::Value MlmTrainerWrap::SaveState(const Napi::CallbackInfo& info) { return SaveOptimizerStateAsync(info, Value(), impl_, "chatbert AdamW state"); }
 
 Napi::Value MlmTrainerWrap::LoadState(const Napi::CallbackInfo& info) { return LoadOptimizerStateAsync(info, Value(), impl_); }
+
+Napi::Value MlmTrainerWrap::JoinGroup(const Napi::CallbackInfo& info) { return JoinGroupAsync(info, Value(), impl_); }
 
 Napi::Value MlmTrainerWrap::GetSteps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(impl_->optimizer->steps())); }
 

@@ -24,6 +24,7 @@ class MlmTrainerWrap : public Napi::ObjectWrap<MlmTrainerWrap> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
   Napi::Value SaveState(const Napi::CallbackInfo& info);
   Napi::Value LoadState(const Napi::CallbackInfo& info);
+  Napi::Value JoinGroup(const Napi::CallbackInfo& info);
   Napi::Value GetSteps(const Napi::CallbackInfo& info);
 
   struct Impl {

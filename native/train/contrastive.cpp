@@ -4,7 +4,7 @@
 
 namespace chatbert {
 
-ContrastiveLoss in_batch_loss_from_scores(const torch::Tensor& scores_in, const torch::Tensor& keys) {
+ContrastiveLoss in_batch_loss_from_scores(const torch::Tensor& scores_in, const torch::Tensor& keys, bool per_row) {
   TORCH_CHECK(scores_in.dim() == 2 && scores_in.size(0) == scores_in.size(1), "in-batch scores must be square [B, B], got ", scores_in.sizes());
   const int64_t B = scores_in.size(0);
   auto scores = scores_in.to(torch::kFloat32);
@@ -17,16 +17,37 @@ ContrastiveLoss in_batch_loss_from_scores(const torch::Tensor& scores_in, const 
     scores = scores.masked_fill(dup, -std::numeric_limits<float>::infinity());
   }
   ContrastiveLoss out;
-  out.loss_sum = torch::nn::functional::cross_entropy(scores, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-  out.correct = scores.detach().argmax(1).eq(target).sum();
+  if (per_row) {
+    out.row_loss = torch::nn::functional::cross_entropy(scores, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+    out.loss_sum = out.row_loss.sum();
+    out.row_loss = out.row_loss.detach();
+    out.row_correct = scores.detach().argmax(1).eq(target);
+    out.correct = out.row_correct.sum();
+  } else {
+    out.loss_sum = torch::nn::functional::cross_entropy(scores, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    out.correct = scores.detach().argmax(1).eq(target).sum();
+  }
   out.rows = B;
   return out;
 }
 
-ContrastiveLoss in_batch_loss(DistilBertForMaskedLM& model, const ContrastiveBatch& b, Pooling pooling) {
+ContrastiveLoss in_batch_loss(DistilBertForMaskedLM& model, const ContrastiveBatch& b, Pooling pooling, GradReducer* group) {
   auto ctx = encode_pooled(model, b.context_ids, b.context_mask, pooling);    // [B, D]
   auto cand = encode_pooled(model, b.candidate_ids, b.candidate_mask, pooling);  // [B, D]
-  return in_batch_loss_from_scores(torch::matmul(ctx, cand.t()), b.keys);
+  if (!group || group->world_size() == 1) return in_batch_loss_from_scores(torch::matmul(ctx, cand.t()), b.keys);
+  int64_t offset = 0;
+  auto all_ctx = group->all_gather_rows(ctx, &offset);  // [N, D]
+  auto all_cand = group->all_gather_rows(cand, nullptr);
+  torch::Tensor all_keys;
+  if (b.keys.defined()) all_keys = group->all_gather_rows(b.keys, nullptr);
+  auto whole = in_batch_loss_from_scores(torch::matmul(all_ctx, all_cand.t()), all_keys, /*per_row=*/true);
+  const int64_t B = ctx.size(0);
+  ContrastiveLoss out;
+  out.grad_loss = whole.loss_sum;
+  out.loss_sum = whole.row_loss.narrow(0, offset, B).sum().detach();
+  out.correct = whole.row_correct.narrow(0, offset, B).sum();
+  out.rows = B;
+  return out;
 }
 
 ContrastiveLoss group_loss_from_scores(const torch::Tensor& scores_in) {

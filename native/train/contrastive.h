@@ -6,6 +6,7 @@
 
 #include "models/distilbert.h"
 #include "models/pooling.h"
+#include "train/step.h"
 
 namespace chatbert {
 
@@ -24,12 +25,20 @@ struct ContrastiveLoss {
   torch::Tensor loss_sum;  // sum over rows of the cross-entropy (scalar, differentiable)
   torch::Tensor correct;   // rows whose own reply scored highest (int64 scalar)
   int64_t rows = 0;
+  // Data-parallel only: the differentiable loss over the whole group's score matrix (see
+  // in_batch_loss); loss_sum and correct then count this rank's rows, for the logs.
+  torch::Tensor grad_loss;
+  torch::Tensor row_loss, row_correct;  // in_batch_loss_from_scores(per_row = true)
 };
 
 // scores [B, B] = context vectors . candidate vectors^T; keys as in ContrastiveBatch.
-ContrastiveLoss in_batch_loss_from_scores(const torch::Tensor& scores, const torch::Tensor& keys);
+// per_row: also row_loss / row_correct ([B], without gradient).
+ContrastiveLoss in_batch_loss_from_scores(const torch::Tensor& scores, const torch::Tensor& keys, bool per_row = false);
 
-ContrastiveLoss in_batch_loss(DistilBertForMaskedLM& model, const ContrastiveBatch& batch, Pooling pooling);
+// With a data-parallel `group`, the negatives are the whole group's: every rank's context and reply
+// vectors are gathered, this rank's own rows kept differentiable, and grad_loss is the loss of the
+// whole [N, N] matrix; summing the ranks' gradients then gives one process's gradient on all N rows.
+ContrastiveLoss in_batch_loss(DistilBertForMaskedLM& model, const ContrastiveBatch& batch, Pooling pooling, GradReducer* group = nullptr);
 
 // The cross-encoder (re-ranker) objective: rows come in groups of `group` (a context joined with
 // its own reply first, then with G-1 other replies); each row is scored by the score head and the

@@ -10,6 +10,8 @@
 #   3. imr_small on DailyDialog, 100 steps: tokens/s of the real training loop
 #   4. bench train (pipeline vs pre-made batches) for imr_small and ed_small; bench ra (100k pool)
 #   5. chatbert serve on the imr_small model: requests/s and latency at concurrency 1 and 32
+#   6. data-parallel scaling (issue 14): imr_small, 30 steps, batch 32 per GPU, on 1, 2, 4, 8 GPUs
+#      (as many as the machine has; one GPU says so), tokens/s and scaling efficiency
 set -uo pipefail
 # shellcheck source=scripts/gpu/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -81,6 +83,37 @@ if stage_begin 5 "chatbert serve: load"; then
     if [ "$DRY" = 1 ]; then lv=(--levels 1,4 --requests 4); else lv=(--levels 1,32 --requests 128); fi
     step "serve_load.js (${lv[*]})" 150 serve-load.md "$NODE" scripts/gpu/serve_load.js "$port" "${lv[@]}" && extra < "$OUT/serve-load.md"
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  fi
+fi
+stage_end
+
+if stage_begin 6 "data-parallel scaling (NCCL)"; then
+  if [ "$DRY" = 1 ]; then ngpu=0; else ngpu=$(nvidia-smi -L 2>/dev/null | wc -l); fi
+  dp_detail() { "$NODE" scripts/gpu/dp_tokens.js "$DPRUN" 2>&1 | tail -1; }
+  if [ "$DRY" = 1 ]; then
+    # The same path on the CPU: two ranks over Gloo, imr_tiny, a few steps.
+    DPRUN=build/gpu-runs/dp-2
+    rm -rf "$DPRUN"
+    step --detail dp_detail "train imr_tiny --nproc 2 (dry run: Gloo on the CPU)" 120 dp-2.log "$NODE" dist/cli/chatbert.js train imr_tiny --plain --nproc 2 --run-dir "$DPRUN" \
+      --set training.device=cpu --set training.max_steps=8 --set training.log_every=1 --set training.eval_every=0 --set training.checkpoint_every=0 --set data.max_train_examples=2000
+  elif [ "$ngpu" -lt 2 ]; then
+    skip "multi-GPU rows" "this machine has $ngpu GPU: the scaling table needs several"
+  else
+    declare -A tok
+    for g in 1 2 4 8; do
+      [ "$g" -le "$ngpu" ] || break
+      DPRUN=build/gpu-runs/dp-$g
+      rm -rf "$DPRUN"
+      if [ -d "$DATA/dailydialog" ]; then src=("${data_sets[@]}"); else src=(); fi
+      step --detail dp_detail "train imr_small --nproc $g (NCCL)" 150 "dp-$g.log" "$NODE" dist/cli/chatbert.js train imr_small --plain --nproc "$g" --run-dir "$DPRUN" "${src[@]}" \
+        --set training.device=cuda --set training.batch_size=32 --set training.max_steps=30 --set training.log_every=1 --set training.eval_every=0 --set training.checkpoint_every=0 &&
+        tok[$g]=$("$NODE" scripts/gpu/dp_tokens.js "$DPRUN" | cut -d' ' -f1)
+    done
+    { echo "| GPUs | tokens/s | scaling efficiency |"; echo "|---:|---:|---:|"
+      for g in 1 2 4 8; do
+        [ -n "${tok[$g]:-}" ] || continue
+        echo "| $g | ${tok[$g]} | $(awk -v t="${tok[$g]}" -v b="${tok[1]:-0}" -v g="$g" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * t / (g * b); else print "-" }') |"
+      done; } | extra
   fi
 fi
 stage_end

@@ -7,7 +7,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
   return y
     .command(
       'bench <what>',
-      'benchmarks that print tables: unmask (naive vs fused), generate (IMR and ED replies/s), train (pipeline vs pre-made batch), tokenizer, ra (retrieval: ms per query, 100k pool), serve (chatbert serve under 1-128 concurrent clients, batching on and off; --model DIR)',
+      'benchmarks that print tables: unmask (naive vs fused), generate (IMR and ED replies/s), train (pipeline vs pre-made batch; --nproc N: data-parallel processes vs threads), tokenizer, ra (retrieval: ms per query, 100k pool), serve (chatbert serve under 1-128 concurrent clients, batching on and off; --model DIR)',
       (y) =>
         y
           .positional('what', { choices: ['unmask', 'generate', 'train', 'tokenizer', 'ra', 'serve'] as const, demandOption: true })
@@ -16,7 +16,8 @@ export function register<T>(y: Argv<T>): Argv<T> {
           .option('quick', { type: 'boolean', default: false, describe: 'smaller shapes, for a quick look' })
           .option('config', { type: 'string', default: 'imr_tiny', describe: 'train: the config to time' })
           .option('steps', { type: 'number', default: 40, describe: 'train: steps to time' })
-          .option('set', { type: 'string', array: true, nargs: 1, describe: 'train: config overrides' }),
+          .option('set', { type: 'string', array: true, nargs: 1, describe: 'train: config overrides' })
+          .option('nproc', { type: 'number', describe: 'train: N data-parallel processes x 1 thread against 1 process x N threads (same effective batch)' }),
       async (a) => {
         try {
           let table: string;
@@ -24,7 +25,10 @@ export function register<T>(y: Argv<T>): Argv<T> {
           else if (a.what === 'generate')
             // IMR, then ED beside it on the same shapes.
             table = [await (await import('../../bench/generate')).benchGenerate({ device: a.device, quick: a.quick }), await (await import('../../bench/generate-ed')).benchGenerateEd({ device: a.device, quick: a.quick })].join('\n\n');
-          else if (a.what === 'train') table = await (await import('../../bench/train')).benchTrain({ config: a.config, steps: a.steps, set: a.set });
+          else if (a.what === 'train' && a.nproc !== undefined) {
+            if (!Number.isInteger(a.nproc) || a.nproc < 2) throw new Error(`--nproc must be an integer of at least 2, got ${a.nproc}`);
+            table = await (await import('../../bench/train')).benchTrainParallel({ config: a.config, steps: a.steps, set: a.set, nproc: a.nproc });
+          } else if (a.what === 'train') table = await (await import('../../bench/train')).benchTrain({ config: a.config, steps: a.steps, set: a.set });
           else if (a.what === 'serve') {
             if (!a.model) throw new Error('bench serve needs --model DIR (a chat checkpoint)');
             table = await (await import('../../bench/serve')).benchServe({ model: a.model, device: a.device, quick: a.quick });

@@ -2,8 +2,10 @@
 import { SingleBar } from 'cli-progress';
 import { loadConfig } from '../../config/load';
 import { trainingRunFor, type TrainResult } from '../../train/run';
+import { distEnvFromProcess } from '../../train/dist';
+import { launchLocal } from '../../train/launch';
 import type { Argv } from 'yargs';
-import { fail } from '../fail';
+import { UsageError, fail } from '../fail';
 
 export interface TrainCommandOptions {
   config: string;
@@ -12,6 +14,8 @@ export interface TrainCommandOptions {
   runDir?: string;
   /** Print log lines instead of a bar (default when stderr is not a terminal). */
   plain?: boolean;
+  /** Stop after this many steps of this invocation, with a checkpoint (--resume continues). */
+  stopAfter?: number;
   out?: NodeJS.WritableStream;
 }
 
@@ -20,6 +24,8 @@ const fmtTime = (s: number) => (!Number.isFinite(s) ? '--' : s < 60 ? `${Math.ro
 export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult> {
   const out = o.out ?? process.stderr;
   const { config, files } = loadConfig(o.config, o.set ?? []);
+  // One rank of a data-parallel job when torchrun's variables say so (`--nproc` sets them).
+  const dist = distEnvFromProcess();
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -30,7 +36,15 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
     } else process.exit(130);
   };
   process.on('SIGINT', onSigint);
-  const run = trainingRunFor(config, { resume: o.resume, runDir: o.runDir, signal: controller.signal });
+  const run = trainingRunFor(config, { resume: o.resume, runDir: o.runDir, signal: controller.signal, dist, stopAfterSteps: o.stopAfter });
+  if (dist && dist.rank > 0) {
+    // Rank 0 reports for the group; the others speak only when they fail.
+    try {
+      return await run.run();
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  }
   const tty = !o.plain && (out as NodeJS.WriteStream).isTTY === true;
   let bar: SingleBar | undefined;
   run.on('start', (s) => {
@@ -84,9 +98,22 @@ export function register<T>(y: Argv<T>): Argv<T> {
           .option('set', { type: 'string', array: true, nargs: 1, describe: 'override a config value, e.g. --set training.lr=1e-4' })
           .option('resume', { type: 'boolean', default: false, describe: 'continue from the newest checkpoint of the run' })
           .option('run-dir', { type: 'string', describe: 'run directory (default: $CHATBERT_HOME/runs/<name>)' })
-          .option('plain', { type: 'boolean', default: false, describe: 'log lines instead of a progress bar' }),
+          .option('plain', { type: 'boolean', default: false, describe: 'log lines instead of a progress bar' })
+          .option('nproc', { type: 'number', default: 1, describe: 'data-parallel processes on this machine (as torchrun --nproc-per-node); a process started with torchrun\'s RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT joins that job instead' })
+          .option('stop-after', { type: 'number', describe: 'stop after this many steps, with a checkpoint (--resume continues the same schedule)' }),
       async (a) => {
-        const r = await trainCommand({ config: a.config, set: a.set, resume: a.resume, runDir: a['run-dir'], plain: a.plain }).catch(fail);
+        const nproc = a.nproc;
+        if (!Number.isInteger(nproc) || nproc < 1 || nproc > 1024) fail(new UsageError(`--nproc must be an integer from 1 to 1024, got ${a.nproc}`));
+        if (a['stop-after'] !== undefined && (!Number.isInteger(a['stop-after']) || a['stop-after'] < 1)) fail(new UsageError(`--stop-after must be a positive integer, got ${a['stop-after']}`));
+        if (nproc > 1 && !process.env.WORLD_SIZE) {
+          // The launcher: the same command line, once per rank, without --nproc.
+          const args = process.argv.slice(2).filter((x, i, all) => !(x === '--nproc' || x.startsWith('--nproc=') || (all[i - 1] === '--nproc' && i > 0)));
+          const r = await launchLocal({ nproc, script: process.argv[1], args });
+          if (r.failures.length > 0) process.stderr.write(`chatbert: data-parallel training failed: ${r.failures.map((f) => `rank ${f.rank} ${f.reason}`).join('; ')}\n`);
+          process.exitCode = r.code;
+          return;
+        }
+        const r = await trainCommand({ config: a.config, set: a.set, resume: a.resume, runDir: a['run-dir'], plain: a.plain, stopAfter: a['stop-after'] }).catch(fail);
         // Interrupted by Ctrl+C: the checkpoint is saved, and the exit status says the run did not finish (128 + SIGINT).
         if (r?.stoppedBy === 'interrupted') process.exitCode = 130;
       },
