@@ -111,22 +111,24 @@ export async function benchTrainParallel(o: ParallelTrainBenchOptions): Promise<
   const steps = o.steps ?? 40;
   const set = o.set ?? [];
   const { config } = loadConfig(name, set);
-  const b = config.training.batch_size;
+  // The recipe's effective batch in both layouts: batch B in one process, B / N in each of N.
   const n = o.nproc;
+  const b = config.training.batch_size;
+  if (b % n !== 0) throw new RangeError(`training.batch_size ${b} is not a multiple of --nproc ${n}: set one with --set training.batch_size=...`);
   const base = { ...process.env };
   delete base.WORLD_SIZE;
-  const single = await timeCli(name, steps, [...set, `training.batch_size=${b * n}`], [], { ...base, CHATBERT_THREADS: String(n) });
-  const multi = await timeCli(name, steps, [...set, `training.batch_size=${b}`], ['--nproc', String(n)], { ...base, CHATBERT_THREADS: '1' });
+  const single = await timeCli(name, steps, [...set, `training.batch_size=${b}`], [], { ...base, CHATBERT_THREADS: String(n) });
+  const multi = await timeCli(name, steps, [...set, `training.batch_size=${b / n}`], ['--nproc', String(n)], { ...base, CHATBERT_THREADS: '1' });
   const row = (label: string, f: CliRunFigures) =>
     `| ${label} | ${f.stepsPerSecond.toFixed(2)} | ${Math.round(f.tokensPerSecond).toLocaleString()} | ${f.allReduceMs === undefined ? '-' : `${f.allReduceMs.toFixed(1)} (${((f.allReduceMs / (1000 / f.stepsPerSecond)) * 100).toFixed(0)}% of a step)`} | ${f.finalLoss.toFixed(4)} |`;
   return [
-    `Data-parallel training, ${name}, effective batch ${b * n}, ${steps} steps (first ${Math.min(5, Math.floor(steps / 4))} not timed), CPU, Gloo over 127.0.0.1`,
+    `Data-parallel training, ${name}, effective batch ${b}, ${steps} steps (first ${Math.min(5, Math.floor(steps / 4))} not timed), CPU, Gloo over 127.0.0.1`,
     '',
     '| layout | steps / s | tokens / s | all-reduce ms / step | loss at the last step |',
     '|---|---:|---:|---:|---:|',
-    row(`1 process x ${n} threads, batch ${b * n}`, single),
-    row(`${n} processes x 1 thread, batch ${b} each`, multi),
+    row(`1 process x ${n} threads, batch ${b}`, single),
+    row(`${n} processes x 1 thread, batch ${b / n} each`, multi),
     '',
-    `${n} processes against 1: ${((multi.stepsPerSecond / single.stepsPerSecond - 1) * 100).toFixed(1)}% steps/s (same global batches: the losses agree to float precision)`,
+    `${n} processes against 1: ${((multi.stepsPerSecond / single.stepsPerSecond - 1) * 100).toFixed(1)}% steps/s (same global batches; the losses differ only by dropout, drawn per rank)`,
   ].join('\n');
 }
