@@ -217,4 +217,36 @@ describe('data-parallel training over Gloo (2 processes on 127.0.0.1)', () => {
     expect(log).toMatch(/resuming from .*step-\d{8}/);
     expect(log).toMatch(/\(stop_after_steps\)/);
   }, 300_000);
+
+  test('Ctrl+C stops every rank at the same step with a checkpoint, and the launcher exits 130', async () => {
+    const runDir = path.join(dir, 'interrupted');
+    // A process group of its own, so that the SIGINT below reaches the launcher and both ranks as a
+    // terminal's Ctrl+C does.
+    const child = spawn(
+      process.execPath,
+      [CLI, 'train', configs.imr, '--plain', '--run-dir', runDir, '--nproc', '2', '--set', 'training.batch_size=16', '--set', 'training.max_steps=100000'],
+      { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const metrics = path.join(runDir, 'metrics.jsonl');
+      const deadline = Date.now() + 120_000;
+      while (!(fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').split('\n').length > 5) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      process.kill(-child.pid!, 'SIGINT');
+      expect(await exited).toBe(130);
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    const m = /interrupted after (\d+) steps/.exec(output);
+    expect(m).not.toBeNull();
+    expect(fs.existsSync(checkpointDir(runDir, Number(m![1])))).toBe(true);
+    expect(output).not.toMatch(/rank \d+ (exited|was killed)/);
+  }, 300_000);
 });
