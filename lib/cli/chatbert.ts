@@ -19,6 +19,10 @@ const ENVIRONMENT = `Environment:
   CHATBERT_THREADS   LibTorch's CPU threads (default: every core)
   CHATBERT_API_KEY   chatbert serve: the bearer token clients must send
   HF_HOME, HF_ENDPOINT, HF_TOKEN   the Hugging Face cache, Hub address and token (model download)
+  RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT
+                     train: this process is one rank of a data-parallel job (torchrun's variables)
+  CHATBERT_DIST_TIMEOUT, CHATBERT_DIST_BACKEND   train: seconds before a lost rank is reported
+                     (default 300); gloo or nccl (default: nccl on CUDA when built, else gloo)
   LIBTORCH, Torch_DIR   the LibTorch to build the addon against (npm run build:native)
   NO_COLOR, TERM=dumb   no colours; TERM=dumb: no redrawn lines or spinners either
 Exit codes: 0 done, 1 failed, 2 usage error, 130 interrupted (Ctrl+C).`;
