@@ -224,7 +224,7 @@ describe('data-parallel training over Gloo (2 processes on 127.0.0.1)', () => {
     // terminal's Ctrl+C does.
     const child = spawn(
       process.execPath,
-      [CLI, 'train', configs.imr, '--plain', '--run-dir', runDir, '--nproc', '2', '--set', 'training.batch_size=16', '--set', 'training.max_steps=100000'],
+      [CLI, 'train', configs.imr, '--plain', '--run-dir', runDir, '--nproc', '2', '--set', 'training.batch_size=16', '--set', 'training.max_steps=100000', '--set', 'training.epochs=100000'],
       { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     let output = '';
@@ -248,5 +248,50 @@ describe('data-parallel training over Gloo (2 processes on 127.0.0.1)', () => {
     expect(m).not.toBeNull();
     expect(fs.existsSync(checkpointDir(runDir, Number(m![1])))).toBe(true);
     expect(output).not.toMatch(/rank \d+ (exited|was killed)/);
+  }, 300_000);
+
+  test('a rank that hangs (SIGSTOP): the survivor names it once the collective timeout passes', async () => {
+    const runDir = path.join(dir, 'hung');
+    const child = spawn(
+      process.execPath,
+      [CLI, 'train', configs.imr, '--plain', '--run-dir', runDir, '--nproc', '2', '--set', 'training.batch_size=16', '--set', 'training.max_steps=100000', '--set', 'training.epochs=100000'],
+      { env: { ...env, CHATBERT_DIST_TIMEOUT: '5' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    let rank1: number | undefined;
+    try {
+      const metrics = path.join(runDir, 'metrics.jsonl');
+      const until = async (ok: () => boolean, ms: number) => {
+        const deadline = Date.now() + ms;
+        while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        return ok();
+      };
+      expect(await until(() => fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').split('\n').length > 5, 120_000)).toBe(true);
+      rank1 = Number(
+        fs.readdirSync('/proc').find((p) => {
+          try {
+            return /^\d+$/.test(p) && Number(fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === child.pid && fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes('RANK=1');
+          } catch {
+            return false;
+          }
+        }),
+      );
+      const stoppedAt = Date.now();
+      process.kill(rank1, 'SIGSTOP');
+      // 5 s of collective timeout, then 3 s watching the heartbeats: well under a minute.
+      const named = await until(() => /rank 1 is gone \(no heartbeat/.test(output), 60_000);
+      if (!named) console.log(output.slice(-3000));
+      expect(named).toBe(true);
+      expect(Date.now() - stoppedAt).toBeLessThan(60_000);
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+        if (rank1) process.kill(rank1, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
   }, 300_000);
 });
