@@ -147,6 +147,20 @@ describe('the API the page uses', () => {
     expect((await fetch(`${url}/web/nothing.js`)).status).toBe(404);
   });
 
+  test('with an API key, the page loads without it and the API still asks for it', async () => {
+    const keyed = createServer({ port: 0, models: [{ name: 'imr', model: imr }], apiKey: 'sesame' });
+    try {
+      const base = (await keyed.listen()).url;
+      expect((await fetch(base + '/')).status).toBe(200);
+      expect((await fetch(base + '/web/app.js')).status).toBe(200);
+      expect((await fetch(base + '/v1/models')).status).toBe(401);
+      expect((await fetch(base + '/v1/models/imr/settings')).status).toBe(401);
+      expect((await fetch(base + '/v1/models/imr/settings', { headers: { authorization: 'Bearer sesame' } })).status).toBe(200);
+    } finally {
+      await keyed.close();
+    }
+  });
+
   test('a model\'s settings table is the one that validates /set and the API', async () => {
     const r = await fetch(`${url}/v1/models/imr/settings`);
     expect(r.status).toBe(200);
@@ -231,7 +245,7 @@ describe('the page in chromium', () => {
     // mid-reply: some positions committed, some still blank
     await page.waitForFunction(() => {
       const s = document.querySelector('.turn.assistant .slot');
-      return !!s && s.querySelectorAll('.tok.masked').length > 0 && s.querySelectorAll('.tok:not(.masked)').length > 0;
+      return !!s && s.querySelectorAll('.tok.masked').length > 0 && s.querySelectorAll('.tok:not(.masked)').length >= 3;
     });
     await page.screenshot({ path: path.join(SHOTS, 'mid-reply-desktop.png') });
     expect(await page.locator('#stop').isEnabled()).toBe(true);
@@ -256,7 +270,11 @@ describe('the page in chromium', () => {
     await say(page, 'what do you like ?');
     await lastReply(page).locator('.steerable').waitFor();
     const before = await slotTokens(page);
-    expect(before.length).toBeGreaterThanOrEqual(2);
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    const label = async (i: number) => (await lastReply(page).locator(`.steerable [data-pos="${i}"]`).getAttribute('aria-label')) ?? '';
+    const confidence = async (i: number) => Number(/confidence ([\d.]+)/.exec(await label(i))?.[1]);
+    const confidencesBefore = await Promise.all(before.map((_, i) => confidence(i)));
+    expect(confidencesBefore.every((c) => c > 0 && c <= 1)).toBe(true);
     const remasked = 0;
     const pinned = before.length - 1;
     // re-mask the first token (a click), and pin a word at the last position (re-mask, then type)
@@ -269,26 +287,32 @@ describe('the page in chromium', () => {
     await page.selectOption('#pace', '600');
     await lastReply(page).locator(`.steerable input[data-pos="${pinned}"]`).press('Enter');
     // the continuation starts from the edited state: the re-masked position blank, the pinned word in place
-    await page.waitForFunction(() => document.querySelector('.turn.assistant:last-child .history li') !== null);
-    const firstState = (await lastReply(page).locator('.history li').first().textContent())!;
+    await page.waitForFunction(() => document.querySelector('.turn.assistant:last-child .history li[data-iteration="start"]') !== null);
+    const firstState = (await lastReply(page).locator('.history li[data-iteration="start"]').first().textContent())!;
     expect(firstState).toBe(`start: ___ ${before.slice(1, pinned).join(' ')} ${pin}`.replace(/  +/g, ' '));
     await page.screenshot({ path: path.join(SHOTS, 'continuing-desktop.png') });
     await lastReply(page).locator('.steerable').waitFor();
     const after = await slotTokens(page);
     expect(after).toHaveLength(before.length);
     expect(after[pinned]).toBe(pin);
-    // the re-masked position was decoded again (the model's confidence), the others were given (confidence 1)
-    const confidence = async (i: number) => Number(/confidence ([\d.]+)/.exec((await lastReply(page).locator(`.steerable [data-pos="${i}"]`).getAttribute('aria-label')) ?? '')?.[1]);
+    // the re-masked position was decoded again (its new confidence shown); the others were given: kept as they were, or pinned
     expect(after[remasked]).not.toBe('');
-    expect(await confidence(remasked)).toBeLessThan(1);
-    expect(await confidence(pinned)).toBe(1);
+    expect(await label(remasked)).toMatch(/^\S+, position 1, confidence 0\.\d\d; press to re-mask$/);
+    expect(await label(pinned)).toBe(`${pin}, position ${pinned + 1}, pinned by you; press to re-mask`);
     for (let i = 1; i < before.length - 1; i++) {
       expect([i, after[i]]).toEqual([i, before[i]]);
-      expect([i, await confidence(i)]).toEqual([i, 1]);
+      expect(await label(i)).toBe(`${before[i]}, position ${i + 1}, kept, confidence ${confidencesBefore[i].toFixed(2)}; press to re-mask`);
     }
+    await page.mouse.move(0, 0);
     const states = await lastReply(page).locator('.history li').allTextContents();
     expect(states.length).toBeGreaterThanOrEqual(2);
     await page.screenshot({ path: path.join(SHOTS, 'after-steering-desktop.png') });
+    // the README's picture: the steered reply with the states it went through
+    await lastReply(page).locator('.steps summary').click();
+    await page.mouse.move(0, 0);
+    await page.setViewportSize({ width: 1000, height: 600 });
+    await page.screenshot({ path: path.join(SHOTS, 'page-desktop.png') });
+    await page.setViewportSize(DESKTOP);
     // a word outside the vocabulary: the server's error, the position marked, the edits kept
     await lastReply(page).locator('.steerable [data-pos="1"]').click();
     await lastReply(page).locator('.steerable input[data-pos="1"]').fill('xyzzy');
@@ -307,7 +331,7 @@ describe('the page in chromium', () => {
     await say(page, 'do you like music ?');
     await page.waitForFunction(() => {
       const s = document.querySelector('.turn.assistant .slot');
-      return !!s && s.querySelectorAll('.tok.masked').length > 0 && s.querySelectorAll('.tok:not(.masked)').length > 0;
+      return !!s && s.querySelectorAll('.tok.masked').length > 0 && s.querySelectorAll('.tok:not(.masked)').length >= 3;
     });
     await page.screenshot({ path: path.join(SHOTS, 'mid-reply-phone.png') });
     await lastReply(page).locator('.steerable').waitFor();
@@ -319,6 +343,7 @@ describe('the page in chromium', () => {
     await page.waitForFunction(() => /replied/.test(document.getElementById('status')!.textContent ?? ''));
     expect((await slotTokens(page))[0]).toBe('yes');
     await lastReply(page).scrollIntoViewIfNeeded();
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(SHOTS, 'after-steering-phone.png') });
     const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, view: window.innerWidth }));
     expect(widths.doc).toBeLessThanOrEqual(widths.view);

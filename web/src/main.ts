@@ -43,8 +43,12 @@ interface Turn {
   role: 'user' | 'assistant';
   text: string;
   li: HTMLLIElement;
-  /** IMR: the reply's tokens and their confidences (null where the user re-masked it, a string where pinned). */
-  steer?: { tokens: string[]; confidences: number[] };
+  /**
+   * IMR: the reply's tokens, their confidences (-1 where the user re-masked one: its token then
+   * what they typed, '' for none), and whether each was decoded, kept from a steered state, or
+   * typed in (pinned).
+   */
+  steer?: { tokens: string[]; confidences: number[]; kinds: ('decoded' | 'kept' | 'pinned')[] };
 }
 
 const state = {
@@ -140,8 +144,10 @@ class SlotView {
   readonly counter = el('p', { class: 'counter' });
   readonly history = el('ol', { class: 'history' });
   private readonly firstSeen: (number | undefined)[] = [];
-  constructor(host: HTMLElement) {
+  /** `earlier`: the states of the reply this one continues (steering), kept at the top of the list. */
+  constructor(host: HTMLElement, earlier: readonly Node[] = []) {
     const details = el('details', { class: 'steps' }, el('summary', {}, 'how it was written'), this.history);
+    this.history.append(...earlier);
     host.replaceChildren(this.counter, this.slot, details);
   }
   /** Draws a state; `label` names it in the list (default: its iteration). */
@@ -156,8 +162,8 @@ class SlotView {
       ...content.map((t, i) => (t === null ? el('span', { class: 'tok masked' }, '\u2007\u2007\u2007') : el('span', { class: `tok c${shades[i]}${t.startsWith('##') ? ' piece' : ''}` }, shown(t)))),
     );
     const open = content.filter((t) => t === null).length;
-    this.counter.textContent = `iteration ${iteration} · ${open} of ${content.length} positions masked`;
-    this.history.append(el('li', { 'data-iteration': label }, `${label}: ${slotLine(content)}`));
+    this.counter.textContent = `${label === 'start' ? 'start' : `iteration ${iteration + 1}`} · ${open} of ${content.length} positions masked`;
+    this.history.append(el('li', { 'data-iteration': label }, `${label === 'start' ? 'start' : iteration + 1}: ${slotLine(content)}`));
   }
 }
 
@@ -175,9 +181,16 @@ function drawSteerable(turn: Turn, onContinue: () => void): void {
     const t = s.tokens[i];
     const conf = s.confidences[i];
     if (conf >= 0) {
-      const b = el('button', { type: 'button', class: `tok c${shade(conf)}${t.startsWith('##') ? ' piece' : ''}`, 'data-pos': String(i), 'aria-label': `${shown(t)}, position ${i + 1}, confidence ${conf.toFixed(2)}; press to re-mask`, title: `confidence ${conf.toFixed(2)}: click to re-mask` }, shown(t));
+      const kind = s.kinds[i];
+      const said = kind === 'pinned' ? 'pinned by you' : `${kind === 'kept' ? 'kept, ' : ''}confidence ${conf.toFixed(2)}`;
+      const b = el(
+        'button',
+        { type: 'button', class: `tok c${shade(conf)} ${kind}${t.startsWith('##') ? ' piece' : ''}`, 'data-pos': String(i), 'aria-label': `${shown(t)}, position ${i + 1}, ${said}; press to re-mask`, title: `${said}: click to re-mask` },
+        shown(t),
+      );
       b.addEventListener('click', () => {
         s.confidences[i] = -1;
+        s.kinds[i] = 'pinned';
         s.tokens[i] = '';
         const box = cell(i);
         b.replaceWith(box);
@@ -233,7 +246,7 @@ async function ask(turn: Turn, history: readonly Turn[], start?: { tokens: (stri
   say(start ? 'continuing from your edits…' : 'writing…');
   const body = bodyOf(turn);
   const iterative = variant === 'imr' || variant === 'fib';
-  const view = iterative ? new SlotView(body) : undefined;
+  const view = iterative ? new SlotView(body, start ? [...body.querySelectorAll('.history > li')].map((li) => li.cloneNode(true)) : []) : undefined;
   if (!iterative) body.textContent = '';
   // A continuation is drawn from the state it starts from: the re-masked positions blank, the pinned words in place.
   if (start) view?.draw(0, start.tokens, 'start');
@@ -271,11 +284,21 @@ async function ask(turn: Turn, history: readonly Turn[], start?: { tokens: (stri
     if (ctrl.signal.aborted) throw new DOMException('stopped', 'AbortError');
     turn.text = text.trim() || '…';
     if (variant === 'imr' && extras.tokens && extras.confidences) {
-      turn.steer = { tokens: [...extras.tokens], confidences: [...extras.confidences] };
-      view!.counter.textContent = `${extras.iterations ?? frames.length} iterations · shade: confidence`;
+      const prev = turn.steer;
+      const next: NonNullable<Turn['steer']> = { tokens: [...extras.tokens], confidences: [...extras.confidences], kinds: extras.tokens.map(() => 'decoded' as const) };
+      // Given tokens come back with confidence 1: a kept one shows the confidence it was decoded with, a typed one is pinned.
+      start?.tokens.forEach((t, i) => {
+        if (t === null || !prev) return;
+        const typed = prev.confidences[i] < 0 || prev.kinds[i] === 'pinned';
+        next.kinds[i] = typed ? 'pinned' : 'kept';
+        if (!typed) next.confidences[i] = prev.confidences[i];
+      });
+      turn.steer = next;
+      const n = extras.iterations ?? frames.length;
+      view!.counter.textContent = `${n} iteration${n === 1 ? '' : 's'}${start ? ' from your edits' : ''} · shade: confidence`;
       drawSteerable(turn, () => void steer(turn));
     } else if (view) {
-      view.counter.textContent = `${extras.iterations ?? frames.length} iterations${extras.template ? ` · template: ${extras.template}` : ''}`;
+      view.counter.textContent = `${extras.iterations ?? frames.length} iteration(s)${extras.template ? ` · template: ${extras.template}` : ''}`;
     }
     if (variant === 'ra' && extras.alternatives?.length) {
       body.append(
@@ -285,7 +308,7 @@ async function ask(turn: Turn, history: readonly Turn[], start?: { tokens: (stri
     }
     body.prepend(el('p', { class: 'text' }, turn.text));
     ui.announce.textContent = `${model.id} says: ${turn.text}`;
-    say(`${model.id} replied${extras.iterations ? ` in ${extras.iterations} iterations` : ''}.`);
+    say(`${model.id} replied${extras.iterations ? ` in ${extras.iterations} iteration${extras.iterations === 1 ? '' : 's'}` : ''}.`);
     return null;
   } catch (e) {
     if (ctrl.signal.aborted) {
