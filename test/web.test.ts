@@ -16,7 +16,9 @@ import { edSettings } from '../lib/ed/options';
 import { ImrChatModel } from '../lib/imr/generate';
 import { CONTENT_SECURITY_POLICY } from '../lib/serve/page';
 import { createServer, type ChatServer } from '../lib/serve/server';
-import { trainSmallImr } from './chat-helpers';
+import { FibChatModel } from '../lib/fib/fib';
+import { RaChatModel } from '../lib/ra/model';
+import { RA_PAIRS, trainSmallImr, trainTinyRa } from './chat-helpers';
 import { tmpDir } from './helpers';
 
 const root = path.resolve(__dirname, '..');
@@ -74,6 +76,7 @@ let server: ChatServer;
 let url: string;
 let browser: Browser;
 let imr: ImrChatModel;
+let ra: RaChatModel;
 const slow = new SlowModel();
 const pages: Page[] = [];
 
@@ -83,7 +86,10 @@ beforeAll(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   const dir = await trainSmallImr(tmpDir('chatbert-web-'), 30, 32);
   imr = await ImrChatModel.load(dir, { device: 'cpu' });
-  server = createServer({ port: 0, models: [{ name: 'imr', model: imr }, { name: 'slow', model: slow }], timeoutMs: 30_000 });
+  ra = await RaChatModel.load((await trainTinyRa(tmpDir('chatbert-web-ra-'))).raDir, { device: 'cpu' });
+  // FIB fills templates with the IMR model (not disposed by FIB here: the test owns the IMR model)
+  const fib = new FibChatModel(imr);
+  server = createServer({ port: 0, models: [{ name: 'imr', model: imr }, { name: 'slow', model: slow }, { name: 'fib', model: fib }, { name: 'ra', model: ra }], timeoutMs: 30_000 });
   url = (await server.listen()).url;
   // playwright gives each launch a fresh, temporary user-data dir
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 });
@@ -94,6 +100,7 @@ afterAll(async () => {
   await browser?.close();
   await server?.close();
   imr?.dispose();
+  ra?.dispose();
 });
 
 /** A fresh page at `size`, its console errors, page errors and requests to other origins recorded. */
@@ -145,6 +152,14 @@ describe('the API the page uses', () => {
       expect(r.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
     }
     expect((await fetch(`${url}/web/nothing.js`)).status).toBe(404);
+  });
+
+  test('the package ships the built page', () => {
+    const npmCli = process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath) ? [process.execPath, process.env.npm_execpath] : ['npm'];
+    const out = execFileSync(npmCli[0], [...npmCli.slice(1), 'pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const files = (JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['dist/web/index.html', 'dist/web/app.js', 'dist/web/style.css', 'dist/web/favicon.svg']));
+    expect(files.filter((f) => f.startsWith('web/') || f.startsWith('test-output/') || f === 'scripts/build-web.js')).toEqual([]);
   });
 
   test('with an API key, the page loads without it and the API still asks for it', async () => {
@@ -234,7 +249,7 @@ describe('the API the page uses', () => {
 describe('the page in chromium', () => {
   test('loads with no console error and nothing from another origin; a message gets a reply drawn iteration by iteration', async () => {
     const { page, errors, foreign } = await open();
-    expect(await page.locator('#model option').allTextContents()).toEqual(['imr (IMR)', 'slow (ED)']);
+    expect(await page.locator('#model option').allTextContents()).toEqual(['imr (IMR)', 'slow (ED)', 'fib (FIB)', 'ra (RA)']);
     await expect(page.locator('#variant').textContent()).resolves.toBe('ChatBERT-IMR');
     // the form is built from the model's table
     expect(await page.locator('#settings label').allTextContents()).toEqual(imr.settings.keys.map((k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)));
@@ -371,6 +386,45 @@ describe('the page in chromium', () => {
     // the page goes on: the next message gets its own reply
     expect(await page.locator('#send').isEnabled()).toBe(true);
     expect(errors).toEqual([]);
+  });
+
+  test('FIB fills the template typed into the page; RA lists its ranked candidates with their scores', async () => {
+    const { page, errors } = await open();
+    expect(await page.locator('#template-row').isHidden()).toBe(true);
+    await page.selectOption('#model', 'fib');
+    await page.waitForFunction(() => document.getElementById('variant')!.textContent === 'ChatBERT-FIB');
+    expect(await page.locator('#template-row').isVisible()).toBe(true);
+    expect(await page.locator('#settings label').allTextContents()).toContain('max_length_choices');
+    // a word the model does not know: the server's error under the template box
+    await page.fill('#template', 'i like [MASK] .');
+    await say(page, 'what do you like ?');
+    await page.waitForFunction(() => (document.getElementById('template-error')?.textContent ?? '') !== '');
+    expect(await page.locator('#template-error').textContent()).toBe('chatbert.templates[0]: template "i like [MASK] .": \'i\' not in this model\'s vocabulary');
+    expect(await page.locator('#template').evaluate((e) => document.activeElement === e)).toBe(true);
+    await page.fill('#template', 'you like [MASK] .');
+    await page.selectOption('#pace', '0');
+    await page.press('#message', 'Enter');
+    await page.waitForFunction(() => /replied/.test(document.getElementById('status')!.textContent ?? ''));
+    const fibText = (await lastReply(page).locator('.text').textContent())!;
+    expect(fibText).toMatch(/^you like \w.*\.$/);
+    expect(fibText).not.toContain('[MASK]');
+    expect(await lastReply(page).locator('.counter').textContent()).toContain('template: you like [MASK] .');
+    expect(await page.locator('#template-error').textContent()).toBe('');
+    // RA: the reply is its best candidate, the others listed, best first, each with its score
+    await page.selectOption('#model', 'ra');
+    await page.waitForFunction(() => document.getElementById('variant')!.textContent!.startsWith('ChatBERT-RA'));
+    expect(await page.locator('#template-row').isHidden()).toBe(true);
+    await say(page, RA_PAIRS[0][0]);
+    await page.waitForSelector('.turn.assistant:last-child .candidates li');
+    const items = await lastReply(page).locator('.candidates li').allTextContents();
+    expect(items.length).toBeGreaterThanOrEqual(2);
+    const scores = items.map((t) => Number(t.split(' ')[0]));
+    expect(scores.every(Number.isFinite)).toBe(true);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    expect(await lastReply(page).locator('.text').count()).toBe(1);
+    expect(items[0].slice(items[0].indexOf(' ') + 1)).toBe(await lastReply(page).locator('.text').textContent());
+    await page.screenshot({ path: path.join(SHOTS, 'fib-ra-desktop.png') });
+    expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
   });
 
   test("a bad setting shows the server's error next to its field, and the message waits in the box", async () => {

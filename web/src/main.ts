@@ -27,6 +27,7 @@ const ui = {
   message: $<HTMLTextAreaElement>('message'),
   templateRow: $('template-row'),
   template: $<HTMLInputElement>('template'),
+  templateError: $('template-error'),
   send: $<HTMLButtonElement>('send'),
   stop: $<HTMLButtonElement>('stop'),
   status: $('status'),
@@ -243,11 +244,15 @@ async function ask(turn: Turn, history: readonly Turn[], start?: { tokens: (stri
   ui.stop.disabled = false;
   ui.send.disabled = true;
   for (const s of state.settings) fieldError(s.key, '');
+  ui.templateError.textContent = '';
+  ui.template.removeAttribute('aria-invalid');
   say(start ? 'continuing from your edits…' : 'writing…');
   const body = bodyOf(turn);
   const iterative = variant === 'imr' || variant === 'fib';
   const view = iterative ? new SlotView(body, start ? [...body.querySelectorAll('.history > li')].map((li) => li.cloneNode(true)) : []) : undefined;
-  if (!iterative) body.textContent = '';
+  // The reply's text: ED's grows token by token; IMR and FIB show it above their slot once done.
+  const textEl = el('p', { class: 'text' });
+  if (!iterative) body.replaceChildren(textEl);
   // A continuation is drawn from the state it starts from: the re-masked positions blank, the pinned words in place.
   if (start) view?.draw(0, start.tokens, 'start');
   const pace = Number(ui.pace.value);
@@ -274,7 +279,7 @@ async function ask(turn: Turn, history: readonly Turn[], start?: { tokens: (stri
         },
         onDelta: (d) => {
           text += d;
-          if (!iterative) body.textContent = text;
+          if (!iterative) textEl.textContent = text;
         },
         onExtras: (x) => (extras = x),
       },
@@ -298,7 +303,8 @@ async function ask(turn: Turn, history: readonly Turn[], start?: { tokens: (stri
       view!.counter.textContent = `${n} iteration${n === 1 ? '' : 's'}${start ? ' from your edits' : ''} · shade: confidence`;
       drawSteerable(turn, () => void steer(turn));
     } else if (view) {
-      view.counter.textContent = `${extras.iterations ?? frames.length} iteration(s)${extras.template ? ` · template: ${extras.template}` : ''}`;
+      const n = extras.iterations ?? frames.length;
+      view.counter.textContent = `${n} iteration${n === 1 ? '' : 's'}${extras.template ? ` · template: ${extras.template}` : ''}`;
     }
     if (variant === 'ra' && extras.alternatives?.length) {
       body.append(
@@ -306,7 +312,8 @@ async function ask(turn: Turn, history: readonly Turn[], start?: { tokens: (stri
         el('ol', { class: 'candidates' }, ...extras.alternatives.map((a) => el('li', {}, el('span', { class: 'score' }, a.score.toFixed(3)), ' ', a.text))),
       );
     }
-    body.prepend(el('p', { class: 'text' }, turn.text));
+    textEl.textContent = turn.text;
+    if (iterative) body.prepend(textEl);
     ui.announce.textContent = `${model.id} says: ${turn.text}`;
     say(`${model.id} replied${extras.iterations ? ` in ${extras.iterations} iteration${extras.iterations === 1 ? '' : 's'}` : ''}.`);
     return null;
@@ -323,6 +330,11 @@ async function ask(turn: Turn, history: readonly Turn[], start?: { tokens: (stri
     const field = err.param?.startsWith('chatbert.') ? err.param.slice('chatbert.'.length) : err.param;
     if (err.status === 401) ui.keyRow.hidden = false;
     if (field && fieldError(field, err.message)) (document.getElementById(`set-${field}`) as HTMLElement).focus();
+    else if (field?.startsWith('templates')) {
+      ui.templateError.textContent = err.message;
+      ui.template.setAttribute('aria-invalid', 'true');
+      ui.template.focus();
+    }
     say(`error: ${err.message}`);
     return err;
   } finally {
