@@ -1,5 +1,3 @@
-/// <reference lib="dom" />
-// (the functions given to page.evaluate run in the page)
 /**
  * The chat page of `chatbert serve` (GET /), in Debian's chromium driven by playwright-core against
  * the server on 127.0.0.1 (a tiny IMR trained here, and a scripted slow ED-like model to stop),
@@ -20,6 +18,12 @@ import { FibChatModel } from '../lib/fib/fib';
 import { RaChatModel } from '../lib/ra/model';
 import { RA_PAIRS, trainSmallImr, trainTinyRa } from './chat-helpers';
 import { tmpDir } from './helpers';
+import { commitOrderShades, contentOf, slotLine } from '../web/src/slot';
+
+// The functions given to page.evaluate and page.waitForFunction run in the page, where these exist
+// (declared here rather than the DOM library for the whole test program, whose Node types differ).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any, window: any, getComputedStyle: any, HTMLInputElement: any;
 
 const root = path.resolve(__dirname, '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -104,7 +108,7 @@ afterAll(async () => {
 });
 
 /** A fresh page at `size`, its console errors, page errors and requests to other origins recorded. */
-async function open(size = DESKTOP): Promise<{ page: Page; errors: string[]; foreign: string[] }> {
+async function open(size = DESKTOP): Promise<{ page: Page; errors: string[]; foreign: string[]; posts: { messages: { role: string; content: string }[]; chatbert?: Record<string, unknown> }[] }> {
   const page = await browser.newPage({ viewport: size });
   pages.push(page);
   page.setDefaultTimeout(20_000);
@@ -112,10 +116,14 @@ async function open(size = DESKTOP): Promise<{ page: Page; errors: string[]; for
   const foreign: string[] = [];
   page.on('console', (m: ConsoleMessage) => void (m.type() === 'error' && errors.push(m.text())));
   page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('request', (r) => void (!r.url().startsWith(url) && !r.url().startsWith('data:') && foreign.push(r.url())));
+  const posts: { messages: { role: string; content: string }[] }[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(url) && !r.url().startsWith('data:')) foreign.push(r.url());
+    if (r.method() === 'POST') posts.push(JSON.parse(r.postData() ?? '{}'));
+  });
   await page.goto(url + '/');
   await page.waitForSelector('body[data-ready="true"]');
-  return { page, errors, foreign };
+  return { page, errors, foreign, posts };
 }
 
 /** Sends a message with Enter and waits until the reply is final (IMR: steerable). */
@@ -132,6 +140,17 @@ async function slotTokens(page: Page): Promise<string[]> {
     .locator('.steerable .tok')
     .evaluateAll((els) => els.map((e) => (e instanceof HTMLInputElement ? e.value : (e.textContent ?? ''))));
 }
+
+test("the page's reading of a slot: the reply stops at the first end token, ## pieces join their word", () => {
+  // end-token models fill the rest of the slot with [SEP]; length-head models leave it a committed [MASK] (not null)
+  expect(contentOf(['i', null, 'dog', '[SEP]', '[SEP]'])).toEqual(['i', null, 'dog']);
+  expect(contentOf(['i', null, '[MASK]', '[MASK]'])).toEqual(['i', null]);
+  expect(contentOf([null, null])).toEqual([null, null]);
+  expect(slotLine(['i', 'walk', '##ed', null, '.'])).toBe('i walked ___ .');
+  // while decoding, the order of commitment stands in for confidence: first committed darkest, masked palest
+  expect(commitOrderShades([0, 2, undefined, 4], 4)).toEqual([4, 2, 0, 1]);
+  expect(commitOrderShades([0, 0], 0)).toEqual([4, 4]);
+});
 
 describe('the API the page uses', () => {
   const post = (body: unknown) => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -389,8 +408,9 @@ describe('the page in chromium', () => {
   });
 
   test('FIB fills the template typed into the page; RA lists its ranked candidates with their scores', async () => {
-    const { page, errors } = await open();
+    const { page, errors, posts } = await open();
     expect(await page.locator('#template-row').isHidden()).toBe(true);
+    await page.fill('#persona', 'i have a dog named max. i like jazz.');
     await page.selectOption('#model', 'fib');
     await page.waitForFunction(() => document.getElementById('variant')!.textContent === 'ChatBERT-FIB');
     expect(await page.locator('#template-row').isVisible()).toBe(true);
@@ -424,6 +444,19 @@ describe('the page in chromium', () => {
     expect(await lastReply(page).locator('.text').count()).toBe(1);
     expect(items[0].slice(items[0].indexOf(' ') + 1)).toBe(await lastReply(page).locator('.text').textContent());
     await page.screenshot({ path: path.join(SHOTS, 'fib-ra-desktop.png') });
+    // multi-turn: the persona as the system message, then every turn so far (the failed FIB request not among them)
+    expect(posts[posts.length - 1].messages).toEqual([
+      { role: 'system', content: 'i have a dog named max. i like jazz.' },
+      { role: 'user', content: 'what do you like ?' },
+      { role: 'assistant', content: fibText },
+      { role: 'user', content: RA_PAIRS[0][0] },
+    ]);
+    // Reset: a new conversation
+    await page.click('#reset');
+    expect(await page.locator('.turn').count()).toBe(0);
+    await say(page, RA_PAIRS[1][0]);
+    await page.waitForSelector('.turn.assistant .candidates li');
+    expect(posts[posts.length - 1].messages.filter((m) => m.role !== 'system')).toEqual([{ role: 'user', content: RA_PAIRS[1][0] }]);
     expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
   });
 

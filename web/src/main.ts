@@ -402,6 +402,8 @@ function reset(): void {
 async function selectModel(): Promise<void> {
   const m = current();
   if (!m) return;
+  // A reply is steered with the model that wrote it: another model's settings do not apply to it.
+  finishSteering();
   ui.variant.textContent = m.chatbert.description;
   ui.templateRow.hidden = m.chatbert.variant !== 'fib';
   try {

@@ -30,9 +30,10 @@ export function slotLine(slot: readonly SlotToken[]): string {
 }
 
 /**
- * Shades while decoding, when the addon reports no confidences yet: the decoder commits its surest
+ * Shades while decoding (iterations count from 0; `firstSeen`: the iteration each position was
+ * committed in), when the addon reports no confidences yet: the decoder commits its surest
  * positions first, so the order of commitment stands in for confidence (first: darkest).
  */
 export function commitOrderShades(firstSeen: readonly (number | undefined)[], iteration: number): number[] {
-  return firstSeen.map((it) => (it === undefined ? 0 : shade(1 - (it - 1) / Math.max(1, iteration))));
+  return firstSeen.map((it) => (it === undefined ? 0 : Math.max(1, Math.min(4, Math.round((4 * (iteration - it + 1)) / (iteration + 1))))));
 }
