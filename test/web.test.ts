@@ -4,7 +4,7 @@
  * and the API it uses: a model's settings table and steering (`chatbert.start`). Screenshots of
  * the page mid-reply and after steering, desktop and phone widths, go to test-output/web/.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
@@ -16,7 +16,7 @@ import { CONTENT_SECURITY_POLICY } from '../lib/serve/page';
 import { createServer, type ChatServer } from '../lib/serve/server';
 import { FibChatModel } from '../lib/fib/fib';
 import { RaChatModel } from '../lib/ra/model';
-import { RA_PAIRS, trainSmallImr, trainTinyRa } from './chat-helpers';
+import { RA_PAIRS, ensureDist, trainSmallImr, trainTinyRa } from './chat-helpers';
 import { tmpDir } from './helpers';
 import { commitOrderShades, contentOf, slotLine } from '../web/src/slot';
 
@@ -81,6 +81,7 @@ let url: string;
 let browser: Browser;
 let imr: ImrChatModel;
 let ra: RaChatModel;
+let imrDir: string;
 const slow = new SlowModel();
 const pages: Page[] = [];
 
@@ -88,8 +89,8 @@ beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`the browser tests need Debian's chromium at ${CHROMIUM}: run ./scripts/setup.sh (it installs it with apt-get install chromium)`);
   ensureWeb();
   fs.mkdirSync(SHOTS, { recursive: true });
-  const dir = await trainSmallImr(tmpDir('chatbert-web-'), 30, 32);
-  imr = await ImrChatModel.load(dir, { device: 'cpu' });
+  imrDir = await trainSmallImr(tmpDir('chatbert-web-'), 30, 32);
+  imr = await ImrChatModel.load(imrDir, { device: 'cpu' });
   ra = await RaChatModel.load((await trainTinyRa(tmpDir('chatbert-web-ra-'))).raDir, { device: 'cpu' });
   // FIB fills templates with the IMR model (not disposed by FIB here: the test owns the IMR model)
   const fib = new FibChatModel(imr);
@@ -180,6 +181,32 @@ describe('the API the page uses', () => {
     expect(files).toEqual(expect.arrayContaining(['dist/web/index.html', 'dist/web/app.js', 'dist/web/style.css', 'dist/web/favicon.svg']));
     expect(files.filter((f) => f.startsWith('web/') || f.startsWith('test-output/') || f === 'scripts/build-web.js')).toEqual([]);
   });
+
+  test('`chatbert serve` (the built CLI) says where the page is and serves it from dist/web', async () => {
+    ensureDist();
+    const p = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'chatbert.js'), 'serve', '--model', imrDir, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      let err = '';
+      const page = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no 'chat page at' line in 60 s: ${err}`)), 60_000);
+        p.stderr!.on('data', (d) => {
+          err += d;
+          const m = /chat page at (http:\/\/\S+\/)\n/.exec(err);
+          if (m) resolve((clearTimeout(timer), m[1]));
+        });
+        p.on('exit', (code) => reject(new Error(`chatbert serve exited ${code}: ${err}`)));
+      });
+      const res = await fetch(page);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
+      expect(await res.text()).toContain('<script src="/web/app.js" defer></script>');
+      expect((await fetch(new URL('/web/app.js', page))).status).toBe(200);
+    } finally {
+      const exited = p.exitCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await exited;
+    }
+  }, 120_000);
 
   test('with an API key, the page loads without it and the API still asks for it', async () => {
     const keyed = createServer({ port: 0, models: [{ name: 'imr', model: imr }], apiKey: 'sesame' });
