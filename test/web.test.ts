@@ -213,6 +213,7 @@ describe('the API the page uses', () => {
     try {
       const base = (await keyed.listen()).url;
       expect((await fetch(base + '/')).status).toBe(200);
+      expect((await fetch(base + '/?from=bookmark')).status).toBe(200);
       expect((await fetch(base + '/web/app.js')).status).toBe(200);
       expect((await fetch(base + '/v1/models')).status).toBe(401);
       expect((await fetch(base + '/v1/models/imr/settings')).status).toBe(401);

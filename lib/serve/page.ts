@@ -23,7 +23,10 @@ export const CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 /** URL paths of the page (not the API): served without the API key, as they hold nothing secret. */
-export const isPagePath = (url: string): boolean => url === '/' || url.startsWith('/web/') || url === '/favicon.ico';
+export function isPagePath(url: string): boolean {
+  const p = url.split('?')[0];
+  return p === '/' || p.startsWith('/web/') || p === '/favicon.ico';
+}
 
 /** The built page: dist/web beside dist/serve, or the repository's dist/web when run from lib/ (tests). */
 export function webDir(): string | undefined {
