@@ -383,6 +383,7 @@ describe('the page in chromium', () => {
     await page.waitForFunction(() => /not a token of this model's vocabulary/.test(document.getElementById('status')!.textContent ?? ''));
     expect(await lastReply(page).locator('.steerable input[data-pos="1"]').getAttribute('aria-invalid')).toBe('true');
     expect(await lastReply(page).locator('.steerable input[data-pos="1"]').inputValue()).toBe('xyzzy');
+    expect(await lastReply(page).locator('.steer-error').textContent()).toMatch(/^chatbert\.start\.tokens\[1\]: 'xyzzy' is not a token of this model's vocabulary/);
     expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
   });
 

@@ -372,6 +372,7 @@ async function steer(turn: Turn): Promise<void> {
     say('re-mask at least one word (click it) to continue decoding.');
     return;
   }
+  bodyOf(turn).querySelector('.steer-error')?.remove();
   const shownBefore = [...bodyOf(turn).childNodes];
   const failed = await ask(turn, state.turns.slice(0, -1), start);
   if (failed) {
@@ -379,6 +380,7 @@ async function steer(turn: Turn): Promise<void> {
     bodyOf(turn).replaceChildren(...shownBefore);
     const pos = /^chatbert\.start\.tokens\[(\d+)\]$/.exec(failed.param ?? '');
     const box = pos ? turn.li.querySelector<HTMLElement>(`.steerable [data-pos="${pos[1]}"]`) : null;
+    bodyOf(turn).querySelector('.steer')?.append(el('p', { class: 'field-error steer-error' }, failed.message));
     if (box) {
       box.setAttribute('aria-invalid', 'true');
       box.setAttribute('title', failed.message);
