@@ -254,13 +254,16 @@ async function ask(turn: Turn, history: readonly Turn[], start?: { tokens: (stri
   const textEl = el('p', { class: 'text' });
   if (!iterative) body.replaceChildren(textEl);
   // A continuation is drawn from the state it starts from: the re-masked positions blank, the pinned words in place.
-  if (start) view?.draw(0, start.tokens, 'start');
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
   const pace = Number(ui.pace.value);
   const frames: { iteration: number; slot: SlotToken[] }[] = [];
   let drawing: Promise<void> = Promise.resolve();
+  if (start) {
+    view?.draw(0, start.tokens, 'start');
+    if (pace > 0) drawing = sleep(pace);
+  }
   let text = '';
   let extras: ReplyExtras = {};
-  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
   const chatbert: Record<string, unknown> = { ...chosenSettings(), ...(iterative ? { stream_iterations: true } : {}) };
   if (start) chatbert.start = start;
   if (variant === 'fib' && ui.template.value.trim()) chatbert.templates = [ui.template.value.trim()];
