@@ -33,6 +33,9 @@ for (const [name, i] of floorOf) {
   });
 }
 forbidden.push(
+  // The chat page (web/, bundled for the browser by scripts/build-web.js) talks to the server over HTTP only.
+  { name: 'web-no-node', severity: 'error', comment: 'web/ runs in the browser: no Node built-in modules', from: { path: '^web/' }, to: { dependencyTypes: ['core'] } },
+  { name: 'web-not-lib', severity: 'error', comment: 'web/ runs in the browser: it uses the HTTP API, not lib/', from: { path: '^web/' }, to: { path: '^lib/' } },
   { name: 'no-circular', severity: 'error', comment: 'no import cycles', from: {}, to: { circular: true } },
   { name: 'not-to-index', severity: 'error', comment: 'lib/index.ts is the API for users, not for lib/', from: { path: '^lib/.+/' }, to: { path: '^lib/index\\.ts$' } },
   { name: 'folders-only', severity: 'error', comment: 'every module lives on a floor (lib/index.ts aside)', from: { path: '^lib/[^/]+\\.ts$', pathNot: '^lib/index\\.ts$' }, to: {} },

@@ -28,6 +28,7 @@ command -v cmake >/dev/null || missing+=(cmake)
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
 command -v tmux >/dev/null || missing+=(tmux)  # the REPL's terminal tests drive it through tmux
+[ -x /usr/bin/chromium ] || missing+=(chromium)  # the chat page's browser tests (test/web.test.ts) drive Debian's chromium
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     echo "chatbert setup: installing ${missing[*]} with apt-get"

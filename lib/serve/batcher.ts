@@ -49,14 +49,21 @@ export type BatchRunner = (
 
 /** The batched call of a model: generate(conversations[]) where the variant has one, else one reply at a time (FIB). */
 export function batchRunnerFor(model: ChatModel): BatchRunner {
-  const m = model as ChatModel & { generate?: (c: Conversation[], o: object, h: object) => Promise<ChatReply[]> };
+  const m = model as ChatModel & {
+    generate?: (c: Conversation[], o: object, h: object) => Promise<ChatReply[]>;
+    decode?: (c: Conversation[], o: object, h: object, slots: { tokens: readonly (number | null)[] }[]) => Promise<ChatReply[]>;
+  };
   if (model.variant !== 'fib' && typeof m.generate === 'function') {
-    return (convs, options, hooks, wantIterations, wantTokens) =>
-      m.generate!(convs, options, {
+    // `start` (IMR steering, see steer.ts) is in the options, so only rows with the same start state share a batch.
+    return (convs, { start, ...options }, hooks, wantIterations, wantTokens) => {
+      const h = {
         signal: hooks.signal,
         ...(wantIterations ? { onIteration: (s: IterationState) => s.slots.forEach((slot, row) => hooks.onIteration(row, s.iteration, slot)) } : {}),
         ...(wantTokens ? { onToken: (e: TokenEvent) => hooks.onToken(e.row, e.token, e.text) } : {}),
-      });
+      };
+      if (Array.isArray(start) && typeof m.decode === 'function') return m.decode(convs, options, h, convs.map(() => ({ tokens: start as (number | null)[] })));
+      return m.generate!(convs, options, h);
+    };
   }
   // FIB (and any other model): one reply at a time; FIB fills the request's templates when it gave some.
   const fib = model as ChatModel & { fill?: (c: Conversation, t: readonly string[], o: object, h: object) => Promise<ChatReply> };

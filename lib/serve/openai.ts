@@ -152,8 +152,8 @@ export function mapOpenAiOptions(variant: ChatModel['variant'], r: ChatCompletio
   return { options, from };
 }
 
-/** Keys of the `chatbert` object that the server reads itself (not decoding options); `templates`: FIB's templates for this request. */
-export const SERVER_KEYS = ['streamIterations', 'templates'];
+/** Keys of the `chatbert` object that the server reads itself (not decoding options); `templates`: FIB's templates for this request; `start`: an IMR start state (steer.ts). */
+export const SERVER_KEYS = ['streamIterations', 'templates', 'start'];
 
 /** The `chatbert` object with camelCase keys. */
 export function camelKeys(o: Record<string, unknown>): Record<string, unknown> {

@@ -15,6 +15,8 @@ import { GenerationAbortedError, type Conversation } from '../core/conversation'
 import { loadChatModel } from '../chat/load';
 import { Batcher, type MemberHooks } from './batcher';
 import type { ServerMetrics } from './metrics';
+import { parseStart } from './steer';
+import { isPagePath, registerPage, settingsOf } from './page';
 import { ApiError, applyStop, chatCompletionSchema, requestOptions, toConversation, validationParam, type ChatCompletionRequest } from './openai';
 
 /**
@@ -132,7 +134,7 @@ export function createServer(options: ServerOptions): ChatServer {
         reply.raw.setHeader('vary', 'Origin');
       }
     }
-    if (keyDigest && req.url !== '/health' && req.method !== 'OPTIONS') {
+    if (keyDigest && req.url !== '/health' && !isPagePath(req.url) && req.method !== 'OPTIONS') {
       const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
       const given = createHash('sha256').update(m ? m[1].trim() : '').digest();
       if (!m || !timingSafeEqual(given, keyDigest))
@@ -182,6 +184,16 @@ export function createServer(options: ServerOptions): ChatServer {
     return modelObject(m);
   });
 
+  // The settings table of a model's variant, as `/set` and the API validate them: the page builds its form from it.
+  app.get<{ Params: { model: string } }>('/v1/models/:model/settings', async (req) => {
+    const m = models.find((x) => x.name === req.params.model);
+    if (!m) throw new ApiError(404, `The model '${req.params.model}' does not exist`, 'invalid_request_error', 'model', 'model_not_found');
+    return { object: 'list', model: m.name, variant: m.model.variant, data: settingsOf(m.model) };
+  });
+
+  // The chat page (GET /, /web/*)
+  app.register(async (instance) => registerPage(instance));
+
   app.post<{ Body: ChatCompletionRequest }>('/v1/chat/completions', { schema: { body: chatCompletionSchema } }, async (req, reply) => {
     if (state !== 'ready') throw new ApiError(503, state === 'draining' ? 'the server is shutting down' : 'the models are still loading', 'server_error', null, state === 'draining' ? 'shutting_down' : 'loading', { 'retry-after': '1' });
     const body = req.body;
@@ -195,6 +207,7 @@ export function createServer(options: ServerOptions): ChatServer {
     }
     const conversation = toConversation(body.messages);
     const { options: decode, streamIterations } = requestOptions(served.model, body);
+    if (body.chatbert?.start !== undefined) decode.start = parseStart(served.model, body.chatbert.start, 'chatbert.start');
     const n = body.n ?? 1;
     const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
     if (inFlight >= maxQueue) throw new ApiError(429, `the server is busy: ${inFlight} requests in flight (--max-queue ${maxQueue}); retry shortly`, 'rate_limit_error', null, 'rate_limit_exceeded', { 'retry-after': '1' });
@@ -220,8 +233,10 @@ export function createServer(options: ServerOptions): ChatServer {
     const maxTokens = served.model.variant === 'ra' ? undefined : (body.max_completion_tokens ?? body.max_tokens ?? undefined);
     const finishReason = (text: string, stopped: boolean) => (stopped ? 'stop' : maxTokens !== undefined && count(text) >= maxTokens ? 'length' : 'stop');
     const extras = (r: ChatReply) => {
-      const x = r as ChatReply & { template?: string; alternatives?: unknown };
+      const x = r as ChatReply & { template?: string; alternatives?: unknown; confidences?: number[] };
       const e = {
+        // IMR: the reply's slot tokens and their confidences, the state a client steers from (chatbert.start)
+        ...(x.confidences !== undefined && x.tokens !== undefined ? { tokens: x.tokens, confidences: x.confidences } : {}),
         ...(x.iterations !== undefined ? { iterations: x.iterations } : {}),
         ...(x.retrieved !== undefined ? { retrieved: x.retrieved } : {}),
         ...(x.template !== undefined ? { template: x.template } : {}),

@@ -53,6 +53,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
       try {
         const { url } = await server.listen();
         process.stderr.write(`chatbert serve: ready on ${url}: ${server.models.map((m) => `${m.name} (${m.model.description})`).join(', ')}\n`);
+        process.stderr.write(`chatbert serve: chat page at ${url}/\n`);
       } catch (e) {
         fail(e);
       }
