@@ -128,6 +128,8 @@ export interface TaskContext {
   config: ChatBertConfig;
   /** The checkpoint being resumed (its model and vocabulary are to be loaded), if any. */
   resumeFrom?: string;
+  /** The run directory (a task may cache data it derives there, e.g. a distillation teacher's replies). */
+  runDir?: string;
   /** A line for the user (the run's 'message' event). */
   log?: (message: string) => void;
 }
@@ -221,7 +223,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
       if (resumeFrom) for (const m of checkResumeConfig(runDir, resumeFrom, cfg)) this.emit('message', `--resume: ${m}`);
       // model.init_from may be hf:ORG/NAME[@rev]: the task gets the downloaded snapshot (run-config.yaml keeps the spec).
       const taskConfig = cfg.model.init_from?.startsWith('hf:') ? { ...cfg, model: { ...cfg.model, init_from: await resolveModelSpec(cfg.model.init_from) } } : cfg;
-      const task = await this.factory({ config: taskConfig, resumeFrom, log: (m) => this.emit('message', m) });
+      const task = await this.factory({ config: taskConfig, resumeFrom, runDir, log: (m) => this.emit('message', m) });
       try {
         return await this.loop(task, runDir, resumeFrom);
       } finally {

@@ -22,7 +22,7 @@ namespace chatbert {
 bool ImrGraphCache::applies(const ImrRequest& req, const ImrOptions& opt) {
 #ifdef CHATBERT_WITH_CUDA
   return opt.cuda_graph && req.input_ids.defined() && req.input_ids.is_cuda() && opt.schedule != ImrSchedule::kThreshold &&
-         opt.impl == ImrImpl::kFused && req.input_ids.size(0) <= kMaxBatch;
+         opt.impl == ImrImpl::kFused && !opt.whole_words && req.input_ids.size(0) <= kMaxBatch;
 #else
   (void)req;
   (void)opt;
