@@ -251,7 +251,7 @@ describe('whole-word decoding (wholeWords)', () => {
   });
 });
 
-test('on the CPU a batch larger than one logits group (BERT vocabulary) answers each as alone', async () => {
+test('on the CPU a batch larger than one logits group or encoder pass (BERT vocabulary) answers each as alone', async () => {
   // 12 positions x 30,522 pieces: five rows per group of logits, so seven rows make two groups.
   const bert = BertTokenizer.bertBaseUncased();
   const mlm = await DistilBertMLM.create(tinyConfig(bert.vocabSize), bert, { device: 'cpu', seed: 3 });
@@ -262,6 +262,12 @@ test('on the CPU a batch larger than one logits group (BERT vocabulary) answers 
       const batch = await m.generate(convs, o);
       for (let i = 0; i < convs.length; i++) expect(batch[i].tokens).toEqual((await m.reply(convs[i], o)).tokens);
     }
+    // 70 rows of ~30 tokens: more than one encoder pass (2,048 tokens each) as well.
+    const many = Array.from({ length: 70 }, (_, i) => convs[i % convs.length]);
+    const o: ImrGenerateOptions = { lengthMode: 'fixed', iterations: 3 };
+    const whole = await m.generate(many, o);
+    const halves = [...(await m.generate(many.slice(0, 35), o)), ...(await m.generate(many.slice(35), o))];
+    expect(whole.map((r) => r.tokens)).toEqual(halves.map((r) => r.tokens));
   } finally {
     m.dispose();
   }

@@ -34,6 +34,9 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // CPU: logits values per group of rows (8 MB in float32: within a large L2 / the L3).
 constexpr int64_t kGroupElements = int64_t(1) << 21;
+// CPU: tokens per encoder pass, so that a pass's activations (attention scores, the FFN's inner
+// layer) stay in cache too: a tiny model over a batch of 64 spends its time on memory traffic.
+constexpr int64_t kEncodeTokens = 2048;
 
 // One request's decoding state; the phases below read and update it.
 struct Decode {
@@ -86,7 +89,18 @@ struct Decode {
   void write_slot() { ids_t.view({-1}).index_put_({flat_slot}, tokens.reshape({-1})); }
 
   void encode(torch::Tensor* cls_state) {
-    auto hidden = model->hidden_states(ids_t, req.attention_mask);
+    const int64_t rows = dev.is_cuda() ? B : std::max<int64_t>(1, kEncodeTokens / T);
+    torch::Tensor hidden;
+    if (rows >= B) {
+      hidden = model->hidden_states(ids_t, req.attention_mask);
+    } else {
+      for (int64_t r0 = 0; r0 < B; r0 += rows) {
+        const int64_t r1 = std::min(B, r0 + rows);
+        auto h = model->hidden_states(ids_t.slice(0, r0, r1), req.attention_mask.slice(0, r0, r1));
+        if (!hidden.defined()) hidden = torch::empty({B, T, h.size(2)}, h.options());
+        hidden.slice(0, r0, r1).copy_(h);
+      }
+    }
     if (cls_state) *cls_state = hidden.select(1, 0);
     flat_hidden = hidden.reshape({B * T, -1});
   }
