@@ -303,9 +303,9 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
   if (opt.whole_words) {
     if (!req.piece_kinds.defined() || req.piece_kinds.numel() != d.V)
       throw std::invalid_argument("wholeWords needs the kind of each of the model's " + std::to_string(d.V) + " vocabulary entries (pieceKinds)");
-    kinds = req.piece_kinds.to(d.dev);
+    kinds = req.piece_kinds.to(d.dev, torch::kInt64);  // a no-op when already there (a CUDA graph's staged copy)
     continuation = kinds.eq(kPieceContinuation);
-    continuation_ids = continuation.nonzero().squeeze(1);
+    if (!d.dev.is_cuda()) continuation_ids = continuation.nonzero().squeeze(1);  // CUDA bans by a mask, without a read-back
   }
 
   const bool threshold_mode = opt.schedule == ImrSchedule::kThreshold;

@@ -29,7 +29,7 @@ const OptionTable<ImrOptions>& imr_option_table() {
         bool_option<&O::whole_words>("wholeWords",
                                      "Whole words: commit a continuation piece (##x) only right after a committed piece that continues a word "
                                      "(never first, after punctuation, or beside a still-masked position), so that no word is made of pieces "
-                                     "committed apart. Not with CUDA graphs."),
+                                     "committed apart."),
         bool_option<&O::cuda_graph>("cudaGraph",
                                     "CUDA: replay batches of up to 8 from a CUDA graph captured on the first request of each shape. "
                                     "No effect on the CPU, with onIteration, with the threshold schedule, or with impl naive."),
