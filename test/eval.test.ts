@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { evalCommand } from '../lib/eval/command';
 import { loadEvalData, parseDataSpec } from '../lib/eval/data';
-import { imrCandidateScores, imrPseudoPerplexity } from '../lib/eval/imr';
+import { imrCandidateScores, imrCandidateSlotPmi, imrPseudoPerplexity } from '../lib/eval/imr';
 import type { ModelEvalResult } from '../lib/eval/suite';
 import { imrInput } from '../lib/input/format';
 import { ImrChatModel } from '../lib/imr/generate';
@@ -69,6 +69,24 @@ describe('evaluation data', () => {
 });
 
 describe('IMR pseudo-likelihood scores', () => {
+  test('slot PMI: the slot score minus the same reply\'s score after an empty conversation, whatever the conversation', async () => {
+    const dir = tmpDir();
+    await saveTiny(dir, imrMeta, 12);
+    const m = await ImrChatModel.load(dir, { device: 'cpu' });
+    try {
+      const convs = [{ turns: ['how are you ?'] }, { turns: ['what do you like ?', 'i like music'] }];
+      const cands = ['good , and you ?', 'i like music', 'no'];
+      const slot = await imrCandidateScores(m, convs, [cands, cands]);
+      const pmi = await imrCandidateSlotPmi(m, convs, [cands, cands]);
+      const [prior] = await imrCandidateScores(m, [{ turns: [] }], [cands]);
+      // What is subtracted depends on the reply only: the same for both conversations.
+      convs.forEach((_, i) => cands.forEach((_, j) => expect(slot[i][j] - pmi[i][j]).toBeCloseTo(prior[j], 4)));
+      expect(pmi[0]).not.toEqual(slot[0]);
+    } finally {
+      m.dispose();
+    }
+  });
+
   test('candidate scores and pseudo-perplexity equal a direct computation from the logits', async () => {
     const dir = tmpDir();
     await saveTiny(dir, imrMeta, 11);
@@ -164,7 +182,7 @@ describe('npm run eval', () => {
     const imrDir = path.join(root, 'imr_test', 'model');
     await saveTiny(imrDir, imrMeta, 1);
     const lines: string[] = [];
-    const run = (imrScore: 'pll' | 'slot') => evalCommand({ models: [imrDir], data: 'embedded:validation', n: 8, opt: ['iterations=2'], device: 'cpu', out: path.join(root, imrScore), samples: 2, perplexity: false, imrScore, log: (l) => lines.push(l) });
+    const run = (imrScore: 'pll' | 'slot' | 'slot_pmi') => evalCommand({ models: [imrDir], data: 'embedded:validation', n: 8, opt: ['iterations=2'], device: 'cpu', out: path.join(root, imrScore), samples: 2, perplexity: false, imrScore, log: (l) => lines.push(l) });
     const { report, table } = await run('pll');
     expect(report.baselines.map((b) => b.model)).toEqual(['baseline:echo', 'baseline:constant', 'baseline:random']);
     expect(table).toMatch(/\| baseline:echo\s+\| -\s+\|/);
@@ -181,5 +199,7 @@ describe('npm run eval', () => {
     expect(report.results[0].metrics.candidateScoreLabel).toMatch(/pseudo-log-likelihood/);
     const slot = await run('slot');
     expect(slot.report.results[0].metrics.candidateScoreLabel).toMatch(/whole slot masked/);
+    const pmi = await run('slot_pmi');
+    expect(pmi.report.results[0].metrics.candidateScoreLabel).toMatch(/slot PMI/);
   });
 });

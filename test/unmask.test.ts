@@ -346,6 +346,25 @@ function suite(device: Device) {
     expect(stats.nearTies).toBeLessThanOrEqual(1);
   });
 
+  t(name(`${device}: a group of rows run with firstRow draws the noise those rows draw in the whole batch`), async () => {
+    // The CPU decoder runs the op a group of rows at a time; a row's sample must not depend on that.
+    const rng = new Rng(4242, device === 'cpu' ? 0 : 1);
+    const B = 5, L = 3, V = 40;
+    const logits = Float32Array.from({ length: B * L * V }, () => gauss(rng));
+    const whole = makeCase(B, L, V, logits, { choice: 'gumbel', seed: 77, step: 3, k: new Int32Array(B).fill(2) });
+    for (const impl of ['naive', 'fused'] as const) {
+      const all = await run(whole, impl, device);
+      const r0 = 2, r1 = 4;
+      const part = makeCase(r1 - r0, L, V, logits.slice(r0 * L * V, r1 * L * V), { choice: 'gumbel', seed: 77, step: 3, k: new Int32Array(r1 - r0).fill(2) });
+      const got = await run(part, impl, device, { firstRow: r0 });
+      expect(Array.from(got.predicted)).toEqual(Array.from(all.predicted.slice(r0 * L, r1 * L)));
+      expect(Array.from(got.tokens)).toEqual(Array.from(all.tokens.slice(r0 * L, r1 * L)));
+      // Without firstRow the group draws row 0's noise: another sample somewhere.
+      const alone = await run(part, impl, device);
+      expect(Array.from(alone.predicted)).not.toEqual(Array.from(got.predicted));
+    }
+  });
+
   t(name(`${device}: skipping the Gumbel draws that cannot win changes no sample (top-k filtered, wide, at the bound)`), async () => {
     // The fused implementations draw noise only where fadd(z, max noise) can reach the winner's
     // lower bound (ops/unmask_cuda.h, gumbel_cannot_win); the naive reference draws everywhere.

@@ -71,6 +71,24 @@ export const imrSchema = z
       .strict()
       .nullable()
       .default(null),
+    /**
+     * Sequence-level distillation: a teacher answers every training context once (cached in the run
+     * directory) and the student trains on its replies mixed with the references. null = off.
+     */
+    distill: z
+      .object({
+        /** A trained ED, RA or IMR model directory, or run:NAME for $CHATBERT_HOME/runs/NAME/model. */
+        teacher: z.string().min(1),
+        /** Share of teacher replies among the training examples: 0 references only, 0.5 both replies of every context, 1 teacher only. */
+        mix: z.number().min(0).max(1).default(0.5),
+        /** Contexts the teacher answers at a time. */
+        batch_size: posInt.default(256),
+        /** The teacher's decoding settings (ED/IMR option names, e.g. {iterations: 16}); none for RA. */
+        options: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
+      })
+      .strict()
+      .nullable()
+      .default(null),
   })
   .strict()
   .refine((c) => c.mask_ratio_min <= c.mask_ratio_max, { message: 'mask_ratio_min must be <= mask_ratio_max', path: ['mask_ratio_min'] });

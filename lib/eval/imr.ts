@@ -162,10 +162,12 @@ async function maskedLogProbs(model: ImrChatModel, rows: readonly MaskedRow[], b
   return out;
 }
 
-export type ImrCandidateScore = 'slot' | 'pll' | 'pll_mean';
+export type ImrCandidateScore = 'slot' | 'slot_pmi' | 'pll' | 'pll_mean';
 
 export const IMR_CANDIDATE_SCORE_LABELS: Record<ImrCandidateScore, string> = {
   slot: 'IMR slot score: sum of log p over the slot (reply + end tokens) with the whole slot masked (what the first iteration sees)',
+  slot_pmi:
+    'IMR slot PMI: the slot score with the conversation minus the slot score with an empty conversation (log p(reply | context) - log p(reply)), which discounts replies likely anywhere',
   pll: 'IMR pseudo-log-likelihood (Salazar et al. 2020): each reply token, and the end token after it, masked in turn with the rest of the slot visible; summed',
   pll_mean: 'IMR pseudo-log-likelihood per token: as pll, divided by the tokens scored',
 };
@@ -247,4 +249,15 @@ export async function imrCandidateScores(model: ImrChatModel, conversations: rea
       return endToken ? s : s / count;
     }),
   );
+}
+
+/**
+ * Slot-level pointwise mutual information of candidate replies: imrCandidateScores with each
+ * conversation minus imrCandidateScores with an empty one (the model's prior for the reply, which
+ * generic replies win; the same row for every conversation, so it is computed once per list).
+ */
+export async function imrCandidateSlotPmi(model: ImrChatModel, conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[]): Promise<number[][]> {
+  const given = await imrCandidateScores(model, conversations, candidateLists);
+  const prior = await imrCandidateScores(model, conversations.map(() => ({ turns: [] })), candidateLists);
+  return given.map((row, i) => row.map((s, j) => s - prior[i][j]));
 }

@@ -14,7 +14,7 @@ import type { RaReplyOptions } from '../ra/options';
 import { FibChatModel } from '../fib/fib';
 import { EdChatModel } from '../ed/generate';
 import { edPerplexity } from '../ed/perplexity';
-import { IMR_CANDIDATE_SCORE_LABELS, IMR_PPPL_LABEL, type ImrCandidateScore, imrCandidatePll, imrCandidateScores, imrPseudoPerplexity } from './imr';
+import { IMR_CANDIDATE_SCORE_LABELS, IMR_PPPL_LABEL, type ImrCandidateScore, imrCandidatePll, imrCandidateScores, imrCandidateSlotPmi, imrPseudoPerplexity } from './imr';
 import type { TrainingSide } from './data';
 import { Rng } from '../core/rng';
 
@@ -105,8 +105,12 @@ export async function loadEvalSubject(dirOrSpec: string, o: SubjectOptions = {})
       variant,
       device: m.device,
       replies: async (convs) => (await m.generate(convs, o.imr ?? {})).map((r) => r.text),
-      scoreCandidates: (convs, lists) =>
-        (o.imrScore ?? DEFAULT_IMR_SCORE) === 'slot' ? imrCandidateScores(m, convs, lists) : imrCandidatePll(m, convs, lists, { mean: o.imrScore === 'pll_mean' }),
+      scoreCandidates: (convs, lists) => {
+        const score = o.imrScore ?? DEFAULT_IMR_SCORE;
+        if (score === 'slot') return imrCandidateScores(m, convs, lists);
+        if (score === 'slot_pmi') return imrCandidateSlotPmi(m, convs, lists);
+        return imrCandidatePll(m, convs, lists, { mean: score === 'pll_mean' });
+      },
       candidateScoreLabel: IMR_CANDIDATE_SCORE_LABELS[o.imrScore ?? DEFAULT_IMR_SCORE],
       perplexity: async (examples) => {
         const r = await imrPseudoPerplexity(m, examples, { batchSize: o.batchSize });

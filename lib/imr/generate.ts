@@ -92,6 +92,21 @@ export class ImrChatModel implements ChatModel<ImrGenerateOptions> {
   get tokenizer() {
     return this.mlm.tokenizer;
   }
+
+  private pieceKinds_?: Uint8Array;
+  /** Each vocabulary entry's kind for whole-word decoding (ImrNativeRequest.pieceKinds), computed once. */
+  get pieceKinds(): Uint8Array {
+    if (!this.pieceKinds_) {
+      const tok = this.tokenizer;
+      const kinds = new Uint8Array(tok.vocabSize);
+      for (let id = 0; id < kinds.length; id++) {
+        const t = tok.idToToken(id);
+        kinds[id] = t.startsWith('##') && t.length > 2 ? 1 : /^[\p{L}\p{N}]/u.test(t) ? 0 : 2;
+      }
+      this.pieceKinds_ = kinds;
+    }
+    return this.pieceKinds_;
+  }
   get maxTurns(): number {
     return this.meta.maxTurns;
   }
@@ -191,6 +206,7 @@ export class ImrChatModel implements ChatModel<ImrGenerateOptions> {
         options: { ...options },
         onIteration: hooks.onIteration ? (s) => hooks.onIteration!({ iteration: s.iteration, slots: toStrings(s.tokens, s.masked) }) : undefined,
         abort,
+        pieceKinds: this.pieceKinds,
         ...(slotTokens ? { slotTokens, lengths } : {}),
       });
       return Array.from({ length: B }, (_, b) => {

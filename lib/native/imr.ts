@@ -34,6 +34,8 @@ export interface ImrGenerateOptions {
    * threshold schedule, or with impl naive.
    */
   cudaGraph?: boolean;
+  /** Whole words: a continuation piece (##x) only right after a committed piece that continues a word (needs pieceKinds in the request). */
+  wholeWords?: boolean;
 }
 
 export interface ImrNativeRequest {
@@ -54,6 +56,8 @@ export interface ImrNativeRequest {
   slotTokens?: Int32Array;
   /** [batch] reply lengths chosen by the caller (override lengthMode). */
   lengths?: Int32Array;
+  /** [vocabulary] each entry's kind: 0 begins a word (letters, digits), 1 continues one (##x), 2 other (punctuation, specials). */
+  pieceKinds?: Uint8Array;
 }
 
 export interface ImrNativeResult {

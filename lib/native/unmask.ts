@@ -23,6 +23,8 @@ export interface UnmaskStepArgs {
   /** Gumbel noise: integers in [0, 2^53). */
   seed?: number;
   step?: number;
+  /** The batch row these rows start at (a group of a larger batch): the Gumbel noise is that row's (default 0). */
+  firstRow?: number;
   impl?: 'naive' | 'fused';
   device?: 'cpu' | 'cuda' | string;
 }

@@ -13,6 +13,7 @@ import { native, type NativeMlmTrainer } from '../native';
 import { BertTokenizer } from '../tokenizer';
 import { Rng } from '../core/rng';
 import { type TrainingData, loadTrainingData } from './data';
+import { withTeacherReplies } from './distill';
 import { type TaskContext, type TrainTask, optimizerOptions } from './loop';
 
 export function objectiveOf(cfg: ChatBertConfig): ImrObjective {
@@ -57,8 +58,8 @@ export function chooseTokenizer(cfg: ChatBertConfig, texts: () => Iterable<strin
  * A run's examples and vocabulary: the resumed checkpoint's vocabulary, or the one the config
  * chooses (pruned to the examples when it says so).
  */
-export function loadDataAndVocab(cfg: ChatBertConfig, resumeFrom: string | undefined): { data: TrainingData; tokenizer: BertTokenizer } {
-  const data = loadTrainingData(cfg);
+export function loadDataAndVocab(cfg: ChatBertConfig, resumeFrom: string | undefined, loaded?: TrainingData): { data: TrainingData; tokenizer: BertTokenizer } {
+  const data = loaded ?? loadTrainingData(cfg);
   const tokenizer = resumeFrom ? BertTokenizer.fromVocabFile(path.join(resumeFrom, 'vocab.txt')) : chooseTokenizer(cfg, () => exampleTexts([data.train, data.validation]));
   return { data, tokenizer };
 }
@@ -145,9 +146,12 @@ export async function loadOrCreateMlm(cfg: ChatBertConfig, tokenizer: BertTokeni
   );
 }
 
-export async function createImrTask({ config: cfg, resumeFrom, log }: TaskContext): Promise<TrainTask<ImrBatch>> {
+export async function createImrTask({ config: cfg, resumeFrom, runDir, log }: TaskContext): Promise<TrainTask<ImrBatch>> {
   const tc = cfg.training;
-  const { data, tokenizer } = loadDataAndVocab(cfg, resumeFrom);
+  if (cfg.imr.distill && !runDir) throw new Error(`config ${cfg.name}: imr.distill needs a run directory to cache the teacher's replies in`);
+  // The teacher's replies join the data before the vocabulary is pruned to it.
+  const mixed = cfg.imr.distill && runDir ? await withTeacherReplies(cfg, loadTrainingData(cfg), { runDir, log }) : undefined;
+  const { data, tokenizer } = loadDataAndVocab(cfg, resumeFrom, mixed);
   const hints = await groundingHints(cfg, [data.train, data.validation], log);
   const train = encodeExamples(data.train, tokenizer, cfg, hints?.[0]);
   const validation = encodeExamples(data.validation, tokenizer, cfg, hints?.[1]);

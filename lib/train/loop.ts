@@ -136,6 +136,8 @@ export interface TaskContext {
   config: ChatBertConfig;
   /** The checkpoint being resumed (its model and vocabulary are to be loaded), if any. */
   resumeFrom?: string;
+  /** The run directory (a task may cache data it derives there, e.g. a distillation teacher's replies). */
+  runDir?: string;
   /** A line for the user (the run's 'message' event). */
   log?: (message: string) => void;
 }
@@ -246,7 +248,12 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
         // model.init_from may be hf:ORG/NAME[@rev]: the task gets the downloaded snapshot (run-config.yaml keeps the spec).
         let taskConfig = cfg.model.init_from?.startsWith('hf:') ? { ...cfg, model: { ...cfg.model, init_from: await resolveModelSpec(cfg.model.init_from) } } : cfg;
         if (device !== cfg.training.device) taskConfig = { ...taskConfig, training: { ...taskConfig.training, device } };
-        const task = await this.factory({ config: taskConfig, resumeFrom, log: say });
+        // A distilled IMR run fills the teacher's cache in the run directory as its task is made:
+        // rank 0 makes its task first, the others then read the finished cache.
+        const serial = group !== undefined && cfg.model.type === 'imr' && !!cfg.imr.distill;
+        if (serial && !rank0) await group.wait('task', 0);
+        const task = await this.factory({ config: taskConfig, resumeFrom, runDir, log: say });
+        if (serial && rank0) await group.signal('task');
         try {
           if (group) await task.joinGroup(group);
           return await this.loop(task, runDir, resumeFrom, group);

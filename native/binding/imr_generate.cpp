@@ -29,7 +29,8 @@ class ImrWorker : public StreamingWorker<Snapshot> {
  public:
   ImrWorker(Napi::Env env, Napi::Object model, std::shared_ptr<DistilBertState> st, ImrOptions opt, ImrSpecialIds ids, int64_t B, int64_t T,
             int64_t L, std::vector<int32_t> input_ids, std::vector<uint8_t> mask, std::vector<int32_t> slot_start, bool end_token_model,
-            std::vector<int32_t> fixed_tokens, std::vector<int32_t> lengths, Napi::Value on_iteration, Napi::Value abort)
+            std::vector<int32_t> fixed_tokens, std::vector<int32_t> lengths, std::vector<uint8_t> piece_kinds, Napi::Value on_iteration,
+            Napi::Value abort)
       : StreamingWorker<Snapshot>(env, "chatbert.imr", model, on_iteration, abort, "onIteration", /*await_callback=*/true),
         st_(std::move(st)),
         opt_(std::move(opt)),
@@ -42,7 +43,8 @@ class ImrWorker : public StreamingWorker<Snapshot> {
         slot_start_(std::move(slot_start)),
         end_token_model_(end_token_model),
         fixed_tokens_(std::move(fixed_tokens)),
-        lengths_(std::move(lengths)) {}
+        lengths_(std::move(lengths)),
+        piece_kinds_(std::move(piece_kinds)) {}
 
  protected:
   void Execute(const ExecutionProgress& progress) override {
@@ -58,6 +60,7 @@ class ImrWorker : public StreamingWorker<Snapshot> {
       req.end_token_model = end_token_model_;
       if (!fixed_tokens_.empty()) req.fixed_tokens = torch::from_blob(fixed_tokens_.data(), {B_, L_}, torch::kInt32).to(torch::kInt64);
       if (!lengths_.empty()) req.lengths = torch::from_blob(lengths_.data(), {B_}, torch::kInt32).to(torch::kInt64);
+      if (!piece_kinds_.empty()) req.piece_kinds = torch::from_blob(piece_kinds_.data(), {static_cast<int64_t>(piece_kinds_.size())}, torch::kUInt8).to(torch::kInt64);
       st_->model->eval();
       ImrProgress cb;
       if (HasCallback()) {
@@ -115,6 +118,7 @@ class ImrWorker : public StreamingWorker<Snapshot> {
   std::vector<int32_t> slot_start_;
   bool end_token_model_;
   std::vector<int32_t> fixed_tokens_, lengths_;
+  std::vector<uint8_t> piece_kinds_;
   ImrResult result_;
 };
 
@@ -126,7 +130,8 @@ ImrOptions ParseOptions(const Napi::Object& o, int64_t L) {
 }
 
 // imrGenerate(model, { inputIds, attentionMask, batch, seqLen, slotStart: Int32Array, slotLength,
-//   specialIds: { pad, unk, cls, sep, mask }, endTokenModel, options, onIteration?, abort? })
+//   specialIds: { pad, unk, cls, sep, mask }, endTokenModel, options, onIteration?, abort?, slotTokens?, lengths?,
+//   pieceKinds?: Uint8Array [vocab] (generate/imr.h's kPiece*; wholeWords needs it) })
 Napi::Value ImrGenerate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return AsyncGuard(env, [&]() -> Napi::Value {
@@ -178,8 +183,20 @@ Napi::Value ImrGenerate(const Napi::CallbackInfo& info) {
       for (size_t i = 0; i < lengths.size(); ++i)
         if (lengths[i] < 1 || lengths[i] > L) throw Napi::RangeError::New(env, "lengths[" + std::to_string(i) + "] = " + std::to_string(lengths[i]) + " is outside [1, slotLength]");
     }
+    std::vector<uint8_t> kinds;
+    if (!r.Get("pieceKinds").IsUndefined()) {
+      auto v = r.Get("pieceKinds");
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) throw Napi::TypeError::New(env, "pieceKinds must be a Uint8Array");
+      auto a = v.As<Napi::Uint8Array>();
+      if (static_cast<int64_t>(a.ElementLength()) != cfg.vocab_size)
+        throw Napi::RangeError::New(env, "pieceKinds has " + std::to_string(a.ElementLength()) + " elements, expected the vocabulary size " + std::to_string(cfg.vocab_size));
+      kinds.assign(a.Data(), a.Data() + a.ElementLength());
+      for (size_t i = 0; i < kinds.size(); ++i)
+        if (kinds[i] > kPieceOther) throw Napi::RangeError::New(env, "pieceKinds[" + std::to_string(i) + "] = " + std::to_string(kinds[i]) + " is not a piece kind (0, 1 or 2)");
+    }
+    if (opt.whole_words && kinds.empty()) throw Napi::TypeError::New(env, "wholeWords needs pieceKinds: the kind of each vocabulary entry");
     auto* w = new ImrWorker(env, info[0].As<Napi::Object>(), st, opt, sid, B, T, L, std::move(ids), std::move(mask), std::move(starts), end_token_model,
-                            std::move(fixed), std::move(lengths), cb, abort);
+                            std::move(fixed), std::move(lengths), std::move(kinds), cb, abort);
     auto p = w->Promise();
     w->Queue();
     return p;

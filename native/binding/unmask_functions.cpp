@@ -156,6 +156,7 @@ StepRequest ParseStep(const Napi::Object& o) {
   r.options.confidence = static_cast<ops::ConfidenceMeasure>(enum_index(kConfidenceValues, conf));
   r.options.seed = static_cast<uint64_t>(IntegerOption(o, "seed", 0, 0, kMaxSafeInteger));
   r.options.step = static_cast<uint64_t>(IntegerOption(o, "step", 0, 0, kMaxSafeInteger));
+  r.options.first_row = IntegerOption(o, "firstRow", 0, 0, 1 << 20);
   r.naive = EnumOption(o, "impl", "fused", {"naive", "fused"}) == "naive";
   r.device = DeviceOption(o);
   if (r.device.is_cuda() && r.L > ops::kUnmaskCudaMaxLength && !r.naive)

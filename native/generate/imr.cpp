@@ -7,7 +7,10 @@
 //   remask               Mask-Predict: the least confident earlier commits back to [MASK]
 // The logits stay in the model's dtype (bf16 models and autocast give bf16, which the op reads
 // directly). On CUDA nothing reads back from the device (but the threshold schedule's end test),
-// so a CUDA graph captures the whole loop.
+// so a CUDA graph captures the whole loop. On the CPU the batch's rows are projected, filtered and
+// committed a group at a time, in one reused logits buffer of about kGroupElements values: a
+// [B, L, V] buffer (250 MB at batch 64 with BERT's vocabulary) falls out of every cache and is
+// page-faulted afresh at each allocation, which made batch 64 slower per reply than batch 1.
 #include "generate/imr.h"
 
 #include <cmath>
@@ -29,6 +32,11 @@ double annealed_temperature(const ImrOptions& o, int64_t i, int64_t n) {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// CPU: logits values per group of rows (8 MB in float32: within a large L2 / the L3).
+constexpr int64_t kGroupElements = int64_t(1) << 21;
+// CPU: tokens per encoder pass, so that a pass's activations (attention scores, the FFN's inner
+// layer) stay in cache too: a tiny model over a batch of 64 spends its time on memory traffic.
+constexpr int64_t kEncodeTokens = 2048;
 
 // One request's decoding state; the phases below read and update it.
 struct Decode {
@@ -42,7 +50,9 @@ struct Decode {
   torch::Tensor ids_t;      // [B, T] the model's input, slot included
   torch::Tensor flat_slot;  // [B*L] positions of the slot tokens in the flattened [B*T] input
   torch::Tensor tokens, masked, token_conf, positions;
-  torch::Tensor logits;       // [B, L, V] in the model's dtype; rows of committed positions may be stale
+  torch::Tensor flat_hidden;  // [B*T, D] the last forward's hidden states
+  torch::Tensor buffer;       // CPU: [group, L, V] logits of one group of rows in the model's dtype, reused
+  int64_t group = 1;          // rows per group: the whole batch on CUDA
   torch::Tensor content_len;  // [B]
   torch::Tensor given;        // [B, L] caller-given tokens (never re-masked)
   torch::Tensor total;        // [B] positions to decode
@@ -73,27 +83,48 @@ struct Decode {
     positions = torch::arange(L, i64).unsqueeze(0);
     content_len = torch::full({B}, max_len, i64);
     given = torch::zeros({B, L}, masked.options());
+    group = dev.is_cuda() ? B : std::max<int64_t>(1, std::min<int64_t>(B, kGroupElements / (L * V)));
   }
 
   void write_slot() { ids_t.view({-1}).index_put_({flat_slot}, tokens.reshape({-1})); }
 
-  // Logits at the still-masked slot positions (the vocabulary projection is the costly part). On
-  // the CPU only those rows are projected (finding them is free there); on CUDA finding them would
-  // read back a count, so the whole slot is.
-  void forward(bool all_positions, torch::Tensor* cls_state) {
-    auto hidden = model->hidden_states(ids_t, req.attention_mask);
-    if (cls_state) *cls_state = hidden.select(1, 0);
-    auto flat_hidden = hidden.reshape({B * T, -1});
-    if (all_positions || dev.is_cuda()) {
-      logits = model->mlm_logits(flat_hidden.index_select(0, flat_slot)).view({B, L, V});
-      return;
+  void encode(torch::Tensor* cls_state) {
+    const int64_t rows = dev.is_cuda() ? B : std::max<int64_t>(1, kEncodeTokens / T);
+    torch::Tensor hidden;
+    if (rows >= B) {
+      hidden = model->hidden_states(ids_t, req.attention_mask);
+    } else {
+      for (int64_t r0 = 0; r0 < B; r0 += rows) {
+        const int64_t r1 = std::min(B, r0 + rows);
+        auto h = model->hidden_states(ids_t.slice(0, r0, r1), req.attention_mask.slice(0, r0, r1));
+        if (!hidden.defined()) hidden = torch::empty({B, T, h.size(2)}, h.options());
+        hidden.slice(0, r0, r1).copy_(h);
+      }
     }
-    auto rows = masked.reshape({-1}).nonzero().squeeze(1);
-    if (rows.numel() == 0) return;
-    auto fresh = model->mlm_logits(flat_hidden.index_select(0, flat_slot.index_select(0, rows)));
-    // Zeros, not garbage, where never computed: the op checks every position for NaN.
-    if (!logits.defined()) logits = torch::zeros({B, L, V}, fresh.options());
-    logits.view({B * L, V}).index_copy_(0, rows, fresh);
+    if (cls_state) *cls_state = hidden.select(1, 0);
+    flat_hidden = hidden.reshape({B * T, -1});
+  }
+
+  // Logits of the slots of rows [r0, r1), [r1 - r0, L, V], from the last encode (the vocabulary
+  // projection is the costly part). On CUDA the whole slot is projected (finding the masked
+  // positions would read back a count). On the CPU, unless all_positions, only still-masked
+  // positions are (finding them is free there); the buffer's other rows keep older logits, finite
+  // (zeros where never computed: the op checks every position for NaN), which nothing uses.
+  torch::Tensor group_logits(int64_t r0, int64_t r1, bool all_positions) {
+    const int64_t n = r1 - r0;
+    auto slot = flat_slot.slice(0, r0 * L, r1 * L);
+    if (dev.is_cuda()) return model->mlm_logits(flat_hidden.index_select(0, slot)).view({n, L, V});
+    torch::Tensor rows;
+    if (!all_positions) rows = masked.slice(0, r0, r1).reshape({-1}).nonzero().squeeze(1);
+    const bool none = !all_positions && rows.numel() == 0;
+    auto fresh = none ? torch::Tensor() : model->mlm_logits(flat_hidden.index_select(0, all_positions ? slot : slot.index_select(0, rows)));
+    if (!buffer.defined()) buffer = torch::zeros({group, L, V}, none ? flat_hidden.options() : fresh.options());
+    auto out = buffer.slice(0, 0, n);
+    if (all_positions)
+      out.view({n * L, V}).copy_(fresh);
+    else if (!none)
+      out.view({n * L, V}).index_copy_(0, rows, fresh);
+    return out;
   }
 };
 
@@ -105,7 +136,7 @@ void decide_lengths(Decode& d) {
   }
   if (d.opt.length_mode != ImrLengthMode::kPredict) return;
   torch::Tensor cls;
-  d.forward(true, &cls);
+  d.encode(&cls);
   d.first_forward_done = true;
   torch::Tensor len;
   if (d.req.has_length_head && d.model->length_head) {
@@ -113,8 +144,12 @@ void decide_lengths(Decode& d) {
   } else {
     // Expected number of content positions under the end-token distribution of the all-masked
     // slot (in float32 whatever the logits' dtype).
-    auto p_end = torch::softmax(d.logits, -1, torch::kFloat32).select(-1, d.ids.sep);
-    len = (1 - p_end).sum(-1).round().to(torch::kInt64);
+    std::vector<torch::Tensor> parts;
+    for (int64_t r0 = 0; r0 < d.B; r0 += d.group) {
+      auto p_end = torch::softmax(d.group_logits(r0, std::min(d.B, r0 + d.group), true), -1, torch::kFloat32).select(-1, d.ids.sep);
+      parts.push_back((1 - p_end).sum(-1).round().to(torch::kInt64));
+    }
+    len = parts.size() == 1 ? parts[0] : torch::cat(parts);
   }
   d.content_len = len.clamp(std::max<int64_t>(d.min_len, 1), d.max_len);
 }
@@ -152,9 +187,31 @@ torch::Tensor banned_tokens(const Decode& d) {
 // Bans go into the logits themselves: they hold at every iteration, so writing them again over
 // rows that were not recomputed changes nothing, and no [B, L, V] copy is made. Free mode keeps
 // end tokens out of the first min_length positions.
-void apply_bans(Decode& d, const torch::Tensor& banned) {
-  d.logits.index_fill_(2, banned, kNegInf);
-  if (d.opt.length_mode == ImrLengthMode::kFree && d.min_len > 0) d.logits.slice(1, 0, d.min_len).select(2, d.ids.sep).fill_(kNegInf);
+void apply_bans(const Decode& d, torch::Tensor& logits, const torch::Tensor& banned) {
+  logits.index_fill_(2, banned, kNegInf);
+  if (d.opt.length_mode == ImrLengthMode::kFree && d.min_len > 0) logits.slice(1, 0, d.min_len).select(2, d.ids.sep).fill_(kNegInf);
+}
+
+// Whole words: a still-masked position may take a continuation piece (##x) only when its left
+// neighbour is committed and continues a word; elsewhere a ## commit would glue to whatever is
+// decided later (or to nothing), which is how "bigfish"-like non-words arise. The rows to ban are
+// found on the host on the CPU (free there); on CUDA a broadcast mask keeps the loop sync-free.
+void apply_whole_words(const Decode& d, torch::Tensor& logits, int64_t r0, int64_t r1, const torch::Tensor& kinds, const torch::Tensor& continuation,
+                       const torch::Tensor& continuation_ids) {
+  const int64_t n = r1 - r0;
+  auto tokens = d.tokens.slice(0, r0, r1), masked = d.masked.slice(0, r0, r1);
+  auto left_tokens = torch::cat({torch::full({n, 1}, d.ids.cls, tokens.options()), tokens.slice(1, 0, d.L - 1)}, 1);
+  auto left_masked = torch::cat({torch::ones({n, 1}, masked.options()), masked.slice(1, 0, d.L - 1)}, 1);
+  auto left_continues = kinds.index_select(0, left_tokens.reshape({-1})).view({n, d.L}).ne(kPieceOther) & left_masked.logical_not();
+  auto blocked = masked & left_continues.logical_not();
+  if (d.dev.is_cuda()) {
+    logits.masked_fill_(blocked.unsqueeze(-1) & continuation.view({1, 1, d.V}), kNegInf);
+    return;
+  }
+  auto rows = blocked.reshape({-1}).nonzero().squeeze(1);
+  if (rows.numel() == 0 || continuation_ids.numel() == 0) return;
+  auto flat = logits.view({n * d.L, d.V});
+  flat.index_copy_(0, rows, flat.index_select(0, rows).index_fill_(1, continuation_ids, kNegInf));
 }
 
 // Top-k / top-p keep part of each distribution; sampling from what is kept is then Gumbel-max
@@ -203,14 +260,12 @@ ops::UnmaskOptions schedule(const Decode& d, int64_t it, int64_t n_iter, double 
   return args;
 }
 
-// Runs the op; records each newly committed token's confidence. Returns the op's result and the
-// positions it committed ([B, L] bool).
-std::pair<ops::UnmaskResult, torch::Tensor> commit(Decode& d, const torch::Tensor& logits, const ops::UnmaskOptions& args) {
-  auto before = d.masked.clone();
-  auto out = d.opt.impl == ImrImpl::kNaive ? ops::unmask_naive(logits, d.tokens, d.masked, args) : ops::unmask(logits, d.tokens, d.masked, args);
-  auto newly = before & d.masked.logical_not();
-  d.token_conf = torch::where(newly, out.confidence, d.token_conf);
-  return {out, newly};
+// Runs the op on rows [r0, r1) (their slices of tokens and masked are updated in place).
+ops::UnmaskResult commit_rows(Decode& d, const torch::Tensor& logits, ops::UnmaskOptions args, int64_t r0, int64_t r1) {
+  if (args.k) args.k = args.k->slice(0, r0, r1);
+  args.first_row = r0;
+  auto tokens = d.tokens.slice(0, r0, r1), masked = d.masked.slice(0, r0, r1);
+  return d.opt.impl == ImrImpl::kNaive ? ops::unmask_naive(logits, tokens, masked, args) : ops::unmask(logits, tokens, masked, args);
 }
 
 // Mask-Predict: returns the least confident earlier commits (not this iteration's, not given
@@ -244,6 +299,14 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
   decide_lengths(d);
   settle_given_tokens(d);
   const auto banned = banned_tokens(d);
+  torch::Tensor kinds, continuation, continuation_ids;
+  if (opt.whole_words) {
+    if (!req.piece_kinds.defined() || req.piece_kinds.numel() != d.V)
+      throw std::invalid_argument("wholeWords needs the kind of each of the model's " + std::to_string(d.V) + " vocabulary entries (pieceKinds)");
+    kinds = req.piece_kinds.to(d.dev, torch::kInt64);  // a no-op when already there (a CUDA graph's staged copy)
+    continuation = kinds.eq(kPieceContinuation);
+    if (!d.dev.is_cuda()) continuation_ids = continuation.nonzero().squeeze(1);  // CUDA bans by a mask, without a read-back
+  }
 
   const bool threshold_mode = opt.schedule == ImrSchedule::kThreshold;
   const int64_t n_iter = threshold_mode ? std::max<int64_t>(opt.iterations, d.L) : opt.iterations;
@@ -256,13 +319,25 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
     // without reading anything back from the device. On the CPU reading the count back is free,
     // so a finished reply stops early there too.
     if ((threshold_mode || !d.dev.is_cuda()) && still.max().item<int64_t>() == 0) break;
-    if (!(it == 0 && d.first_forward_done)) d.forward(opt.remask > 0, nullptr);
+    if (!(it == 0 && d.first_forward_done)) d.encode(nullptr);
     const double temp = annealed_temperature(opt, std::min(it, opt.iterations - 1), opt.iterations);
-    apply_bans(d, banned);
-    auto args = schedule(d, it, n_iter, temp, still);
-    auto [out, newly] = commit(d, filter_logits(d.logits, opt, temp), args);
-    if (out.status.defined()) status_log.push_back(out.status);
-    committed_log.push_back(out.committed);
+    const auto args = schedule(d, it, n_iter, temp, still);
+    auto before = d.masked.clone();
+    std::vector<torch::Tensor> conf, committed;
+    for (int64_t r0 = 0; r0 < d.B; r0 += d.group) {
+      const int64_t r1 = std::min(d.B, r0 + d.group);
+      auto logits = d.group_logits(r0, r1, opt.remask > 0);
+      apply_bans(d, logits, banned);
+      if (opt.whole_words) apply_whole_words(d, logits, r0, r1, kinds, continuation, continuation_ids);
+      auto out = commit_rows(d, filter_logits(logits, opt, temp), args, r0, r1);
+      if (out.status.defined()) status_log.push_back(out.status);
+      conf.push_back(out.confidence);
+      committed.push_back(out.committed);
+    }
+    // Each newly committed token's confidence.
+    auto newly = before & d.masked.logical_not();
+    d.token_conf = torch::where(newly, conf.size() == 1 ? conf[0] : torch::cat(conf), d.token_conf);
+    committed_log.push_back(committed.size() == 1 ? committed[0] : torch::cat(committed));
     if (opt.remask > 0 && it < opt.iterations - 1) remask(d, it, newly);
     d.write_slot();
     if (progress) progress(it, d.tokens, d.masked);

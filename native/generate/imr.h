@@ -19,6 +19,11 @@ struct ImrSpecialIds {
   int64_t pad, unk, cls, sep, mask;
 };
 
+// Vocabulary entries as whole-word decoding sees them.
+constexpr uint8_t kPieceWordStart = 0;     // begins a word and may be continued (letters, digits)
+constexpr uint8_t kPieceContinuation = 1;  // ##x: continues the word on its left (and may be continued)
+constexpr uint8_t kPieceOther = 2;         // punctuation, specials: never continued
+
 struct ImrRequest {
   torch::Tensor input_ids;       // [B, T] int64, slot positions hold [MASK]
   torch::Tensor attention_mask;  // [B, T] uint8
@@ -31,6 +36,8 @@ struct ImrRequest {
   torch::Tensor fixed_tokens;
   // Optional: the reply length of each row ([B] int64), which then overrides length_mode.
   torch::Tensor lengths;
+  // Each vocabulary entry's kind ([V] uint8, kPiece* below); needed by the wholeWords option.
+  torch::Tensor piece_kinds;
 };
 
 struct ImrResult {

@@ -49,7 +49,7 @@ std::string graph_key(DistilBertForMaskedLM& model, const ImrRequest& req, const
     << req.attention_mask.scalar_type() << " lh" << req.has_length_head << " et" << req.end_token_model << " fx" << req.fixed_tokens.defined()
     << " ln" << req.lengths.defined() << " | " << o.iterations << ' ' << e(o.schedule) << ' ' << o.initial_temperature << ' ' << o.final_temperature
     << ' ' << e(o.anneal) << ' ' << e(o.sampling) << ' ' << o.top_k << ' ' << o.top_p << ' ' << e(o.confidence) << ' ' << o.remask << ' '
-    << e(o.length_mode) << ' ' << o.max_length << ' ' << o.min_length << ' ' << (o.sampling == ImrSampling::kArgmax ? int64_t(-1) : o.seed)
+    << e(o.length_mode) << ' ' << o.max_length << ' ' << o.min_length << ' ' << (o.sampling == ImrSampling::kArgmax ? int64_t(-1) : o.seed) << " ww" << o.whole_words
     << " | " << ids.pad << ',' << ids.unk << ',' << ids.cls << ',' << ids.sep << ',' << ids.mask << " | w";
   size_t h = 1469598103934665603ull;
   for (const auto& p : model->parameters()) {
@@ -78,7 +78,7 @@ struct ImrGraphCache::Impl {
     std::unique_ptr<at::cuda::CUDAGraph> graph;
     int64_t T = 0;  // the bucketed context length
     // The graph's fixed inputs: each request is copied into these before a replay.
-    torch::Tensor input_ids, attention_mask, slot_start, fixed_tokens, lengths;
+    torch::Tensor input_ids, attention_mask, slot_start, fixed_tokens, lengths, piece_kinds;
     ImrDecodeOutput out;  // lives in the graph's memory pool; a replay rewrites it
     uint64_t last_used = 0;
   };
@@ -139,6 +139,7 @@ std::optional<ImrResult> ImrGraphCache::generate(DistilBertForMaskedLM& model, c
     x.slot_start.copy_(req.slot_start);
     if (req.fixed_tokens.defined()) x.fixed_tokens.copy_(req.fixed_tokens);
     if (req.lengths.defined()) x.lengths.copy_(req.lengths);
+    if (req.piece_kinds.defined()) x.piece_kinds.copy_(req.piece_kinds);
   };
   auto staged_request = [&](Impl::Entry& x) {
     ImrRequest r = req;
@@ -147,6 +148,7 @@ std::optional<ImrResult> ImrGraphCache::generate(DistilBertForMaskedLM& model, c
     r.slot_start = x.slot_start;
     if (req.fixed_tokens.defined()) r.fixed_tokens = x.fixed_tokens;
     if (req.lengths.defined()) r.lengths = x.lengths;
+    if (req.piece_kinds.defined()) r.piece_kinds = x.piece_kinds;  // on the device: the loop copies nothing
     return r;
   };
 
@@ -170,6 +172,7 @@ std::optional<ImrResult> ImrGraphCache::generate(DistilBertForMaskedLM& model, c
   entry->slot_start = torch::empty({B}, i64);
   if (req.fixed_tokens.defined()) entry->fixed_tokens = torch::empty({B, L}, i64);
   if (req.lengths.defined()) entry->lengths = torch::empty({B}, i64);
+  if (req.piece_kinds.defined()) entry->piece_kinds = torch::empty({req.piece_kinds.size(0)}, i64);
   stage(*entry);
   const ImrRequest sreq = staged_request(*entry);
 

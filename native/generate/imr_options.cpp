@@ -26,6 +26,10 @@ const OptionTable<ImrOptions>& imr_option_table() {
         int_option<&O::min_length>("minLength", 0, 0, "At least this many reply tokens."),
         enum_option<&O::impl>("impl", kImrImplValues, "The unmasking op: fused, or the naive reference."),
         int_option<&O::seed>("seed", 0, 9007199254740992.0, "Sampling seed (integers up to 2^53)."),
+        bool_option<&O::whole_words>("wholeWords",
+                                     "Whole words: commit a continuation piece (##x) only right after a committed piece that continues a word "
+                                     "(never first, after punctuation, or beside a still-masked position), so that no word is made of pieces "
+                                     "committed apart."),
         bool_option<&O::cuda_graph>("cudaGraph",
                                     "CUDA: replay batches of up to 8 from a CUDA graph captured on the first request of each shape. "
                                     "No effect on the CPU, with onIteration, with the threshold schedule, or with impl naive."),

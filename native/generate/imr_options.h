@@ -55,6 +55,9 @@ struct ImrOptions {
   int64_t min_length = 1;
   ImrImpl impl = ImrImpl::kFused;
   int64_t seed = 0;
+  // Whole words: a continuation piece (##x) only right after a committed piece that continues a
+  // word (needs the request's piece_kinds).
+  bool whole_words = false;
   bool cuda_graph = true;  // CUDA: replay small batches from a captured graph (generate/imr_graph.h)
 };
 

@@ -34,6 +34,7 @@ void check_unmask_inputs(const at::Tensor& logits, const at::Tensor& tokens, con
   const int64_t B = logits.size(0), L = logits.size(1), V = logits.size(2);
   TORCH_CHECK(B >= 1 && L >= 1 && V >= 1, "unmask: logits must have B, L, V >= 1, got [", B, ", ", L, ", ", V, "]");
   TORCH_CHECK(V <= std::numeric_limits<int32_t>::max(), "unmask: V = ", V, " is too large");
+  TORCH_CHECK(o.first_row >= 0, "unmask: first_row must be >= 0, got ", o.first_row);
   TORCH_CHECK(tokens.defined() && tokens.sizes() == at::IntArrayRef({B, L}) && tokens.scalar_type() == at::kLong,
               "unmask: tokens must be int64 [", B, ", ", L, "]");
   TORCH_CHECK(masked.defined() && masked.sizes() == at::IntArrayRef({B, L}) && masked.scalar_type() == at::kBool,
@@ -111,8 +112,9 @@ UnmaskResult unmask_naive(const at::Tensor& logits_in, at::Tensor& tokens, at::T
     noise = at::empty({B, L, V}, at::TensorOptions().dtype(at::kFloat));
     float* g = noise.data_ptr<float>();
     const uint64_t key = unmask_detail::noise_key(o.seed, o.step);
+    const int64_t offset = o.first_row * L * V;
     at::parallel_for(0, B * L * V, 4096, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) g[i] = unmask_detail::gumbel_noise(key, static_cast<uint64_t>(i));
+      for (int64_t i = begin; i < end; ++i) g[i] = unmask_detail::gumbel_noise(key, static_cast<uint64_t>(i + offset));
     });
     noise = noise.to(dev);
   }

@@ -56,6 +56,10 @@ struct UnmaskOptions {
   // Exactly one of these: k, an int64 [B] tensor (any device; values >= 0), or a finite threshold.
   c10::optional<at::Tensor> k;
   c10::optional<double> threshold;
+  // The batch row that this call's row 0 is: a caller that runs the op on a group of rows of a
+  // larger batch (to keep the logits small) passes the group's first row, so that the Gumbel noise
+  // of row b is the one the whole batch would draw there: g(seed, step, (first_row + b)*L*V + l*V + v).
+  int64_t first_row = 0;
 };
 
 struct UnmaskResult {

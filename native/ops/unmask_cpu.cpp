@@ -409,6 +409,7 @@ inline PositionResult position_pass(const T* row, int64_t V, float inv_t, uint64
 
 struct PositionsJob {
   int64_t V;
+  int64_t first_position;  // options.first_row * L: the noise counter's offset
   float inv_t;
   uint64_t key;
   float* conf;
@@ -419,7 +420,7 @@ struct PositionsJob {
 template <int VW, typename T, bool kGumbel, int kConf>
 inline void positions_range(const T* logits, int64_t begin, int64_t end, const PositionsJob& j) {
   for (int64_t p = begin; p < end; ++p) {
-    const PositionResult r = position_pass<VW, T, kGumbel, kConf>(logits + p * j.V, j.V, j.inv_t, j.key, static_cast<uint64_t>(p * j.V));
+    const PositionResult r = position_pass<VW, T, kGumbel, kConf>(logits + p * j.V, j.V, j.inv_t, j.key, static_cast<uint64_t>((p + j.first_position) * j.V));
     j.conf[p] = r.confidence;
     j.pred[p] = r.predicted;
     j.err[p] = r.error;
@@ -459,9 +460,9 @@ __attribute__((noinline, flatten)) void positions_range_base(const T* logits, in
 }
 
 template <typename T, bool kGumbel, int kConf>
-void all_positions(const T* logits, int64_t P, int64_t V, float inv_t, uint64_t key, float* conf, int64_t* pred,
+void all_positions(const T* logits, int64_t P, int64_t V, int64_t first_position, float inv_t, uint64_t key, float* conf, int64_t* pred,
                    int8_t* err) {
-  const PositionsJob job{V, inv_t, key, conf, pred, err};
+  const PositionsJob job{V, first_position, inv_t, key, conf, pred, err};
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(V, 1));
   at::parallel_for(0, P, grain, [&](int64_t begin, int64_t end) {
 #ifdef CHATBERT_UNMASK_X86
@@ -474,20 +475,21 @@ void all_positions(const T* logits, int64_t P, int64_t V, float inv_t, uint64_t 
 }
 
 template <typename T>
-void dispatch_positions(const T* logits, int64_t P, int64_t V, float inv_t, const UnmaskOptions& o, float* conf,
+void dispatch_positions(const T* logits, int64_t P, int64_t L, int64_t V, float inv_t, const UnmaskOptions& o, float* conf,
                         int64_t* pred, int8_t* err) {
+  const int64_t first = o.first_row * L;
   const uint64_t key = noise_key(o.seed, o.step);
   const bool g = o.choice == TokenChoice::kGumbel;
   switch (o.confidence) {
     case ConfidenceMeasure::kMaxProb:
-      return g ? all_positions<T, true, kUnmaskMaxProb>(logits, P, V, inv_t, key, conf, pred, err)
-               : all_positions<T, false, kUnmaskMaxProb>(logits, P, V, inv_t, key, conf, pred, err);
+      return g ? all_positions<T, true, kUnmaskMaxProb>(logits, P, V, first, inv_t, key, conf, pred, err)
+               : all_positions<T, false, kUnmaskMaxProb>(logits, P, V, first, inv_t, key, conf, pred, err);
     case ConfidenceMeasure::kMargin:
-      return g ? all_positions<T, true, kUnmaskMargin>(logits, P, V, inv_t, key, conf, pred, err)
-               : all_positions<T, false, kUnmaskMargin>(logits, P, V, inv_t, key, conf, pred, err);
+      return g ? all_positions<T, true, kUnmaskMargin>(logits, P, V, first, inv_t, key, conf, pred, err)
+               : all_positions<T, false, kUnmaskMargin>(logits, P, V, first, inv_t, key, conf, pred, err);
     case ConfidenceMeasure::kNegEntropy:
-      return g ? all_positions<T, true, kUnmaskNegEntropy>(logits, P, V, inv_t, key, conf, pred, err)
-               : all_positions<T, false, kUnmaskNegEntropy>(logits, P, V, inv_t, key, conf, pred, err);
+      return g ? all_positions<T, true, kUnmaskNegEntropy>(logits, P, V, first, inv_t, key, conf, pred, err)
+               : all_positions<T, false, kUnmaskNegEntropy>(logits, P, V, first, inv_t, key, conf, pred, err);
   }
 }
 
@@ -511,9 +513,9 @@ UnmaskResult unmask_cpu(const at::Tensor& logits_in, at::Tensor& tokens, at::Ten
   float* conf = out.confidence.data_ptr<float>();
   int64_t* pred = out.predicted.data_ptr<int64_t>();
   if (logits.scalar_type() == at::kFloat) {
-    dispatch_positions(logits.data_ptr<float>(), P, V, inv_t, options, conf, pred, err.data());
+    dispatch_positions(logits.data_ptr<float>(), P, L, V, inv_t, options, conf, pred, err.data());
   } else {
-    dispatch_positions(reinterpret_cast<const uint16_t*>(logits.data_ptr<at::BFloat16>()), P, V, inv_t, options, conf, pred,
+    dispatch_positions(reinterpret_cast<const uint16_t*>(logits.data_ptr<at::BFloat16>()), P, L, V, inv_t, options, conf, pred,
                        err.data());
   }
   for (int code : {kUnmaskErrorNaN, kUnmaskErrorAllNegInf})

@@ -225,7 +225,7 @@ __global__ void __launch_bounds__(kThreads) unmask_kernel(UnmaskCudaArgs args) {
   const int64_t pos = blockIdx.x;  // b * L + l
   const int64_t b = pos / L;
   const T* row = static_cast<const T*>(args.logits) + pos * V;
-  const uint64_t flat_row = static_cast<uint64_t>(pos) * static_cast<uint64_t>(V);
+  const uint64_t flat_row = static_cast<uint64_t>(pos + args.first_row * L) * static_cast<uint64_t>(V);
   const float inv_t = args.inv_temperature;
   const uint64_t key = args.noise_key;
   const int t = threadIdx.x;

@@ -194,6 +194,7 @@ struct UnmaskCudaArgs {
   int choice = kUnmaskArgmax;
   int confidence = kUnmaskMaxProb;
   uint64_t noise_key = 0;        // unmask_detail::noise_key(seed, step)
+  int64_t first_row = 0;         // UnmaskOptions::first_row: offsets the noise counter by first_row*L*V
   const int64_t* k = nullptr;    // [B] (negative counts as 0); null = threshold mode
   float threshold = 0.0f;        // commit confidence >= threshold (at least one per row)
   int64_t* tokens = nullptr;     // [B, L] in/out

@@ -48,6 +48,7 @@ UnmaskResult unmask_cuda(const at::Tensor& logits_in, at::Tensor& tokens, at::Te
                  : o.confidence == ConfidenceMeasure::kNegEntropy ? kUnmaskNegEntropy
                                                                   : kUnmaskMaxProb;
   a.noise_key = unmask_detail::noise_key(o.seed, o.step);
+  a.first_row = o.first_row;
   a.k = o.k ? k.data_ptr<int64_t>() : nullptr;
   a.threshold = o.threshold ? static_cast<float>(*o.threshold) : 0.0f;
   a.tokens = tokens.data_ptr<int64_t>();

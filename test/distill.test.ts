@@ -1,0 +1,183 @@
+/**
+ * Sequence-level distillation for ChatBERT-IMR (imr.distill): the mix of teacher replies and
+ * references, the cache of teacher replies in the run directory (resumed after an interruption,
+ * answered anew for another teacher or data), and a student trained with a tiny RA teacher.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseConfig } from '../lib/config/load';
+import type { Example } from '../lib/data/types';
+import { TEACHER_REPLIES_FILE, type Teacher, mixExamples, teacherReplies } from '../lib/train/distill';
+import { loadTrainingData } from '../lib/train/data';
+import { ImrTrainingRun } from '../lib/train/run';
+import { RA_PAIRS, trainTinyRa } from './chat-helpers';
+import { tmpDir } from './helpers';
+
+const examples = (n: number): Example[] => Array.from({ length: n }, (_, i) => ({ dialogueId: `d${i}`, turn: 1, context: [`question ${i} ?`], response: `reference ${i} .` }));
+
+/** A teacher that answers "teacher N ." and counts the contexts it was asked; fails after `failAfter` batches when set. */
+function fakeTeacher(failAfter = Infinity): Teacher & { asked: number; batches: number[] } {
+  const t = {
+    id: '/models/fake',
+    asked: 0,
+    batches: [] as number[],
+    async answer(exs: readonly Example[]) {
+      if (t.batches.length >= failAfter) throw new Error('teacher interrupted');
+      t.batches.push(exs.length);
+      t.asked += exs.length;
+      return exs.map((e) => e.context[0].replace('question', 'teacher').replace('?', '.'));
+    },
+    dispose() {},
+  };
+  return t;
+}
+
+describe('mixExamples', () => {
+  const train = examples(40);
+  const replies = train.map((_, i) => `teacher ${i} .`);
+  const fromTeacher = (xs: Example[]) => xs.filter((x) => x.response.startsWith('teacher')).length;
+
+  test('0.5 trains on every context twice, once with each reply', () => {
+    const { examples: xs, fromTeacher: n } = mixExamples(train, replies, 0.5, 1);
+    expect(xs).toHaveLength(80);
+    expect(n).toBe(40);
+    expect(fromTeacher(xs)).toBe(40);
+    expect(new Set(xs.map((x) => x.response)).size).toBe(80);
+  });
+
+  test('the share of teacher replies is the mix, below and above one half', () => {
+    for (const mix of [0.2, 0.75, 1]) {
+      const { examples: xs, fromTeacher: n } = mixExamples(train, replies, mix, 1);
+      expect(fromTeacher(xs)).toBe(n);
+      expect(n / xs.length).toBeCloseTo(mix, 1);
+    }
+    expect(fromTeacher(mixExamples(train, replies, 0, 1).examples)).toBe(0);
+  });
+
+  test('the subset is seeded: the same seed gives the same examples', () => {
+    expect(mixExamples(train, replies, 0.2, 7)).toEqual(mixExamples(train, replies, 0.2, 7));
+    expect(mixExamples(train, replies, 0.2, 7)).not.toEqual(mixExamples(train, replies, 0.2, 8));
+  });
+
+  test('empty teacher replies are left out; a count mismatch or a bad mix is an error', () => {
+    const some = replies.map((r, i) => (i % 2 ? ' ' : r));
+    expect(mixExamples(train, some, 1, 1).examples).toHaveLength(20);
+    expect(() => mixExamples(train, replies.slice(1), 1, 1)).toThrow(/39 teacher replies for 40 training examples/);
+    expect(() => mixExamples(train, replies, 1.5, 1)).toThrow(/mix must be in \[0, 1\], got 1.5/);
+  });
+});
+
+describe('teacherReplies', () => {
+  const train = examples(25);
+  const opts = (runDir: string, log?: (m: string) => void) => ({ batchSize: 10, runDir, log, progressEveryMs: 0 });
+
+  test('answers in batches, reports progress, and a second call reads the cache without loading the teacher', async () => {
+    const dir = tmpDir();
+    const t = fakeTeacher();
+    const lines: string[] = [];
+    const r = await teacherReplies(train, t.id, async () => t, {}, opts(dir, (m) => lines.push(m)));
+    expect(r).toEqual(train.map((_, i) => `teacher ${i} .`));
+    expect(t.batches).toEqual([10, 10, 5]);
+    expect(lines.some((l) => /25\/25 contexts answered/.test(l))).toBe(true);
+    const again = await teacherReplies(train, t.id, () => Promise.reject(new Error('must not load')), {}, opts(dir));
+    expect(again).toEqual(r);
+  });
+
+  test('an interrupted run continues where it stopped, a line cut by a kill answered again', async () => {
+    const dir = tmpDir();
+    const broken = fakeTeacher(2);
+    await expect(teacherReplies(train, broken.id, async () => broken, {}, opts(dir))).rejects.toThrow(/teacher interrupted/);
+    const file = path.join(dir, TEACHER_REPLIES_FILE);
+    // A kill in the middle of a write: half a line at the end.
+    fs.appendFileSync(file, '{"i":20,"rep');
+    const t = fakeTeacher();
+    const r = await teacherReplies(train, t.id, async () => t, {}, opts(dir));
+    expect(t.asked).toBe(5);
+    expect(r).toEqual(train.map((_, i) => `teacher ${i} .`));
+    expect(fs.readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(26);
+  });
+
+  test('another teacher, other options or other contexts are answered anew', async () => {
+    const dir = tmpDir();
+    const t = fakeTeacher();
+    await teacherReplies(train, t.id, async () => t, {}, opts(dir));
+    const t2 = fakeTeacher();
+    await teacherReplies(train, t2.id, async () => t2, { iterations: 4 }, opts(dir));
+    expect(t2.asked).toBe(25);
+    const t3 = fakeTeacher();
+    await teacherReplies(examples(24), t3.id, async () => t3, { iterations: 4 }, opts(dir));
+    expect(t3.asked).toBe(24);
+  });
+
+  test('a teacher that drops replies is an error naming it', async () => {
+    const t = { ...fakeTeacher(), answer: async (exs: readonly Example[]) => exs.slice(1).map(() => 'x') };
+    await expect(teacherReplies(train, t.id, async () => t, {}, opts(tmpDir()))).rejects.toThrow(/\/models\/fake gave 9 replies to 10 contexts/);
+  });
+});
+
+describe('an IMR student of a tiny RA teacher', () => {
+  let dir: string;
+  let raDir: string;
+  let file: string;
+
+  beforeAll(async () => {
+    dir = tmpDir();
+    ({ raDir, file } = await trainTinyRa(dir));
+  }, 120_000);
+
+  const config = (teacher: string, mix = 1) =>
+    parseConfig({
+      name: 'imr_distill_test',
+      model: { vocab: 'pruned', dim: 32, n_layers: 2, n_heads: 4, hidden_dim: 64, max_position_embeddings: 64 },
+      data: { sources: [`jsonl:${file}`], max_turns: 3, max_context_tokens: 32, persona: false, max_eval_examples: 8 },
+      imr: { max_response_length: 12, distill: { teacher, mix, batch_size: 16 } },
+      training: { max_steps: 4, batch_size: 16, lr: 3e-3, eval_every: 0, checkpoint_every: 0, device: 'cpu', seed: 1 },
+    });
+
+  test('trains on the teacher replies, cached in the run directory, never the example’s own reply from RA', async () => {
+    const runDir = path.join(dir, 'student');
+    const messages: string[] = [];
+    const run = new ImrTrainingRun(config(raDir), { runDir });
+    run.on('message', (m) => messages.push(m));
+    const r = await run.run();
+    expect(r.steps).toBe(4);
+    const lines = fs.readFileSync(path.join(runDir, TEACHER_REPLIES_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const header = lines[0];
+    expect(header.teacher).toBe(raDir);
+    const replies = lines.slice(1).map((l: { reply: string }) => l.reply);
+    expect(replies).toHaveLength(header.contexts);
+    const pool = new Set(RA_PAIRS.flatMap(([, reply]) => [reply, reply.replace(' .', ' !')]));
+    for (const reply of replies) expect(pool.has(reply)).toBe(true);
+    // RA never hands back the example's own reply (that would be the reference again).
+    const train = loadTrainingData(config(raDir)).train;
+    replies.forEach((x: string, i: number) => expect(x).not.toBe(train[i].response));
+    expect(messages.some((m) => /distill: .* answers \d+ training contexts/.test(m))).toBe(true);
+    expect(messages.some((m) => new RegExp(`training on ${replies.length} examples, ${replies.length} of them with the teacher's reply`).test(m))).toBe(true);
+  }, 120_000);
+
+  test('a resume reads the cache: the teacher may be gone', async () => {
+    const copy = path.join(dir, 'ra-copy');
+    fs.cpSync(raDir, copy, { recursive: true });
+    const runDir = path.join(dir, 'student2');
+    await new ImrTrainingRun(config(copy, 0.5), { runDir, stopAfterSteps: 2 }).run();
+    fs.rmSync(copy, { recursive: true });
+    const r = await new ImrTrainingRun(config(copy, 0.5), { runDir, resume: true }).run();
+    expect(r.steps).toBe(4);
+  }, 120_000);
+
+  test('a missing teacher run names the command that trains it', async () => {
+    const saved = process.env.CHATBERT_HOME;
+    process.env.CHATBERT_HOME = tmpDir();
+    try {
+      await expect(new ImrTrainingRun(config('run:ed_nowhere'), { runDir: path.join(dir, 'student3') }).run()).rejects.toThrow(/imr\.distill\.teacher: .*ed_nowhere.* is not a model directory; train the teacher first with `.*train (-- )?ed_nowhere`/);
+    } finally {
+      if (saved === undefined) delete process.env.CHATBERT_HOME;
+      else process.env.CHATBERT_HOME = saved;
+    }
+  });
+
+  test('a misspelt distill key or a mix out of range is a config error naming it', () => {
+    expect(() => parseConfig({ name: 'x', imr: { distill: { teachr: 'run:ed_tiny' } } })).toThrow(/imr\.distill/);
+    expect(() => parseConfig({ name: 'x', imr: { distill: { teacher: 'run:ed_tiny', mix: 2 } } })).toThrow(/imr\.distill\.mix/);
+  });
+});
