@@ -122,6 +122,13 @@ struct Group::Impl {
     }
   }
 
+  // Every rank must start with the same MASTER_ADDR:MASTER_PORT and WORLD_SIZE within the timeout.
+  std::string rendezvous_failure(const std::string& cause) const {
+    return "rendezvous at " + opt.master_addr + ":" + std::to_string(opt.master_port) + " (rank " + std::to_string(opt.rank) + " of " +
+           std::to_string(opt.world_size) + ") failed within " + std::to_string(opt.timeout.count() / 1000) +
+           " s: are all ranks started, with the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE? (" + cause + ")";
+  }
+
   [[noreturn]] void fail(const std::string& what, const std::string& cause) {
     const auto watch = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(3000), opt.timeout);
     throw std::runtime_error("data-parallel rank " + std::to_string(opt.rank) + " of " + std::to_string(opt.world_size) + ": " + what + " failed: " +
@@ -172,9 +179,10 @@ Group::Group(const GroupOptions& o) : impl_(std::make_unique<Impl>()) {
     // Rank 0 hosts the store and waits here until all world_size ranks have connected.
     m.store = ConnectStore(o, o.rank == 0, /*counted=*/true);
     m.control = ConnectStore(o, false, false);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(m.rendezvous_failure(compat::error_message(e)));
   } catch (const std::exception& e) {
-    throw std::runtime_error("rendezvous at " + o.master_addr + ":" + std::to_string(o.master_port) + " (rank " + std::to_string(o.rank) + " of " +
-                             std::to_string(o.world_size) + ") failed within " + std::to_string(o.timeout.count() / 1000) + " s: " + e.what());
+    throw std::runtime_error(m.rendezvous_failure(e.what()));
   }
   m.start_heartbeat();
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>("chatbert/pg", m.store);
@@ -204,7 +212,8 @@ Group::Group(const GroupOptions& o) : impl_(std::make_unique<Impl>()) {
   } catch (const std::exception& e) {
     m.stopping = true;
     if (m.heartbeat.joinable()) m.heartbeat.join();
-    throw std::runtime_error(std::string("creating the ") + o.backend + " process group failed: " + e.what());
+    const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+    throw std::runtime_error(m.rendezvous_failure(std::string("creating the ") + o.backend + " process group: " + (c10 ? compat::error_message(*c10) : e.what())));
   }
 }
 

@@ -99,12 +99,14 @@ export function register<T>(y: Argv<T>): Argv<T> {
           .option('resume', { type: 'boolean', default: false, describe: 'continue from the newest checkpoint of the run' })
           .option('run-dir', { type: 'string', describe: 'run directory (default: $CHATBERT_HOME/runs/<name>)' })
           .option('plain', { type: 'boolean', default: false, describe: 'log lines instead of a progress bar' })
-          .option('nproc', { type: 'number', default: 1, describe: 'data-parallel processes on this machine (as torchrun --nproc-per-node); a process started with torchrun\'s RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT joins that job instead' })
-          .option('stop-after', { type: 'number', describe: 'stop after this many steps, with a checkpoint (--resume continues the same schedule)' }),
+          .option('nproc', { type: 'string', default: '1', describe: 'data-parallel processes on this machine (as torchrun --nproc-per-node); a process started with torchrun\'s RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT joins that job instead' })
+          .option('stop-after', { type: 'string', describe: 'stop after this many steps, with a checkpoint (--resume continues the same schedule)' }),
       async (a) => {
-        const nproc = a.nproc;
-        if (!Number.isInteger(nproc) || nproc < 1 || nproc > 1024) fail(new UsageError(`--nproc must be an integer from 1 to 1024, got ${a.nproc}`));
-        if (a['stop-after'] !== undefined && (!Number.isInteger(a['stop-after']) || a['stop-after'] < 1)) fail(new UsageError(`--stop-after must be a positive integer, got ${a['stop-after']}`));
+        // Read as text, so that the error quotes what was typed (a number option would say NaN).
+        const nproc = Number(a.nproc);
+        if (!/^\d+$/.test(a.nproc) || nproc < 1 || nproc > 1024) fail(new UsageError(`--nproc must be an integer from 1 to 1024, got '${a.nproc}'`));
+        const stopAfter = a['stop-after'] === undefined ? undefined : Number(a['stop-after']);
+        if (stopAfter !== undefined && (!/^\d+$/.test(a['stop-after'] ?? '') || stopAfter < 1)) fail(new UsageError(`--stop-after must be a positive integer, got '${a['stop-after']}'`));
         if (nproc > 1 && !process.env.WORLD_SIZE) {
           // The launcher: the same command line, once per rank, without --nproc.
           const args = process.argv.slice(2).filter((x, i, all) => !(x === '--nproc' || x.startsWith('--nproc=') || (all[i - 1] === '--nproc' && i > 0)));
@@ -113,7 +115,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
           process.exitCode = r.code;
           return;
         }
-        const r = await trainCommand({ config: a.config, set: a.set, resume: a.resume, runDir: a['run-dir'], plain: a.plain, stopAfter: a['stop-after'] }).catch(fail);
+        const r = await trainCommand({ config: a.config, set: a.set, resume: a.resume, runDir: a['run-dir'], plain: a.plain, stopAfter }).catch(fail);
         // Interrupted by Ctrl+C: the checkpoint is saved, and the exit status says the run did not finish (128 + SIGINT).
         if (r?.stoppedBy === 'interrupted') process.exitCode = 130;
       },
