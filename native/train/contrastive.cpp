@@ -35,9 +35,11 @@ ContrastiveLoss in_batch_loss(DistilBertForMaskedLM& model, const ContrastiveBat
   auto ctx = encode_pooled(model, b.context_ids, b.context_mask, pooling);    // [B, D]
   auto cand = encode_pooled(model, b.candidate_ids, b.candidate_mask, pooling);  // [B, D]
   if (!group || group->world_size() == 1) return in_batch_loss_from_scores(torch::matmul(ctx, cand.t()), b.keys);
+  // Context and reply vectors travel together: one all-gather for both.
   int64_t offset = 0;
-  auto all_ctx = group->all_gather_rows(ctx, &offset);  // [N, D]
-  auto all_cand = group->all_gather_rows(cand, nullptr);
+  auto both = group->all_gather_rows(torch::cat({ctx, cand}, 1), &offset);  // [N, 2D]
+  auto all_ctx = both.narrow(1, 0, ctx.size(1));
+  auto all_cand = both.narrow(1, ctx.size(1), cand.size(1));
   torch::Tensor all_keys;
   if (b.keys.defined()) all_keys = group->all_gather_rows(b.keys, nullptr);
   auto whole = in_batch_loss_from_scores(torch::matmul(all_ctx, all_cand.t()), all_keys, /*per_row=*/true);
