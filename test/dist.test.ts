@@ -95,6 +95,53 @@ async function maxParamDiff(a: string, b: string): Promise<number> {
 
 const checkpointDir = (runDir: string, step: number) => path.join(runDir, 'checkpoints', `step-${String(step).padStart(8, '0')}`);
 
+/** Config overrides for a run that cannot end before the test stops it. */
+const FOREVER = ['--set', 'training.max_steps=100000', '--set', 'training.epochs=100000'];
+
+/** `chatbert train CONFIG --nproc 2` (batch 16 each) in the background, in a process group of its own, its output collected. */
+function startGroup(config: string, runDir: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'train', config, '--plain', '--run-dir', runDir, '--nproc', '2', '--set', 'training.batch_size=16', ...FOREVER, ...args], {
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const job = { child, output: '', exited: new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() }))) };
+  child.stdout!.on('data', (d) => (job.output += d));
+  child.stderr!.on('data', (d) => (job.output += d));
+  return job;
+}
+
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+
+async function until(ok: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return ok();
+}
+
+const stepsLogged = (runDir: string) => {
+  const f = path.join(runDir, 'metrics.jsonl');
+  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).length : 0;
+};
+
+/** The PID of the launcher's child that is rank `rank` (its RANK variable). */
+function rankPid(launcher: number, rank: number): number | undefined {
+  const pid = fs.readdirSync('/proc').find((p) => {
+    try {
+      return /^\d+$/.test(p) && Number(fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === launcher && fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`RANK=${rank}`);
+    } catch {
+      return false;
+    }
+  });
+  return pid === undefined ? undefined : Number(pid);
+}
+
 describe('torchrun environment', () => {
   test('no WORLD_SIZE (or 1) is one process; a job is read whole; a bad variable is named', () => {
     expect(distEnvFromProcess({})).toBeUndefined();
@@ -175,123 +222,63 @@ describe('data-parallel training over Gloo (2 processes on 127.0.0.1)', () => {
 
   test('a rank killed mid-run: the survivor stops with an error naming it, the last checkpoint resumes', async () => {
     const runDir = path.join(dir, 'killed');
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [CLI, 'train', configs.imr, '--plain', '--run-dir', runDir, '--nproc', '2', '--set', 'training.batch_size=16', '--set', 'training.max_steps=100000', '--set', 'training.checkpoint_every=5'],
-      { env: { ...env, CHATBERT_DIST_TIMEOUT: '10' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
+    const job = startGroup(configs.imr, runDir, ['--set', 'training.checkpoint_every=5'], { CHATBERT_DIST_TIMEOUT: '10' });
     try {
-      // Wait for a checkpoint, then kill rank 1 (the launcher's child whose RANK is 1).
-      const deadline = Date.now() + 120_000;
-      while (!fs.existsSync(checkpointDir(runDir, 10)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-      expect(fs.existsSync(checkpointDir(runDir, 10))).toBe(true);
-      const rank1 = fs
-        .readdirSync('/proc')
-        .filter((p) => /^\d+$/.test(p))
-        .find((p) => {
-          try {
-            const ppid = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1];
-            return Number(ppid) === child.pid && fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes('RANK=1');
-          } catch {
-            return false;
-          }
-        });
+      expect(await until(() => fs.existsSync(checkpointDir(runDir, 10)), 120_000)).toBe(true);
+      const rank1 = rankPid(job.child.pid!, 1);
       expect(rank1).toBeDefined();
       const killedAt = Date.now();
-      process.kill(Number(rank1), 'SIGKILL');
-      const { code, at } = await exited;
+      process.kill(rank1!, 'SIGKILL');
+      const { code, at } = await job.exited;
       expect(code).not.toBe(0);
       expect(at - killedAt).toBeLessThan(60_000);
       // The survivor (rank 0) names the lost rank itself; the launcher says what happened to it.
-      expect(output).toMatch(/rank 1 is gone/);
-      expect(output).toMatch(/rank 1 \(pid \d+\) was killed by SIGKILL/);
+      expect(job.output).toMatch(/rank 1 is gone/);
+      expect(job.output).toMatch(/rank 1 \(pid \d+\) was killed by SIGKILL/);
     } finally {
-      child.kill('SIGKILL');
+      killGroup(job.child);
     }
     // The newest checkpoint is whole: one process resumes from it.
-    const log = await train(configs.imr, runDir, ['--resume', '--set', 'training.max_steps=100000', '--set', 'training.checkpoint_every=5', '--stop-after', '2']);
+    const log = await train(configs.imr, runDir, ['--resume', ...FOREVER, '--set', 'training.checkpoint_every=5', '--stop-after', '2']);
     expect(log).toMatch(/resuming from .*step-\d{8}/);
     expect(log).toMatch(/\(stop_after_steps\)/);
   }, 300_000);
 
   test('Ctrl+C stops every rank at the same step with a checkpoint, and the launcher exits 130', async () => {
     const runDir = path.join(dir, 'interrupted');
-    // A process group of its own, so that the SIGINT below reaches the launcher and both ranks as a
-    // terminal's Ctrl+C does.
-    const child = spawn(
-      process.execPath,
-      [CLI, 'train', configs.imr, '--plain', '--run-dir', runDir, '--nproc', '2', '--set', 'training.batch_size=16', '--set', 'training.max_steps=100000', '--set', 'training.epochs=100000'],
-      { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
-    let output = '';
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // The job has a process group of its own, so that the SIGINT below reaches the launcher and both
+    // ranks as a terminal's Ctrl+C does.
+    const job = startGroup(configs.imr, runDir, []);
     try {
-      const metrics = path.join(runDir, 'metrics.jsonl');
-      const deadline = Date.now() + 120_000;
-      while (!(fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').split('\n').length > 5) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      process.kill(-child.pid!, 'SIGINT');
-      expect(await exited).toBe(130);
+      await until(() => stepsLogged(runDir) >= 5, 120_000);
+      process.kill(-job.child.pid!, 'SIGINT');
+      expect((await job.exited).code).toBe(130);
     } finally {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
+      killGroup(job.child);
     }
-    const m = /interrupted after (\d+) steps/.exec(output);
+    const m = /interrupted after (\d+) steps/.exec(job.output);
     expect(m).not.toBeNull();
     expect(fs.existsSync(checkpointDir(runDir, Number(m![1])))).toBe(true);
-    expect(output).not.toMatch(/rank \d+ (exited|was killed)/);
+    expect(job.output).not.toMatch(/rank \d+ (exited|was killed)/);
   }, 300_000);
 
   test('a rank that hangs (SIGSTOP): the survivor names it once the collective timeout passes', async () => {
     const runDir = path.join(dir, 'hung');
-    const child = spawn(
-      process.execPath,
-      [CLI, 'train', configs.imr, '--plain', '--run-dir', runDir, '--nproc', '2', '--set', 'training.batch_size=16', '--set', 'training.max_steps=100000', '--set', 'training.epochs=100000'],
-      { env: { ...env, CHATBERT_DIST_TIMEOUT: '5' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
-    let output = '';
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
+    const job = startGroup(configs.imr, runDir, [], { CHATBERT_DIST_TIMEOUT: '5' });
     let rank1: number | undefined;
     try {
-      const metrics = path.join(runDir, 'metrics.jsonl');
-      const until = async (ok: () => boolean, ms: number) => {
-        const deadline = Date.now() + ms;
-        while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-        return ok();
-      };
-      expect(await until(() => fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').split('\n').length > 5, 120_000)).toBe(true);
-      rank1 = Number(
-        fs.readdirSync('/proc').find((p) => {
-          try {
-            return /^\d+$/.test(p) && Number(fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === child.pid && fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes('RANK=1');
-          } catch {
-            return false;
-          }
-        }),
-      );
+      expect(await until(() => stepsLogged(runDir) >= 5, 120_000)).toBe(true);
+      rank1 = rankPid(job.child.pid!, 1);
       const stoppedAt = Date.now();
-      process.kill(rank1, 'SIGSTOP');
+      process.kill(rank1!, 'SIGSTOP');
       // 5 s of collective timeout, then 3 s watching the heartbeats: well under a minute.
-      const named = await until(() => /rank 1 is gone \(no heartbeat/.test(output), 60_000);
-      if (!named) console.log(output.slice(-3000));
+      const named = await until(() => /rank 1 is gone \(no heartbeat/.test(job.output), 60_000);
+      if (!named) console.log(job.output.slice(-3000));
       expect(named).toBe(true);
       expect(Date.now() - stoppedAt).toBeLessThan(60_000);
     } finally {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-        if (rank1) process.kill(rank1, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
+      killGroup(job.child);
+      if (rank1) process.kill(rank1, 'SIGKILL');
     }
   }, 300_000);
 });
