@@ -464,9 +464,15 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
         if (!stop && tc.max_minutes !== null && (Date.now() - started) / 60000 >= tc.max_minutes) stop = 'max_minutes';
         if (!stop && this.options.stopAfterSteps !== undefined && stepsThisRun >= this.options.stopAfterSteps) stop = 'stop_after_steps';
         if (group) {
-          // One decision for the group: any rank's Ctrl+C, rank 0's clock and early stopping.
+          // One decision for the group: any rank's Ctrl+C, rank 0's clock and early stopping. Each
+          // reason is voted on by itself, so that one rank's clock cannot hide its Ctrl+C.
           const reasons = ['early_stopping', 'interrupted', 'max_minutes', 'stop_after_steps'] as const;
-          const votes = reasons.map((r) => (stop === r && (rank0 || r === 'interrupted' || r === 'stop_after_steps') ? 1 : 0));
+          const votes = [
+            stop === 'early_stopping',
+            this.options.signal?.aborted === true,
+            rank0 && tc.max_minutes !== null && (Date.now() - started) / 60000 >= tc.max_minutes,
+            this.options.stopAfterSteps !== undefined && stepsThisRun >= this.options.stopAfterSteps,
+          ].map(Number);
           const agreed = await group.allReduce(votes, 'max');
           const i = agreed.findIndex((v) => v > 0);
           stop = i >= 0 ? reasons[i] : undefined;
