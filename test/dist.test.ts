@@ -42,7 +42,8 @@ function writeConfigs(dir: string, data: string): Record<'imr' | 'ed' | 'ra' | '
     training: { max_steps: 20, epochs: 100, batch_size: 32, lr: 3e-3, adam_eps: 1e-6, warmup_ratio: 0.1, eval_every: 0, checkpoint_every: 10, keep_checkpoints: 5, log_every: 1, device: 'cpu', seed: 7 },
   };
   const configs = {
-    imr: { name: 'dist_imr', model: { ...model, type: 'imr' }, imr: { max_response_length: 8 }, ...common },
+    // IMR with its bi-encoder: the pairs' in-batch negatives are gathered over the ranks.
+    imr: { name: 'dist_imr', model: { ...model, type: 'imr' }, imr: { max_response_length: 8, bi_encoder: { share: 0.5 } }, ...common },
     ed: {
       name: 'dist_ed',
       model: { ...model, type: 'ed' },

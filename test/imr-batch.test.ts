@@ -6,7 +6,7 @@ import { Rng } from '../lib/core/rng';
 import { tinyTokenizer } from './helpers';
 
 const tok = tinyTokenizer();
-const ids = { pad: tok.padTokenId, cls: tok.clsTokenId, sep: tok.sepTokenId, mask: tok.maskTokenId };
+const ids = { pad: tok.padTokenId, cls: tok.clsTokenId, sep: tok.sepTokenId, mask: tok.maskTokenId, unk: tok.unkTokenId };
 const obj: ImrObjective = { maxResponseLength: 6, endMode: 'end_token', maskRatioMin: 0.1, maskRatioMax: 1, inverseTWeighting: false };
 
 describe('conversation -> model input', () => {

@@ -157,6 +157,8 @@ export function nativeConfig(c: DistilBertConfig): DistilBertNativeConfig {
     score_head: c.chatbert?.score_head === true,
     // The score head's dropout, as Hugging Face's DistilBertForSequenceClassification reads it.
     seq_classif_dropout: Number((c as Record<string, unknown>).seq_classif_dropout ?? 0.2),
+    // ChatBERT-IMR's bi-encoder (chatbert.bi_encoder.pool_layers): checked natively against n_layers.
+    pool_layers: Number((c.chatbert as { bi_encoder?: { pool_layers?: unknown } } | undefined)?.bi_encoder?.pool_layers ?? 0),
   };
 }
 

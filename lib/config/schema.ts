@@ -72,6 +72,33 @@ export const imrSchema = z
       .nullable()
       .default(null),
     /**
+     * The model also learns to rank replies as ChatBERT-RA's bi-encoder does, with the same weights:
+     * each batch's contexts and replies are also encoded apart, laid out as ChatBERT-RA lays them
+     * out and mean-pooled below the top layer, and each context must pick its own reply among the
+     * batch's. The model then scores replies itself by the dot product
+     * of the two vectors: eval's --imr-score bi_encoder ranks candidates with it, and the bestOf
+     * decoding option picks among drafts with it. null = off.
+     */
+    bi_encoder: z
+      .object({
+        /** The bi-encoder loss's weight (per pair) beside the masked-token loss (per token). */
+        loss_weight: z.number().min(0).default(1),
+        /** Share of each batch's examples that also train the bi-encoder (a per-row draw; each adds a context and a reply input). */
+        share: z.number().gt(0).max(1).default(1),
+        /** Token budget of a reply's input ([CLS] [MASK] reply [SEP], as ChatBERT-RA's). */
+        max_candidate_tokens: z.number().int().min(4).default(32),
+        /**
+         * Which layer's output is mean-pooled into the vectors, counted from the top: 1 the last
+         * layer, 2 (default) the one below it. Pooling below the top leaves the last layer to the
+         * masked-token predictions (pooled from the top, the bi-encoder pulled every token's state
+         * toward a sentence vector and the replies fell apart: bench/RESULTS.md).
+         */
+        layers_from_top: z.number().int().min(1).default(2),
+      })
+      .strict()
+      .nullable()
+      .default(null),
+    /**
      * Sequence-level distillation: a teacher answers every training context once (cached in the run
      * directory) and the student trains on its replies mixed with the references. null = off.
      */

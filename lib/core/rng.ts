@@ -51,6 +51,11 @@ export class Rng {
     return t >>> 0;
   }
 
+  /** An independent stream derived from this one's next draws and a tag (one stream per purpose). */
+  fork(tag: number): Rng {
+    return new Rng(this.nextU32(), this.nextU32(), tag);
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     return this.nextU32() / 4294967296;

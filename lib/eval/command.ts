@@ -69,7 +69,7 @@ export async function evalCommand(o: EvalCommandOptions): Promise<{ report: Eval
     seed,
     candidates: { source: data.candidateSource, perExample: data.candidatesPerExample },
     checkerRandomBaseline: checkerRandomBaseline(data, seed),
-    options: { imr: imrOptions, imrScore: o.imrScore ?? DEFAULT_IMR_SCORE, edScore: o.edScore ?? 'mean' },
+    options: { imr: imrOptions, imrScore: o.imrScore ?? `${DEFAULT_IMR_SCORE} (bi_encoder where the model has one)`, edScore: o.edScore ?? 'mean' },
     definitions: METRIC_DEFINITIONS,
     results,
     baselines,

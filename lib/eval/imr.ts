@@ -11,6 +11,7 @@ import type { ImrChatModel } from '../imr/generate';
 import type { ImrGenerateOptions } from '../native';
 import type { Conversation } from '../core/conversation';
 import { native } from '../native';
+import { type MaskedRow, maskedLogProbs, pllRows, pllScores, biEncoderScores, slotTargets as slotTargetIds } from '../imr/score';
 import { Rng } from '../core/rng';
 import { distinctN, meanWords } from './metrics';
 
@@ -69,15 +70,6 @@ export async function evaluateImr(model: ImrChatModel, examples: readonly Exampl
 // left-to-right likelihood, so these are pseudo-likelihoods, labelled as such in every report.
 // ---------------------------------------------------------------------------------------------
 
-/** The slot targets of a reply: its tokens (cut to the slot), then [SEP] end tokens (end_token mode) or [MASK] (length_head mode). */
-function slotTargets(model: ImrChatModel, reply: string): { targets: number[]; replyLength: number } {
-  const tok = model.tokenizer;
-  const L = model.meta.maxResponseLength;
-  const ids = tok.encode(reply).slice(0, L);
-  const fill = model.meta.endMode === 'end_token' ? tok.sepTokenId : tok.maskTokenId;
-  return { targets: [...ids, ...new Array<number>(L - ids.length).fill(fill)], replyLength: ids.length };
-}
-
 export const IMR_PPPL_LABEL = 'pseudo-perplexity (IMR: each reply token masked in turn, Salazar et al. 2020; not a left-to-right perplexity)';
 
 export interface PseudoPerplexityResult {
@@ -104,7 +96,7 @@ export async function imrPseudoPerplexity(model: ImrChatModel, examples: readonl
   const rows: MaskedRow[] = [];
   for (const [n, e] of examples.entries()) {
     if (tok.encode(e.response).length > L) truncated++;
-    const { targets, replyLength } = slotTargets(model, e.response);
+    const { targets, replyLength } = slotTargetIds(model, tok.encode(e.response));
     rows.push(...pllRows(model, model.contextIds({ turns: e.context, persona: e.persona }, hints?.[n]), targets, replyLength));
   }
   const logp = await maskedLogProbs(model, rows, o.batchSize ?? 64);
@@ -113,56 +105,7 @@ export async function imrPseudoPerplexity(model: ImrChatModel, examples: readonl
   return { pseudoPerplexity: tokens ? Math.exp(nll / tokens) : NaN, meanNll: tokens ? nll / tokens : NaN, tokens, examples: examples.length, truncated };
 }
 
-/** One forward row: the input ids, the one [MASK]ed position, and the token expected there. */
-interface MaskedRow {
-  ids: number[];
-  position: number;
-  target: number;
-}
-
-/** The rows of a reply's pseudo-log-likelihood: each of its first `count` slot tokens masked in turn, the rest visible. */
-function pllRows(model: ImrChatModel, contextIds: readonly number[], targets: readonly number[], count: number): MaskedRow[] {
-  const tok = model.tokenizer;
-  const L = model.meta.maxResponseLength;
-  const rows: MaskedRow[] = [];
-  for (let i = 0; i < count; i++) {
-    const slot = targets.slice();
-    slot[i] = tok.maskTokenId;
-    const layout = imrInput(contextIds, L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId });
-    layout.ids.splice(layout.slotStart, L, ...slot);
-    rows.push({ ids: layout.ids, position: layout.slotStart + i, target: targets[i] });
-  }
-  return rows;
-}
-
-/** log p(target) of every row, in padded batches of `batchSize` rows. */
-async function maskedLogProbs(model: ImrChatModel, rows: readonly MaskedRow[], batchSize: number): Promise<Float32Array> {
-  const tok = model.tokenizer;
-  const out = new Float32Array(rows.length);
-  for (let start = 0; start < rows.length; start += batchSize) {
-    const chunk = rows.slice(start, start + batchSize);
-    const T = Math.max(...chunk.map((r) => r.ids.length));
-    const B = chunk.length;
-    const inputIds = new Int32Array(B * T).fill(tok.padTokenId);
-    const attentionMask = new Uint8Array(B * T);
-    chunk.forEach((r, b) => {
-      inputIds.set(r.ids, b * T);
-      attentionMask.fill(1, b * T, b * T + r.ids.length);
-    });
-    const logp = await native.mlmTokenLogProbs(model.mlm.native, {
-      inputIds,
-      attentionMask,
-      batch: B,
-      seqLen: T,
-      positions: Int32Array.from(chunk.map((r, b) => b * T + r.position)),
-      targets: Int32Array.from(chunk.map((r) => r.target)),
-    });
-    out.set(logp, start);
-  }
-  return out;
-}
-
-export type ImrCandidateScore = 'slot' | 'slot_pmi' | 'pll' | 'pll_mean';
+export type ImrCandidateScore = 'slot' | 'slot_pmi' | 'pll' | 'pll_mean' | 'bi_encoder';
 
 export const IMR_CANDIDATE_SCORE_LABELS: Record<ImrCandidateScore, string> = {
   slot: 'IMR slot score: sum of log p over the slot (reply + end tokens) with the whole slot masked (what the first iteration sees)',
@@ -170,7 +113,23 @@ export const IMR_CANDIDATE_SCORE_LABELS: Record<ImrCandidateScore, string> = {
     'IMR slot PMI: the slot score with the conversation minus the slot score with an empty conversation (log p(reply | context) - log p(reply)), which discounts replies likely anywhere',
   pll: 'IMR pseudo-log-likelihood (Salazar et al. 2020): each reply token, and the end token after it, masked in turn with the rest of the slot visible; summed',
   pll_mean: 'IMR pseudo-log-likelihood per token: as pll, divided by the tokens scored',
+  bi_encoder: 'IMR bi-encoder: dot product of the pooled context and reply vectors, from the same weights (a model trained with imr.bi_encoder)',
 };
+
+/** A conversation's candidates as (context ids, reply ids) pairs, flattened, and how to fold flat scores back into lists. */
+async function candidatePairs(model: ImrChatModel, conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[], what: string) {
+  if (conversations.length !== candidateLists.length) throw new RangeError(`${what}: ${conversations.length} conversations but ${candidateLists.length} candidate lists`);
+  const hints = await model.hints(conversations);
+  const pairs = conversations.flatMap((c, b) => {
+    const context = model.contextIds(c, hints?.[b]);
+    return candidateLists[b].map((cand) => ({ context, reply: model.tokenizer.encode(cand) }));
+  });
+  const fold = (flat: Float32Array): number[][] => {
+    let k = 0;
+    return candidateLists.map((list) => list.map(() => flat[k++]));
+  };
+  return { pairs, fold };
+}
 
 /**
  * Pseudo-log-likelihood scores of candidate replies (hits@1): for each candidate, one forward row
@@ -178,29 +137,14 @@ export const IMR_CANDIDATE_SCORE_LABELS: Record<ImrCandidateScore, string> = {
  * masked and the rest of the candidate's slot visible. Costs (reply length + 1) rows per candidate.
  */
 export async function imrCandidatePll(model: ImrChatModel, conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[], o: { mean?: boolean; batchSize?: number } = {}): Promise<number[][]> {
-  if (conversations.length !== candidateLists.length) throw new RangeError(`imrCandidatePll: ${conversations.length} conversations but ${candidateLists.length} candidate lists`);
-  const L = model.meta.maxResponseLength;
-  const endToken = model.meta.endMode === 'end_token';
-  const hints = await model.hints(conversations);
-  const rows: MaskedRow[] = [];
-  const counts: number[][] = conversations.map((c, b) => {
-    const ctx = model.contextIds(c, hints?.[b]);
-    return candidateLists[b].map((cand) => {
-      const { targets, replyLength } = slotTargets(model, cand);
-      const count = Math.max(1, Math.min(L, replyLength + (endToken ? 1 : 0)));
-      rows.push(...pllRows(model, ctx, targets, count));
-      return count;
-    });
-  });
-  const logp = await maskedLogProbs(model, rows, o.batchSize ?? 256);
-  let k = 0;
-  return counts.map((list) =>
-    list.map((count) => {
-      let s = 0;
-      for (let i = 0; i < count; i++) s += logp[k++];
-      return o.mean ? s / count : s;
-    }),
-  );
+  const { pairs, fold } = await candidatePairs(model, conversations, candidateLists, 'imrCandidatePll');
+  return fold(await pllScores(model, pairs, o));
+}
+
+/** The bi-encoder score of each candidate reply (a model trained with imr.bi_encoder): context and reply vectors, dot product. */
+export async function imrCandidateBiEncoder(model: ImrChatModel, conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[], o: { batchSize?: number } = {}): Promise<number[][]> {
+  const { pairs, fold } = await candidatePairs(model, conversations, candidateLists, 'imrCandidateBiEncoder');
+  return fold(await biEncoderScores(model, pairs, o.batchSize));
 }
 
 /**
@@ -230,7 +174,7 @@ export async function imrCandidateScores(model: ImrChatModel, conversations: rea
     attentionMask.fill(1, b * T, b * T + l.ids.length);
     spans.push(
       candidateLists[b].map((c) => {
-        const s = slotTargets(model, c);
+        const s = slotTargetIds(model, tok.encode(c));
         const count = endToken ? L : Math.max(1, s.replyLength);
         for (let i = 0; i < count; i++) {
           positions.push(b * T + l.slotStart + i);

@@ -14,7 +14,7 @@ import type { RaReplyOptions } from '../ra/options';
 import { FibChatModel } from '../fib/fib';
 import { EdChatModel } from '../ed/generate';
 import { edPerplexity } from '../ed/perplexity';
-import { IMR_CANDIDATE_SCORE_LABELS, IMR_PPPL_LABEL, type ImrCandidateScore, imrCandidatePll, imrCandidateScores, imrCandidateSlotPmi, imrPseudoPerplexity } from './imr';
+import { IMR_CANDIDATE_SCORE_LABELS, IMR_PPPL_LABEL, type ImrCandidateScore, imrCandidateBiEncoder, imrCandidatePll, imrCandidateScores, imrCandidateSlotPmi, imrPseudoPerplexity } from './imr';
 import type { TrainingSide } from './data';
 import { Rng } from '../core/rng';
 
@@ -53,10 +53,12 @@ export interface SubjectOptions {
 }
 
 /**
- * IMR's default candidate score: the one-pass slot score ranked imr_tiny's gold replies best on
- * embedded:validation (hits@1 23.6% against 11.8% for the pseudo-log-likelihood, n = 500).
+ * IMR's default candidate score: the bi-encoder where the model learned one (trained for exactly this);
+ * otherwise the one-pass slot score, which ranked imr_tiny's gold replies best on embedded:validation
+ * (hits@1 23.6% against 11.8% for the pseudo-log-likelihood, n = 500).
  */
 export const DEFAULT_IMR_SCORE: ImrCandidateScore = 'slot';
+export const defaultImrScore = (m: { hasBiEncoder: boolean }): ImrCandidateScore => (m.hasBiEncoder ? 'bi_encoder' : DEFAULT_IMR_SCORE);
 
 export type EdCandidateScore = 'mean' | 'mi';
 const ED_SCORE_LABELS: Record<EdCandidateScore, string> = {
@@ -106,12 +108,13 @@ export async function loadEvalSubject(dirOrSpec: string, o: SubjectOptions = {})
       device: m.device,
       replies: async (convs) => (await m.generate(convs, o.imr ?? {})).map((r) => r.text),
       scoreCandidates: (convs, lists) => {
-        const score = o.imrScore ?? DEFAULT_IMR_SCORE;
+        const score = o.imrScore ?? defaultImrScore(m);
         if (score === 'slot') return imrCandidateScores(m, convs, lists);
         if (score === 'slot_pmi') return imrCandidateSlotPmi(m, convs, lists);
+        if (score === 'bi_encoder') return imrCandidateBiEncoder(m, convs, lists);
         return imrCandidatePll(m, convs, lists, { mean: score === 'pll_mean' });
       },
-      candidateScoreLabel: IMR_CANDIDATE_SCORE_LABELS[o.imrScore ?? DEFAULT_IMR_SCORE],
+      candidateScoreLabel: IMR_CANDIDATE_SCORE_LABELS[o.imrScore ?? defaultImrScore(m)],
       perplexity: async (examples) => {
         const r = await imrPseudoPerplexity(m, examples, { batchSize: o.batchSize });
         return { value: r.pseudoPerplexity, label: IMR_PPPL_LABEL, tokens: r.tokens };

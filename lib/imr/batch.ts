@@ -12,6 +12,7 @@
  * weighted 1/t). Context tokens are never masked. Batches are padded to their longest row.
  */
 import type { MlmTrainBatch } from '../native';
+import { padBatch } from '../distilbert';
 import type { BertTokenizer } from '../tokenizer';
 import { Rng } from '../core/rng';
 import { imrInput } from '../input/format';
@@ -37,10 +38,11 @@ export interface SpecialIds {
   cls: number;
   sep: number;
   mask: number;
+  unk: number;
 }
 
 export function specialIds(t: BertTokenizer): SpecialIds {
-  return { pad: t.padTokenId, cls: t.clsTokenId, sep: t.sepTokenId, mask: t.maskTokenId };
+  return { pad: t.padTokenId, cls: t.clsTokenId, sep: t.sepTokenId, mask: t.maskTokenId, unk: t.unkTokenId };
 }
 
 /** Sequence length of an example in the IMR layout. */
@@ -101,4 +103,52 @@ export function makeImrBatch(examples: readonly EncodedExample[], obj: ImrObject
   if (obj.inverseTWeighting) batch.weights = Float32Array.from(weights);
   if (lengthTargets) batch.lengthTargets = lengthTargets;
   return batch;
+}
+
+/**
+ * The bi-encoder's inputs of a context (IMR context ids) and of a reply, laid out as ChatBERT-RA lays
+ * them out (lib/ra/format.ts) except for the reply's role marker: [UNK], not RA's [MASK]. In an IMR
+ * model a [MASK] at the first slot position must be predicted; trained as a marker there, it made
+ * the decoder repeat words (bench/RESULTS.md).
+ */
+export const biEncoderContextIds = (context: readonly number[], ids: { cls: number }): number[] => [ids.cls, ...context];
+export const biEncoderReplyIds = (reply: readonly number[], maxCandidateTokens: number, ids: { cls: number; unk: number; sep: number }): number[] => [
+  ids.cls,
+  ids.unk,
+  ...reply.slice(0, maxCandidateTokens - 3),
+  ids.sep,
+];
+
+/**
+ * Adds the bi-encoder pairs of a share of the batch's examples: their contexts and replies, keyed
+ * by reply so that a copy of a row's reply elsewhere in the batch is not its negative. `pick`
+ * chooses the rows: a row's own random draw (training: the same rows wherever the batch is split
+ * over data-parallel ranks), else the first ceil(share * rows). Every batch with rows gets at least
+ * one pair (data-parallel ranks gather them, so none may have none).
+ */
+export function withPairs(batch: ImrBatch, examples: readonly EncodedExample[], maxCandidateTokens: number, ids: SpecialIds, share: number, pick?: (row: number) => boolean): ImrBatch {
+  const L = maxCandidateTokens - 3;
+  let rows = pick ? examples.filter((_, i) => pick(i)) : examples.slice(0, Math.ceil(share * examples.length));
+  if (rows.length === 0) rows = examples.slice(0, 1);
+  const keys = new Map<string, number>();
+  const key = (r: readonly number[]) => {
+    const k = r.slice(0, L).join(' ');
+    let v = keys.get(k);
+    if (v === undefined) keys.set(k, (v = keys.size));
+    return v;
+  };
+  return {
+    ...batch,
+    pairs: {
+      context: padBatch(
+        rows.map((e) => biEncoderContextIds(e.context, ids)),
+        ids.pad,
+      ),
+      candidate: padBatch(
+        rows.map((e) => biEncoderReplyIds(e.response, maxCandidateTokens, ids)),
+        ids.pad,
+      ),
+      keys: Int32Array.from(rows.map((e) => key(e.response))),
+    },
+  };
 }

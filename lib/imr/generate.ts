@@ -12,6 +12,7 @@ import type { DistilBertConfig } from '../checkpoint';
 import type { ChatModel } from '../core/chat-model';
 import { imrSettings } from './options';
 import { cliCommand } from '../core/paths';
+import { biEncoderOf, biEncoderScores, pllScores } from './score';
 
 export interface ImrReply {
   text: string;
@@ -29,6 +30,10 @@ export interface ImrReply {
 export interface SlotConstraint {
   tokens: readonly (number | null)[];
 }
+
+/** The length offsets of drafts 1, 2, ... from the first draft's length (bestOf): near lengths first, both ways. */
+const DRAFT_LENGTH_OFFSETS = [1, -1, 2, 0, 1, -2, 3, 0, -1, 2];
+export const draftLengthOffset = (k: number): number => DRAFT_LENGTH_OFFSETS[(k - 1) % DRAFT_LENGTH_OFFSETS.length];
 
 export interface ImrMeta {
   maxResponseLength: number;
@@ -139,13 +144,57 @@ export class ImrChatModel implements ChatModel<ImrGenerateOptions> {
     return conversations.map((c) => of.get(c)!);
   }
 
-  /** Replies to a batch of conversations. */
-  generate(
+  /** Whether the model learned a bi-encoder beside its masked tokens (imr.bi_encoder): it scores drafts and candidates with it. */
+  get hasBiEncoder(): boolean {
+    return biEncoderOf(this) !== undefined;
+  }
+
+  /**
+   * Replies to a batch of conversations. With bestOf > 1, each reply is the best of that many
+   * drafts (draftLengthOffsets): the first decoded with the options as given (iteration hooks see
+   * it), the others sampled at lengths near the first's, all scored by the model's bi-encoder (or
+   * pseudo-log-likelihood per token without one). Drafts that decode alike are scored once.
+   */
+  async generate(
     conversations: readonly Conversation[],
     options: ImrGenerateOptions = {},
     hooks: { onIteration?: IterationHook; signal?: AbortSignal } = {},
   ): Promise<ImrReply[]> {
-    return this.decode(conversations, options, hooks);
+    const { bestOf = 1, ...decodeOptions } = options;
+    this.settings.check(options);
+    const first = await this.decode(conversations, decodeOptions, hooks);
+    if (bestOf <= 1 || first.length === 0) return first;
+    const tok = this.tokenizer;
+    const L = this.meta.maxResponseLength;
+    const maxLen = Math.min(L, options.maxLength ?? L);
+    const minLen = Math.max(1, Math.min(maxLen, options.minLength ?? 1));
+    // The other drafts: each conversation once per draft, its length fixed near the first's.
+    const rows: { b: number; length: number }[] = [];
+    first.forEach((r, b) => {
+      for (let k = 1; k < bestOf; k++) rows.push({ b, length: Math.min(maxLen, Math.max(minLen, r.tokens.length + draftLengthOffset(k))) });
+    });
+    const drafts = await this.decode(
+      rows.map((r) => conversations[r.b]),
+      { ...decodeOptions, sampling: decodeOptions.sampling && decodeOptions.sampling !== 'argmax' ? decodeOptions.sampling : 'gumbel', seed: (decodeOptions.seed ?? 0) + 1 },
+      { signal: hooks.signal },
+      rows.map((r) => ({ tokens: new Array<number | null>(r.length).fill(null) })),
+    );
+    const hints = first[0].retrieved !== undefined ? first.map((r) => r.retrieved ?? '') : undefined;
+    const contexts = conversations.map((c, b) => this.contextIds(c, hints?.[b]));
+    // Candidates per conversation, duplicates dropped (the first stays first).
+    const candidates: ImrReply[][] = first.map((r) => [r]);
+    rows.forEach((r, i) => {
+      if (!candidates[r.b].some((c) => c.text === drafts[i].text)) candidates[r.b].push(drafts[i]);
+    });
+    const pairs = candidates.flatMap((list, b) => list.map((r) => ({ context: contexts[b], reply: r.tokens.map((t) => tok.tokenToId(t)) })));
+    const scores = this.hasBiEncoder ? await biEncoderScores(this, pairs) : await pllScores(this, pairs, { mean: true });
+    let k = 0;
+    return candidates.map((list) => {
+      let best = 0;
+      const start = k;
+      for (let i = 0; i < list.length; i++, k++) if (scores[k] > scores[start + best]) best = i;
+      return list[best];
+    });
   }
 
   /**

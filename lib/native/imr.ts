@@ -36,6 +36,12 @@ export interface ImrGenerateOptions {
   cudaGraph?: boolean;
   /** Whole words: a continuation piece (##x) only right after a committed piece that continues a word (needs pieceKinds in the request). */
   wholeWords?: boolean;
+  /**
+   * Drafts per reply: the first as decoded, the others sampled (Gumbel) at nearby lengths; the
+   * model keeps the one it scores best (its bi-encoder, else pseudo-log-likelihood per token).
+   * Done by ImrChatModel.generate; the addon's decoder ignores it.
+   */
+  bestOf?: number;
 }
 
 export interface ImrNativeRequest {

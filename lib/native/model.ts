@@ -20,6 +20,8 @@ export interface DistilBertNativeConfig {
   score_head?: boolean;
   /** Dropout before the score head's output layer (Hugging Face's seq_classif_dropout; default 0.2). */
   seq_classif_dropout?: number;
+  /** Pooled encodings read the output of the first pool_layers transformer layers (0 = all; ChatBERT-IMR's bi-encoder). */
+  pool_layers?: number;
 }
 
 export interface LoadReport {

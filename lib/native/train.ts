@@ -25,6 +25,13 @@ export interface MlmTrainBatch {
   labels: Int32Array;
   weights?: Float32Array;
   lengthTargets?: Int32Array;
+  /**
+   * The bi-encoder objective beside the masked tokens (imr.bi_encoder): contexts and their replies
+   * encoded apart, pooled (pairPooling), each context picking its reply among the batch's (in-batch
+   * negatives; rows with the same key are not negatives of each other). With data parallelism,
+   * every rank's micro-batches must all have pairs or none.
+   */
+  pairs?: { context: NativeTokenBatch; candidate: NativeTokenBatch; keys?: Int32Array };
 }
 
 export interface MlmStepResult {
@@ -32,6 +39,9 @@ export interface MlmStepResult {
   mlmLoss: number;
   lengthLoss: number;
   lengthAccuracy: number;
+  /** The bi-encoder's in-batch cross-entropy per pair, and the share of contexts whose own reply scored highest (0 without pairs). */
+  pairLoss: number;
+  pairAccuracy: number;
   gradNorm: number;
   maskedTokens: number;
   tokens: number;
@@ -45,10 +55,17 @@ export interface MlmEvalResult {
   lengthSum: number;
   lengthCorrect: number;
   lengthRows: number;
+  pairSum: number;
+  pairCorrect: number;
+  pairRows: number;
 }
 
 export interface MlmTrainerOptions extends OptimizerOptions {
   lengthLossWeight?: number;
+  /** Weight of the bi-encoder loss (per pair) beside the masked-token loss (per token). */
+  pairLossWeight?: number;
+  /** How the bi-encoder pools a row: its [CLS] state (default) or the mean over its tokens. */
+  pairPooling?: 'cls' | 'mean';
 }
 
 export interface NativeMlmTrainer {

@@ -7,7 +7,7 @@ import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
 import { encodeContext } from '../input/format';
 import { loadRetriever, resolveRetriever, retrieveHints } from '../imr/grounding';
-import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, specialIds } from '../imr/batch';
+import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, specialIds, withPairs } from '../imr/batch';
 import { DistilBertMLM } from '../distilbert';
 import { native, type NativeMlmTrainer } from '../native';
 import { BertTokenizer } from '../tokenizer';
@@ -33,6 +33,13 @@ export function chatbertMeta(cfg: ChatBertConfig): Record<string, unknown> {
     ...(g ? { grounding: { retriever: resolveRetriever(g.retriever), max_tokens: g.max_tokens } } : {}),
     variant: 'imr',
     length_classes: cfg.imr.end_mode === 'length_head' ? cfg.imr.max_response_length + 1 : 0,
+    ...(cfg.imr.bi_encoder ? {
+          bi_encoder: {
+            pooling: 'mean',
+            max_candidate_tokens: cfg.imr.bi_encoder.max_candidate_tokens,
+            pool_layers: Math.max(1, cfg.model.n_layers + 1 - cfg.imr.bi_encoder.layers_from_top),
+          },
+        } : {}),
     max_response_length: cfg.imr.max_response_length,
     end_mode: cfg.imr.end_mode,
     max_turns: cfg.data.max_turns,
@@ -169,12 +176,21 @@ export async function createImrTask({ config: cfg, resumeFrom, runDir, log }: Ta
   const trainer: NativeMlmTrainer = new native.MlmTrainer(model.native, {
     ...optimizerOptions(tc),
     lengthLossWeight: cfg.imr.length_loss_weight,
+    pairLossWeight: cfg.imr.bi_encoder?.loss_weight ?? 0,
+    pairPooling: 'mean',
   });
+  const bi = cfg.imr.bi_encoder;
+  /** The batch of these examples, with their bi-encoder pairs when the config trains one (every batch: data-parallel ranks gather them). */
+  const batchOf = (examples: EncodedExample[], b: ImrBatch, rowRng?: (row: number) => Rng): ImrBatch =>
+    bi ? withPairs(b, examples, bi.max_candidate_tokens, ids, bi.share, rowRng && ((row) => rowRng(row).fork(0xb1).uniform(0, 1) < bi.share)) : b;
 
   return {
     info: { device: model.device, parameters: model.numParameters, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'masked-token cross-entropy' },
     lengths: train.map((e) => imrLength(e, obj)),
-    makeBatch: (indices, rng) => makeImrBatch(indices.map((i) => train[i]), obj, ids, rng),
+    makeBatch: (indices, rng) => {
+      const examples = indices.map((i) => train[i]);
+      return batchOf(examples, makeImrBatch(examples, obj, ids, rng), typeof rng === 'function' ? rng : undefined);
+    },
     async step(micro, lr, seed) {
       const r = await trainer.step(micro, { lr, seed });
       return {
@@ -183,7 +199,10 @@ export async function createImrTask({ config: cfg, resumeFrom, runDir, log }: Ta
         gradNorm: r.gradNorm,
         tokens: r.tokens,
         finite: r.finite,
-        ...(obj.endMode === 'length_head' ? { extra: { lengthLoss: r.lengthLoss, lengthAccuracy: r.lengthAccuracy } } : {}),
+        extra: {
+          ...(obj.endMode === 'length_head' ? { lengthLoss: r.lengthLoss, lengthAccuracy: r.lengthAccuracy } : {}),
+          ...(bi ? { pairLoss: r.pairLoss, pairAccuracy: r.pairAccuracy } : {}),
+        },
       };
     },
     async evaluate() {
@@ -194,16 +213,21 @@ export async function createImrTask({ config: cfg, resumeFrom, runDir, log }: Ta
       let n = 0;
       let lenCorrect = 0;
       let lenRows = 0;
+      let pairCorrect = 0;
+      let pairRows = 0;
       for (let i = 0; i < validation.length; i += tc.batch_size) {
         const chunk = validation.slice(i, i + tc.batch_size);
         const ratio = obj.maskRatioMin + (((i / tc.batch_size) % 4) + 0.5) * ((obj.maskRatioMax - obj.maskRatioMin) / 4);
-        const r = await trainer.evaluate(makeImrBatch(chunk, obj, ids, rng, ratio));
+        const r = await trainer.evaluate(batchOf(chunk, makeImrBatch(chunk, obj, ids, rng, ratio)));
         ce += r.ceSum;
         n += r.maskedTokens;
         lenCorrect += r.lengthCorrect;
         lenRows += r.lengthRows;
+        pairCorrect += r.pairCorrect;
+        pairRows += r.pairRows;
       }
-      return { loss: n ? ce / n : NaN, ...(lenRows ? { extra: { lengthAccuracy: lenCorrect / lenRows } } : {}) };
+      const extra = { ...(lenRows ? { lengthAccuracy: lenCorrect / lenRows } : {}), ...(pairRows ? { pairAccuracy: pairCorrect / pairRows } : {}) };
+      return { loss: n ? ce / n : NaN, ...(Object.keys(extra).length ? { extra } : {}) };
     },
     saveModel: (dir) => model.save(dir, { chatbert: meta }),
     saveOptimizer: (file) => trainer.saveState(file),

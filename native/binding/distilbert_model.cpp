@@ -23,6 +23,7 @@ DistilBertConfig ParseDistilBertConfig(const Napi::Object& o) {
   c.length_classes = IntegerOption(o, "length_classes", c.length_classes, 0, 1 << 16);
   c.score_head = BoolOption(o, "score_head", c.score_head);
   c.seq_classif_dropout = NumberOption(o, "seq_classif_dropout", c.seq_classif_dropout, 0, 1);
+  c.pool_layers = IntegerOption(o, "pool_layers", c.pool_layers, 0, 1 << 16);
   try {
     c.validate();
   } catch (const std::exception& e) {
@@ -48,6 +49,7 @@ static Napi::Object ConfigToObject(Napi::Env env, const DistilBertConfig& c) {
   o.Set("length_classes", c.length_classes);
   o.Set("score_head", c.score_head);
   o.Set("seq_classif_dropout", c.seq_classif_dropout);
+  o.Set("pool_layers", c.pool_layers);
   return o;
 }
 

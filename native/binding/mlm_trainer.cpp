@@ -4,12 +4,14 @@
 #include <cmath>
 
 #include "binding/adamw_options.h"
+#include "binding/bi_encoder.h"
 #include "binding/addon.h"
 #include "binding/optimizer_state.h"
 #include "binding/process_group.h"
 #include "binding/util.h"
 #include "io/checkpoint.h"
 #include "torch_compat.h"
+#include "train/contrastive.h"
 #include "train/mlm_objective.h"
 
 namespace chatbert::js {
@@ -20,6 +22,10 @@ namespace {
 struct HostBatch {
   int64_t B = 0, T = 0;
   std::vector<int32_t> ids, positions, labels, length_targets;
+  // Optional bi-encoder pairs (imr.bi_encoder): contexts and their replies, encoded apart.
+  bool has_pairs = false;
+  HostTokenBatch pair_context, pair_reply;
+  std::vector<int32_t> pair_keys;
   std::vector<uint8_t> mask;
   std::vector<float> weights;
 };
@@ -60,6 +66,21 @@ HostBatch ParseBatch(const Napi::Value& v, const DistilBertConfig& cfg, const st
     for (int32_t t : h.length_targets)
       if (t < -1 || t >= cfg.length_classes) throw Napi::RangeError::New(env, name + ".lengthTargets holds " + std::to_string(t) + ", outside [-1, " + std::to_string(cfg.length_classes) + ")");
   }
+  auto pairs = o.Get("pairs");
+  if (!pairs.IsUndefined()) {
+    if (!pairs.IsObject()) throw Napi::TypeError::New(env, name + ".pairs must be an object { context, candidate, keys? }");
+    auto p = pairs.As<Napi::Object>();
+    h.pair_context = ParseTokenBatch(p.Get("context"), cfg, name + ".pairs.context");
+    h.pair_reply = ParseTokenBatch(p.Get("candidate"), cfg, name + ".pairs.candidate");
+    if (h.pair_context.B != h.pair_reply.B)
+      throw Napi::RangeError::New(env, name + ".pairs: " + std::to_string(h.pair_context.B) + " contexts but " + std::to_string(h.pair_reply.B) + " replies (one per context)");
+    auto k = p.Get("keys");
+    if (!k.IsUndefined()) {
+      h.pair_keys = Int32ArrayArg(k, name + ".pairs.keys");
+      if (static_cast<int64_t>(h.pair_keys.size()) != h.pair_context.B) throw Napi::RangeError::New(env, name + ".pairs.keys must have one entry per pair");
+    }
+    h.has_pairs = true;
+  }
   return h;
 }
 
@@ -76,6 +97,20 @@ MlmBatch ToDevice(const HostBatch& h, torch::Device dev) {
   b.labels = i32(h.labels, {static_cast<int64_t>(h.labels.size())});
   if (!h.weights.empty()) b.weights = torch::from_blob(const_cast<float*>(h.weights.data()), {static_cast<int64_t>(h.weights.size())}, torch::kFloat32).to(dev);
   if (!h.length_targets.empty()) b.length_targets = i32(h.length_targets, {h.B});
+  return b;
+}
+
+// The pairs on the device; no mask where nothing is padded (pooling then treats it as all ones).
+ContrastiveBatch PairsToDevice(const HostBatch& h, torch::Device dev) {
+  ContrastiveBatch b;
+  auto side = [&](const HostTokenBatch& t) {
+    auto d = t.to(dev);
+    if (std::all_of(t.mask.begin(), t.mask.end(), [](uint8_t m) { return m != 0; })) d.second = torch::Tensor();
+    return d;
+  };
+  std::tie(b.context_ids, b.context_mask) = side(h.pair_context);
+  std::tie(b.candidate_ids, b.candidate_mask) = side(h.pair_reply);
+  if (!h.pair_keys.empty()) b.keys = torch::from_blob(const_cast<int32_t*>(h.pair_keys.data()), {static_cast<int64_t>(h.pair_keys.size())}, torch::kInt32).to(dev, torch::kInt64);
   return b;
 }
 
@@ -97,7 +132,7 @@ Napi::Function MlmTrainerWrap::Init(Napi::Env env) {
                       InstanceMethod<&MlmTrainerWrap::JoinGroup>("joinGroup"), InstanceAccessor<&MlmTrainerWrap::GetSteps>("steps")});
 }
 
-// new MlmTrainer(model: DistilBertModel, options?: { weightDecay, beta1, beta2, eps, clipNorm, bf16, lengthLossWeight })
+// new MlmTrainer(model: DistilBertModel, options?: { weightDecay, beta1, beta2, eps, clipNorm, bf16, lengthLossWeight, pairLossWeight, pairPooling })
 MlmTrainerWrap::MlmTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MlmTrainerWrap>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Data(env).distilbert_model.Value()))
@@ -108,6 +143,12 @@ MlmTrainerWrap::MlmTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
   impl_->model = wrap->state(env);
   const auto opt = ParseOptimizerOptions(o);
   impl_->length_loss_weight = NumberOption(o, "lengthLossWeight", 0.1, 0, 1e3);
+  impl_->pair_loss_weight = NumberOption(o, "pairLossWeight", 1.0, 0, 1e3);
+  try {
+    impl_->pair_pooling = parse_pooling(StringOption(o, "pairPooling", "cls"));
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, std::string("options.pairPooling: ") + e.what());
+  }
   impl_->bf16 = BoolOption(o, "bf16", false) && impl_->model->device.is_cuda();
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& p : impl_->model->model->named_parameters(true)) params.emplace_back(p.key(), p.value());
@@ -117,7 +158,9 @@ MlmTrainerWrap::MlmTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
 }
 
 // step(microBatches: MlmBatch[], { lr, seed }) -> Promise<{ loss, mlmLoss, lengthLoss, lengthAccuracy,
-//   gradNorm, maskedTokens, tokens, finite }>. One optimizer step over all micro-batches
+//   pairLoss, pairAccuracy, gradNorm, maskedTokens, tokens, finite }>. With pairs (the bi-encoder
+// objective, pooled as pairPooling says, in-batch negatives gathered over data-parallel ranks) in a micro-batch,
+// every micro-batch of every rank must have them. One optimizer step over all micro-batches
 // (gradient accumulation); the loss is normalised by the total number of masked positions.
 // A non-finite loss or gradient skips the update and reports finite = false.
 Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
@@ -130,7 +173,7 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
   const double lr = NumberArg(o.Get("lr"), "lr", 0, 10);
   const int64_t seed = IntegerOption(o, "seed", -1, -1, int64_t(1) << 53);
   struct Result {
-    double loss = 0, mlm = 0, len = 0, len_acc = 0, grad_norm = 0;
+    double loss = 0, mlm = 0, len = 0, len_acc = 0, pair = 0, pair_acc = 0, grad_norm = 0;
     int64_t masked = 0, tokens = 0;
     bool finite = true;
   };
@@ -143,20 +186,22 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
         auto& model = st->model;
         seed_step(seed, *impl->step);
         model->train();
-        int64_t masked = 0, len_rows = 0;
+        int64_t masked = 0, len_rows = 0, pairs = 0;
         for (const auto& h : batches) {
           masked += static_cast<int64_t>(h.positions.size());
           for (int32_t t : h.length_targets) len_rows += t >= 0;
           for (uint8_t m : h.mask) r->tokens += m;
+          if (h.has_pairs) pairs += h.pair_context.B;
         }
         // The whole step's counts (over every data-parallel rank): each rank's loss carries them.
-        const auto global = impl->step->global_counts({double(masked), double(len_rows), double(r->tokens)});
+        const auto global = impl->step->global_counts({double(masked), double(len_rows), double(r->tokens), double(pairs)});
         masked = static_cast<int64_t>(global[0]);
         len_rows = static_cast<int64_t>(global[1]);
         r->tokens = static_cast<int64_t>(global[2]);
+        pairs = static_cast<int64_t>(global[3]);
         r->masked = masked;
-        const double mlm_norm = std::max<int64_t>(masked, 1), len_norm = std::max<int64_t>(len_rows, 1);
-        const double w = impl->length_loss_weight;
+        const double mlm_norm = std::max<int64_t>(masked, 1), len_norm = std::max<int64_t>(len_rows, 1), pair_norm = std::max<int64_t>(pairs, 1);
+        const double w = impl->length_loss_weight, ws = impl->pair_loss_weight;
         StepResult s;
         {
           compat::CudaAutocastScope autocast(impl->bf16);
@@ -164,12 +209,23 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
               batches.size(),
               [&](size_t i) {
                 auto l = mlm_loss(model, ToDevice(batches[i], st->device));
-                return MicroBatchLoss{l.weighted_sum / mlm_norm + w * l.length_sum / len_norm, {l.weighted_sum, l.ce_sum, l.length_sum, l.length_correct}};
+                auto loss = l.weighted_sum / mlm_norm + w * l.length_sum / len_norm;
+                torch::Tensor pair_sum = torch::zeros({}, loss.options()), pair_correct = torch::zeros({}, loss.options().dtype(torch::kInt64));
+                if (batches[i].has_pairs) {
+                  auto c = in_batch_loss(model, PairsToDevice(batches[i], st->device), impl->pair_pooling, impl->step->reducer());
+                  // Data-parallel: the gradient from the whole group's score matrix, the sums from this rank's rows.
+                  loss = loss + ws * (c.grad_loss.defined() ? c.grad_loss : c.loss_sum) / pair_norm;
+                  pair_sum = c.loss_sum.detach();
+                  pair_correct = c.correct;
+                }
+                return MicroBatchLoss{loss, {l.weighted_sum, l.ce_sum, l.length_sum, l.length_correct, pair_sum, pair_correct}};
               },
               {lr});
         }
-        const double weighted = s.stats[0], ce = s.stats[1], len = s.stats[2], correct = s.stats[3];
-        r->loss = weighted / mlm_norm + w * len / len_norm;
+        const double weighted = s.stats[0], ce = s.stats[1], len = s.stats[2], correct = s.stats[3], pair = s.stats[4], pair_correct = s.stats[5];
+        r->loss = weighted / mlm_norm + w * len / len_norm + ws * pair / pair_norm;
+        r->pair = pairs ? pair / pair_norm : 0;
+        r->pair_acc = pairs ? pair_correct / pairs : 0;
         r->mlm = ce / mlm_norm;
         r->len = len_rows ? len / len_norm : 0;
         r->len_acc = len_rows ? correct / len_rows : 0;
@@ -183,6 +239,8 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
         o.Set("mlmLoss", r->mlm);
         o.Set("lengthLoss", r->len);
         o.Set("lengthAccuracy", r->len_acc);
+        o.Set("pairLoss", r->pair);
+        o.Set("pairAccuracy", r->pair_acc);
         o.Set("gradNorm", r->grad_norm);
         o.Set("maskedTokens", static_cast<double>(r->masked));
         o.Set("tokens", static_cast<double>(r->tokens));
@@ -192,15 +250,16 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
   });
 }
 
-// evaluate(batch) -> Promise<{ ceSum, weightedSum, maskedTokens, lengthSum, lengthCorrect, lengthRows }>
+// evaluate(batch) -> Promise<{ ceSum, weightedSum, maskedTokens, lengthSum, lengthCorrect, lengthRows,
+//   pairSum, pairCorrect, pairRows }>
 Napi::Value MlmTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
   return AsyncGuard(info.Env(), [&]() -> Napi::Value {
   Napi::Env env = info.Env();
   auto impl = impl_;
   auto h = std::make_shared<HostBatch>(ParseBatch(info.Length() ? info[0] : env.Undefined(), impl->model->model->config, "batch"));
   struct Result {
-    double ce = 0, weighted = 0, len = 0;
-    int64_t correct = 0, rows = 0, masked = 0;
+    double ce = 0, weighted = 0, len = 0, pair = 0;
+    int64_t correct = 0, rows = 0, masked = 0, pair_correct = 0, pair_rows = 0;
   };
   auto r = std::make_shared<Result>();
   return PromiseWorker::Queue(
@@ -217,6 +276,12 @@ Napi::Value MlmTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
         r->len = l.length_sum.item<double>();
         r->correct = l.length_correct.item<int64_t>();
         r->rows = l.length_rows;
+        if (h->has_pairs) {
+          auto c = in_batch_loss(st->model, PairsToDevice(*h, st->device), impl->pair_pooling);
+          r->pair = c.loss_sum.item<double>();
+          r->pair_correct = c.correct.item<int64_t>();
+          r->pair_rows = c.rows;
+        }
         r->masked = static_cast<int64_t>(h->positions.size());
       },
       [r](Napi::Env env) -> Napi::Value {
@@ -227,6 +292,9 @@ Napi::Value MlmTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
         o.Set("lengthSum", r->len);
         o.Set("lengthCorrect", static_cast<double>(r->correct));
         o.Set("lengthRows", static_cast<double>(r->rows));
+        o.Set("pairSum", r->pair);
+        o.Set("pairCorrect", static_cast<double>(r->pair_correct));
+        o.Set("pairRows", static_cast<double>(r->pair_rows));
         return o;
       });
   });

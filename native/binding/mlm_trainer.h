@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "binding/distilbert_model.h"
+#include "models/pooling.h"
 #include "train/adamw.h"
 #include "train/step.h"
 
@@ -33,6 +34,8 @@ class MlmTrainerWrap : public Napi::ObjectWrap<MlmTrainerWrap> {
     std::vector<AdamW*> optimizers() const { return {optimizer.get()}; }
     std::unique_ptr<TrainStep> step;
     double length_loss_weight = 0.1;
+    double pair_loss_weight = 1.0;
+    Pooling pair_pooling = Pooling::kCls;
     bool bf16 = false;
   };
   std::shared_ptr<Impl> impl_;

@@ -30,6 +30,9 @@ const OptionTable<ImrOptions>& imr_option_table() {
                                      "Whole words: commit a continuation piece (##x) only right after a committed piece that continues a word "
                                      "(never first, after punctuation, or beside a still-masked position), so that no word is made of pieces "
                                      "committed apart."),
+        int_option<&O::best_of>("bestOf", 1, 64,
+                                "Drafts per reply: the first as decoded, the others sampled (Gumbel) at nearby lengths; the model keeps the "
+                                "one it scores best (its bi-encoder, else pseudo-log-likelihood per token)."),
         bool_option<&O::cuda_graph>("cudaGraph",
                                     "CUDA: replay batches of up to 8 from a CUDA graph captured on the first request of each shape. "
                                     "No effect on the CPU, with onIteration, with the threshold schedule, or with impl naive."),

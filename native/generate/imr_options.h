@@ -59,6 +59,9 @@ struct ImrOptions {
   // word (needs the request's piece_kinds).
   bool whole_words = false;
   bool cuda_graph = true;  // CUDA: replay small batches from a captured graph (generate/imr_graph.h)
+  // Drafts per reply, chosen among by the model's own score (lib/imr/generate.ts: selection needs
+  // the bi-encoder or pseudo-log-likelihood, which live above the decoder). The decoder ignores it.
+  int64_t best_of = 1;
 };
 
 // Every option; the limit of maxLength and minLength is the slot length.

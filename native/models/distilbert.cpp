@@ -16,6 +16,8 @@ void DistilBertConfig::validate() const {
   positive("vocab_size", vocab_size);
   positive("dim", dim);
   positive("n_layers", n_layers);
+  if (pool_layers < 0 || pool_layers > n_layers)
+    throw std::invalid_argument("config.pool_layers must be in [0, n_layers = " + std::to_string(n_layers) + "], got " + std::to_string(pool_layers));
   positive("n_heads", n_heads);
   positive("hidden_dim", hidden_dim);
   positive("max_position_embeddings", max_position_embeddings);
@@ -108,8 +110,9 @@ TransformerImpl::TransformerImpl(const DistilBertConfig& c) {
   for (int64_t i = 0; i < c.n_layers; ++i) layer->push_back(TransformerBlock(c));
 }
 
-torch::Tensor TransformerImpl::forward(torch::Tensor x, const torch::Tensor& keep) {
-  for (const auto& block : *layer) x = block->as<TransformerBlock>()->forward(x, keep);
+torch::Tensor TransformerImpl::forward(torch::Tensor x, const torch::Tensor& keep, int64_t layers) {
+  const int64_t n = layers > 0 ? std::min<int64_t>(layers, static_cast<int64_t>(layer->size())) : static_cast<int64_t>(layer->size());
+  for (int64_t i = 0; i < n; ++i) x = layer[i]->as<TransformerBlock>()->forward(x, keep);
   return x;
 }
 
@@ -118,7 +121,7 @@ DistilBertModelImpl::DistilBertModelImpl(const DistilBertConfig& c) {
   transformer = register_module("transformer", Transformer(c));
 }
 
-torch::Tensor DistilBertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+torch::Tensor DistilBertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, int64_t layers) {
   auto x = embeddings->forward(input_ids);
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   // Decided once per forward, not per layer. No mask (undefined) when nothing is padded: callers
@@ -127,7 +130,7 @@ torch::Tensor DistilBertModelImpl::forward(const torch::Tensor& input_ids, const
   torch::Tensor keep;
   if (attention_mask.defined() && !(attention_mask.device().is_cpu() && attention_mask.ne(0).all().item<bool>()))
     keep = attention_mask.ne(0).view({B, 1, 1, T});
-  return transformer->forward(x, keep);
+  return transformer->forward(x, keep, layers);
 }
 
 TiedProjectionImpl::TiedProjectionImpl(int64_t vocab_size) {

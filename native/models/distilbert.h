@@ -27,6 +27,10 @@ struct DistilBertConfig {
   // DistilBertForSequenceClassification with one label (pre_classifier, ReLU, dropout, classifier).
   bool score_head = false;
   double seq_classif_dropout = 0.2;
+  // ChatBERT extension: pooled encodings (the bi-encoder: encode_pooled) read the output of the first
+  // pool_layers transformer layers (0 = all). ChatBERT-IMR's bi-encoder pools below the top layer,
+  // which stays the masked-token predictor's alone.
+  int64_t pool_layers = 0;
 
   // Throws std::invalid_argument naming the first offending field.
   void validate() const;
@@ -76,7 +80,7 @@ TORCH_MODULE(TransformerBlock);
 
 struct TransformerImpl : torch::nn::Module {
   explicit TransformerImpl(const DistilBertConfig& c);
-  torch::Tensor forward(torch::Tensor x, const torch::Tensor& keep);
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& keep, int64_t layers = 0);
 
   torch::nn::ModuleList layer{nullptr};
 };
@@ -86,7 +90,7 @@ struct DistilBertModelImpl : torch::nn::Module {
   explicit DistilBertModelImpl(const DistilBertConfig& c);
   // input_ids [B, T] (int32 or int64), attention_mask [B, T] (any integer/bool dtype, 1 = attend,
   // or undefined for all ones) -> last_hidden_state [B, T, dim].
-  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, int64_t layers = 0);
 
   Embeddings embeddings{nullptr};
   Transformer transformer{nullptr};
@@ -105,8 +109,9 @@ TORCH_MODULE(TiedProjection);
 struct DistilBertForMaskedLMImpl : torch::nn::Module {
   explicit DistilBertForMaskedLMImpl(const DistilBertConfig& c);
 
-  torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
-    return distilbert->forward(input_ids, attention_mask);
+  // layers > 0: the output of the first `layers` transformer layers only.
+  torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, int64_t layers = 0) {
+    return distilbert->forward(input_ids, attention_mask, layers);
   }
   // MLM head over hidden states of any leading shape [..., dim] -> [..., vocab_size]. Callers that
   // need logits at a few positions gather those rows first: the vocabulary projection is most of the

@@ -42,7 +42,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
           .option('opt', { type: 'string', array: true, nargs: 1, describe: 'generation settings, e.g. --opt lengthMode=free' })
           .option('device', { type: 'string' })
           .option('baselines', { type: 'boolean', default: true, describe: 'add the trivial baselines as rows: echo, constant, random training reply (--no-baselines leaves them out)' })
-          .option('imr-score', { choices: ['slot', 'slot_pmi', 'pll', 'pll_mean'] as const, describe: "IMR's candidate score for hits@1: the one-pass slot score (default), the slot score's PMI (minus the empty conversation's), or the pseudo-log-likelihood (summed or per token)" })
+          .option('imr-score', { choices: ['slot', 'slot_pmi', 'pll', 'pll_mean', 'bi_encoder'] as const, describe: "IMR's candidate score for hits@1: the one-pass slot score (default), the slot score's PMI (minus the empty conversation's), the pseudo-log-likelihood (summed or per token), or the bi-encoder (models trained with imr.bi_encoder)" })
           .option('ed-score', { choices: ['mean', 'mi'] as const, default: 'mean' as const, describe: "ED's candidate score for hits@1: mean log-likelihood per token, or mutual information with the context" })
           .option('out', { type: 'string', describe: 'directory for eval.json and eval.md (default: the first model directory)' }),
       async (a) => {
