@@ -43,7 +43,7 @@ function writeConfigs(dir: string, data: string): Record<'imr' | 'ed' | 'ra' | '
   };
   const configs = {
     // IMR with its bi-encoder: the pairs' in-batch negatives are gathered over the ranks.
-    imr: { name: 'dist_imr', model: { ...model, type: 'imr' }, imr: { max_response_length: 8, bi_encoder: { share: 0.5 } }, ...common },
+    imr: { name: 'dist_imr', model: { ...model, type: 'imr' }, imr: { max_response_length: 8, bi_encoder: {} }, ...common },
     ed: {
       name: 'dist_ed',
       model: { ...model, type: 'ed' },

@@ -83,7 +83,11 @@ export const imrSchema = z
       .object({
         /** The bi-encoder loss's weight (per pair) beside the masked-token loss (per token). */
         loss_weight: z.number().min(0).default(1),
-        /** Share of each batch's examples that also train the bi-encoder (a per-row draw; each adds a context and a reply input). */
+        /**
+         * Share of each batch's examples that also train the bi-encoder (a per-row draw; each adds a
+         * context and a reply input). Below 1, a micro-batch whose draw picks no row takes its first,
+         * so that every data-parallel rank has pairs to gather: then 2 ranks differ from 1 process.
+         */
         share: z.number().gt(0).max(1).default(1),
         /** Token budget of a reply's input ([CLS] [MASK] reply [SEP], as ChatBERT-RA's). */
         max_candidate_tokens: z.number().int().min(4).default(32),

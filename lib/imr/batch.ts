@@ -120,23 +120,39 @@ export const biEncoderReplyIds = (reply: readonly number[], maxCandidateTokens: 
 ];
 
 /**
+ * A reply's key for the bi-encoder's duplicate masking: equal for replies equal in their first
+ * maxCandidateTokens - 3 tokens. Data-parallel ranks gather each other's keys, so a run uses one
+ * numbering for all its batches (one function, made once).
+ */
+export function replyKeys(maxCandidateTokens: number): (reply: readonly number[]) => number {
+  const keys = new Map<string, number>();
+  return (r) => {
+    const k = r.slice(0, maxCandidateTokens - 3).join(' ');
+    let v = keys.get(k);
+    if (v === undefined) keys.set(k, (v = keys.size));
+    return v;
+  };
+}
+
+/**
  * Adds the bi-encoder pairs of a share of the batch's examples: their contexts and replies, keyed
  * by reply so that a copy of a row's reply elsewhere in the batch is not its negative. `pick`
  * chooses the rows: a row's own random draw (training: the same rows wherever the batch is split
  * over data-parallel ranks), else the first ceil(share * rows). Every batch with rows gets at least
  * one pair (data-parallel ranks gather them, so none may have none).
  */
-export function withPairs(batch: ImrBatch, examples: readonly EncodedExample[], maxCandidateTokens: number, ids: SpecialIds, share: number, pick?: (row: number) => boolean): ImrBatch {
-  const L = maxCandidateTokens - 3;
+export function withPairs(
+  batch: ImrBatch,
+  examples: readonly EncodedExample[],
+  maxCandidateTokens: number,
+  ids: SpecialIds,
+  share: number,
+  pick?: (row: number) => boolean,
+  keyOf?: (reply: readonly number[]) => number,
+): ImrBatch {
   let rows = pick ? examples.filter((_, i) => pick(i)) : examples.slice(0, Math.ceil(share * examples.length));
   if (rows.length === 0) rows = examples.slice(0, 1);
-  const keys = new Map<string, number>();
-  const key = (r: readonly number[]) => {
-    const k = r.slice(0, L).join(' ');
-    let v = keys.get(k);
-    if (v === undefined) keys.set(k, (v = keys.size));
-    return v;
-  };
+  const key = keyOf ?? replyKeys(maxCandidateTokens);
   return {
     ...batch,
     pairs: {

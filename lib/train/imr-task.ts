@@ -7,7 +7,7 @@ import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
 import { encodeContext } from '../input/format';
 import { loadRetriever, resolveRetriever, retrieveHints } from '../imr/grounding';
-import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, specialIds, withPairs } from '../imr/batch';
+import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, replyKeys, specialIds, withPairs } from '../imr/batch';
 import { DistilBertMLM } from '../distilbert';
 import { native, type NativeMlmTrainer } from '../native';
 import { BertTokenizer } from '../tokenizer';
@@ -181,8 +181,11 @@ export async function createImrTask({ config: cfg, resumeFrom, runDir, log }: Ta
   });
   const bi = cfg.imr.bi_encoder;
   /** The batch of these examples, with their bi-encoder pairs when the config trains one (every batch: data-parallel ranks gather them). */
+  // One key numbering for the run: every rank numbers the training replies alike, in data order.
+  const keyOf = bi ? replyKeys(bi.max_candidate_tokens) : undefined;
+  if (keyOf) for (const e of [...train, ...validation]) keyOf(e.response);
   const batchOf = (examples: EncodedExample[], b: ImrBatch, rowRng?: (row: number) => Rng): ImrBatch =>
-    bi ? withPairs(b, examples, bi.max_candidate_tokens, ids, bi.share, rowRng && ((row) => rowRng(row).fork(0xb1).uniform(0, 1) < bi.share)) : b;
+    bi ? withPairs(b, examples, bi.max_candidate_tokens, ids, bi.share, rowRng && ((row) => rowRng(row).fork(0xb1).uniform(0, 1) < bi.share), keyOf) : b;
 
   return {
     info: { device: model.device, parameters: model.numParameters, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'masked-token cross-entropy' },
