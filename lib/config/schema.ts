@@ -93,9 +93,9 @@ export const imrSchema = z
         max_candidate_tokens: z.number().int().min(4).default(32),
         /**
          * Which layer's output is mean-pooled into the vectors, counted from the top: 1 the last
-         * layer, 2 (default) the one below it. Pooling below the top leaves the last layer to the
-         * masked-token predictions (pooled from the top, the bi-encoder pulled every token's state
-         * toward a sentence vector and the replies fell apart: bench/RESULTS.md).
+         * layer, 2 (default) the one below it, which leaves the last layer's gradient to the
+         * masked tokens. (At the tiny sizes the replies still fall apart into repeated words either
+         * way: bench/RESULTS.md, fifth stop.)
          */
         layers_from_top: z.number().int().min(1).default(2),
       })
