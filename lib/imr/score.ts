@@ -53,7 +53,7 @@ async function encodeRows(model: ImrScorable, rows: readonly number[][], batchSi
  */
 export async function biEncoderScores(model: ImrScorable, pairs: readonly { context: readonly number[]; reply: readonly number[] }[], batchSize = 256): Promise<Float32Array> {
   const bi = biEncoderOf(model);
-  if (!bi) throw new Error('this IMR model has no bi-encoder: train it with imr.bi_encoder set (e.g. configs/imr_tiny.yaml)');
+  if (!bi) throw new Error('this IMR model has no bi-encoder: train it with imr.bi_encoder set (e.g. configs/imr_dailydialog.yaml)');
   const tok = model.tokenizer;
   const ids = { cls: tok.clsTokenId, unk: tok.unkTokenId, sep: tok.sepTokenId };
   const contextIndex = new Map<readonly number[], number>();
