@@ -151,7 +151,7 @@ export class ImrChatModel implements ChatModel<ImrGenerateOptions> {
 
   /**
    * Replies to a batch of conversations. With bestOf > 1, each reply is the best of that many
-   * drafts (draftLengthOffsets): the first decoded with the options as given (iteration hooks see
+   * drafts (lengths: draftLengthOffset): the first decoded with the options as given (iteration hooks see
    * it), the others sampled at lengths near the first's, all scored by the model's bi-encoder (or
    * pseudo-log-likelihood per token without one). Drafts that decode alike are scored once.
    */
