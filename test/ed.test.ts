@@ -18,6 +18,7 @@ import { listCheckpoints } from '../lib/train/checkpoints';
 import { loadTrainingData } from '../lib/train/data';
 import { EdTrainingRun } from '../lib/train/ed-task';
 import type { EvalLog } from '../lib/train/loop';
+import { evalCommand } from '../lib/eval/command';
 import { maxAbsDiff, tinyTokenizer, tmpDir } from './helpers';
 
 const tok = tinyTokenizer();
@@ -356,6 +357,24 @@ describe('ChatBERT-ED training', () => {
     expect(diff('distilbert.embeddings.word_embeddings.weight')).toBe(0);
     expect(diff('decoder.h.0.crossattention.c_attn.weight')).toBeGreaterThan(0);
     expect(diff('decoder.wte.weight')).toBeGreaterThan(0);
+  });
+});
+
+describe('npm run eval with a ChatBERT-ED model', () => {
+  test('--ed-opt reaches its replies and the report; a bad setting is refused by name', async () => {
+    const model = await randomModel(5);
+    const root = tmpDir();
+    const dir = path.join(root, 'ed_test', 'model');
+    await model.model.save(dir, { bos_token_id: tok.clsTokenId, eos_token_id: tok.sepTokenId, max_response_length: 8, max_turns: 3, max_context_tokens: 24, persona: false });
+    model.dispose();
+    const run = (edOpt: string[], out: string) =>
+      evalCommand({ models: [dir], data: 'embedded:validation', n: 6, opt: [], edOpt, device: 'cpu', out: path.join(root, out), samples: 6, perplexity: false, baselines: false, log: () => undefined });
+    const greedy = await run([], 'greedy');
+    const sampled = await run(['sampling=true', 'temperature=2', 'seed=7'], 'sampled');
+    expect(sampled.report.options).toMatchObject({ ed: { sampling: true, temperature: 2, seed: 7 } });
+    const replies = (r: typeof greedy) => r.report.results[0].samples.map((x) => x.reply);
+    expect(replies(sampled)).not.toEqual(replies(greedy));
+    await expect(run(['numBeams=0'], 'bad')).rejects.toThrow(/numBeams/);
   });
 });
 

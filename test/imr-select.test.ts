@@ -1,11 +1,14 @@
 // ChatBERT-IMR ranking its own replies: the bi-encoder it learns beside the masked tokens
 // (imr.bi_encoder), its scores, and bestOf (several drafts, the best-scored kept).
 import { DistilBertMLM, padBatch } from '../lib/distilbert';
-import { ImrChatModel } from '../lib/imr/generate';
+import { ImrChatModel, pickDraft } from '../lib/imr/generate';
 import { biEncoderOf, biEncoderScores, pllScores } from '../lib/imr/score';
 import { biEncoderContextIds, biEncoderReplyIds, makeImrBatch, specialIds, withPairs, type EncodedExample } from '../lib/imr/batch';
 import { native } from '../lib/native';
 import { Rng } from '../lib/core/rng';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { tinyConfig, tinyTokenizer } from './helpers';
 
 const tok = tinyTokenizer();
@@ -13,8 +16,8 @@ const ids = specialIds(tok);
 const meta = { maxResponseLength: 8, endMode: 'end_token' as const, maxTurns: 2, maxContextTokens: 12, persona: false };
 const obj = { maxResponseLength: 8, endMode: 'end_token' as const, maskRatioMin: 0.1, maskRatioMax: 1, inverseTWeighting: false };
 
-async function model(biEncoder: boolean, seed = 3): Promise<ImrChatModel> {
-  const chatbert = { variant: 'imr', max_response_length: 8, max_turns: 2, max_context_tokens: 12, ...(biEncoder ? { bi_encoder: { pooling: 'mean', max_candidate_tokens: 10, pool_layers: 1 } } : {}) };
+async function model(biEncoder: boolean, seed = 3, tower: { tower_layers?: number; stop_gradient?: boolean } = {}): Promise<ImrChatModel> {
+  const chatbert = { variant: 'imr', max_response_length: 8, max_turns: 2, max_context_tokens: 12, ...(biEncoder ? { bi_encoder: { pooling: 'mean', max_candidate_tokens: 10, pool_layers: 1, ...tower } } : {}) };
   const mlm = await DistilBertMLM.create({ ...tinyConfig(tok.vocabSize), dropout: 0, attention_dropout: 0, chatbert: chatbert as never }, tok, { device: 'cpu', seed });
   return ImrChatModel.fromModel(mlm, meta);
 }
@@ -99,6 +102,54 @@ describe('MlmTrainer with bi-encoder pairs', () => {
   });
 });
 
+describe('IMR bi-encoder tower (tower_layers, stop_gradient)', () => {
+  const ex = [enc('hello how are you ?', 'i am good .'), enc('what do you like ?', 'i like music .'), enc('where do you go today ?', 'we go to the film .'), enc('do you have a dog ?', 'no , a cat .')];
+  const batch = withPairs(makeImrBatch(ex, obj, ids, new Rng(1, 2)), ex, 10, ids, 1);
+  const contexts = padBatch(ex.map((e) => biEncoderContextIds(e.context, ids)), tok.padTokenId);
+  /** The masked-token logits and the context vectors after `steps` steps with the pair loss at `pairLossWeight`. */
+  async function trained(stopGradient: boolean, pairLossWeight: number, steps: number) {
+    const m = await model(true, 5, { tower_layers: 1, stop_gradient: stopGradient });
+    // A clip small enough to act every step: under stop_gradient the tower's gradient is clipped
+    // by its own norm, so it cannot scale the shared layers' update through the clip coefficient.
+    const trainer = new native.MlmTrainer(m.mlm.native, { pairLossWeight, pairPooling: 'mean', clipNorm: 0.01 });
+    for (let i = 0; i < steps; i++) await trainer.step([batch], { lr: 3e-3, seed: 1 });
+    const logits = await m.mlm.native.forward(batch.inputIds, batch.attentionMask, batch.batch, batch.seqLen);
+    const vectors = await new native.BiEncoder(m.mlm.native, { pooling: 'mean' }).encode(contexts);
+    const evaluated = await trainer.evaluate(batch);
+    return { m, logits, vectors, evaluated };
+  }
+
+  test('with stop_gradient the ranking loss trains the tower alone: the masked-token model is exactly what it would be without it', async () => {
+    const withPair = await trained(true, 1, 3);
+    const without = await trained(true, 0, 3);
+    expect(Array.from(withPair.logits)).toEqual(Array.from(without.logits));
+    expect(Array.from(withPair.vectors)).not.toEqual(Array.from(without.vectors));
+    // Without stop_gradient the same ranking loss moves the shared layers too.
+    const shared = await trained(false, 1, 3);
+    expect(Array.from(shared.logits)).not.toEqual(Array.from(without.logits));
+    for (const r of [withPair, without, shared]) r.m.dispose();
+  });
+
+  test('the tower learns to rank, is saved and loaded with the model, and its size is range-checked', async () => {
+    const r = await trained(true, 1, 40);
+    expect(r.evaluated.pairCorrect).toBe(4);
+    expect(r.m.mlm.native.config.pool_tower_layers).toBe(1);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatbert-tower-'));
+    try {
+      await r.m.mlm.save(dir);
+      const back = await DistilBertMLM.load(dir, { device: 'cpu' });
+      expect(back.native.config).toMatchObject({ pool_tower_layers: 1, pool_stop_gradient: true });
+      expect(back.native.loadReport.missing).toEqual([]);
+      expect(Array.from(await new native.BiEncoder(back.native, { pooling: 'mean' }).encode(contexts))).toEqual(Array.from(r.vectors));
+      back.dispose();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      r.m.dispose();
+    }
+    await expect(native.DistilBertModel.create({ ...tinyConfig(tok.vocabSize), pool_tower_layers: 65 }, { device: 'cpu' })).rejects.toThrow(/pool_tower_layers must be in \[0, 64\], got 65/);
+  });
+});
+
 describe('bestOf', () => {
   const convs = [{ turns: ['hello how are you ?'] }, { turns: ['what do you like ?'] }];
 
@@ -107,7 +158,7 @@ describe('bestOf', () => {
       const m = await model(bi, 9);
       const plain = await m.generate(convs, { iterations: 4 });
       expect((await m.generate(convs, { iterations: 4, bestOf: 1 })).map((r) => r.text)).toEqual(plain.map((r) => r.text));
-      const best = await m.generate(convs, { iterations: 4, bestOf: 4 });
+      const best = await m.generate(convs, { iterations: 4, bestOf: 4, bestOfScore: bi ? 'bi_encoder' : 'pll' });
       expect(best).toHaveLength(2);
       const score = async (replies: { tokens: string[] }[]) => {
         const pairs = replies.map((r, b) => ({ context: m.contextIds(convs[b]), reply: r.tokens.map((t) => tok.tokenToId(t)) }));
@@ -117,6 +168,29 @@ describe('bestOf', () => {
       for (let b = 0; b < 2; b++) expect(sb[b]).toBeGreaterThanOrEqual(sp[b] - 1e-5);
       m.dispose();
     }
+  });
+
+  test('pickDraft: the best of one score, or the smallest rank sum of both with ties to pseudo-log-likelihood', () => {
+    expect(pickDraft([-2, -1, -3], [])).toBe(1);
+    expect(pickDraft([], [0.1, 0.5, 0.3])).toBe(1);
+    // Ranks (pll, bi): draft 0 (0, 2) = 2, draft 1 (2, 0) = 2, draft 2 (1, 1) = 2: a three-way tie, the best pll wins.
+    expect(pickDraft([-1, -3, -2], [0.1, 0.9, 0.5])).toBe(0);
+    // Draft 2 second on both (1 + 1) beats drafts first on one and last on the other (0 + 3, 3 + 0).
+    expect(pickDraft([-1, -4, -2, -3], [0.1, 0.9, 0.8, 0.2])).toBe(2);
+    expect(pickDraft([-1], [0.2])).toBe(0);
+  });
+
+  test('bestOfScore auto uses both scores where the model has a bi-encoder; bi_encoder without one is refused', async () => {
+    const m = await model(true, 9);
+    const convs1 = [{ turns: ['hello how are you ?'] }];
+    const auto = await m.generate(convs1, { iterations: 4, bestOf: 4 });
+    const both = await m.generate(convs1, { iterations: 4, bestOf: 4, bestOfScore: 'both' });
+    expect(auto.map((r) => r.text)).toEqual(both.map((r) => r.text));
+    m.dispose();
+    const plain = await model(false, 9);
+    await expect(plain.generate(convs1, { bestOf: 2, bestOfScore: 'bi_encoder' })).rejects.toThrow(/no bi-encoder/);
+    await expect(plain.generate(convs1, { bestOf: 2, bestOfScore: 'best' as never })).rejects.toThrow(/bestOfScore/);
+    plain.dispose();
   });
 
   test('bestOf is validated like every decoding option', async () => {

@@ -138,6 +138,11 @@ export function readDistilBertConfig(dir: string): DistilBertConfig {
   return parseDistilBertConfig(readJsonFile(file), file);
 }
 
+/** chatbert.bi_encoder of an IMR checkpoint's config.json (empty for other models). */
+function biEncoderMeta(c: DistilBertConfig): { pool_layers?: unknown; tower_layers?: unknown; stop_gradient?: unknown } {
+  return (c.chatbert as { bi_encoder?: Record<string, unknown> } | undefined)?.bi_encoder ?? {};
+}
+
 /** The subset the addon takes. */
 export function nativeConfig(c: DistilBertConfig): DistilBertNativeConfig {
   return {
@@ -158,7 +163,9 @@ export function nativeConfig(c: DistilBertConfig): DistilBertNativeConfig {
     // The score head's dropout, as Hugging Face's DistilBertForSequenceClassification reads it.
     seq_classif_dropout: Number((c as Record<string, unknown>).seq_classif_dropout ?? 0.2),
     // ChatBERT-IMR's bi-encoder (chatbert.bi_encoder.pool_layers): checked natively against n_layers.
-    pool_layers: Number((c.chatbert as { bi_encoder?: { pool_layers?: unknown } } | undefined)?.bi_encoder?.pool_layers ?? 0),
+    pool_layers: Number(biEncoderMeta(c).pool_layers ?? 0),
+    pool_tower_layers: Number(biEncoderMeta(c).tower_layers ?? 0),
+    pool_stop_gradient: biEncoderMeta(c).stop_gradient === true,
   };
 }
 

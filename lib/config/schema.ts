@@ -89,15 +89,26 @@ export const imrSchema = z
          * so that every data-parallel rank has pairs to gather: then 2 ranks differ from 1 process.
          */
         share: z.number().gt(0).max(1).default(1),
-        /** Token budget of a reply's input ([CLS] [MASK] reply [SEP], as ChatBERT-RA's). */
+        /** Token budget of a reply's input ([CLS] [UNK] reply [SEP]: ChatBERT-RA's layout, [UNK] as the role marker). */
         max_candidate_tokens: z.number().int().min(4).default(32),
         /**
          * Which layer's output is mean-pooled into the vectors, counted from the top: 1 the last
          * layer, 2 (default) the one below it, which leaves the last layer's gradient to the
          * masked tokens. (At the tiny sizes the replies still fall apart into repeated words either
-         * way: bench/RESULTS.md, fifth stop.)
+         * way unless stop_gradient keeps the two apart: bench/RESULTS.md, fifth and sixth stops.)
          */
         layers_from_top: z.number().int().min(1).default(2),
+        /**
+         * Transformer layers of the bi-encoder's own, between that layer's output and the pooling
+         * (0 = none): a ranking head on the masked-token model's states.
+         */
+        tower_layers: z.number().int().min(0).max(64).default(0),
+        /**
+         * Keep the bi-encoder's gradient out of the shared layers: the masked-token loss alone
+         * trains them and the tower alone learns to rank, so ranking cannot cost reply quality
+         * (which it does at the tiny sizes when the two share the gradient).
+         */
+        stop_gradient: z.boolean().default(false),
       })
       .strict()
       .nullable()

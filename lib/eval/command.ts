@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveModelSpec } from '../data/hub';
 import { parseOptionAssignment } from '../imr/options';
+import { parseEdOptionAssignment } from '../ed/options';
 import { loadEvalData } from './data';
 import { METRIC_DEFINITIONS, type EvalReport, headline, markdownReport, resultsTable } from './report';
 import { evaluateSubject, checkerRandomBaseline, type ModelEvalResult } from './suite';
@@ -21,6 +22,8 @@ export interface EvalCommandOptions {
   n: number;
   /** IMR decoding settings, KEY=VALUE. */
   opt: string[];
+  /** ED decoding settings, KEY=VALUE (e.g. sampling=true). */
+  edOpt?: string[];
   device?: string;
   /** Directory for eval.json and eval.md (default: the first model directory). */
   out?: string;
@@ -46,6 +49,7 @@ export async function evalCommand(o: EvalCommandOptions): Promise<{ report: Eval
   if (o.models.length === 0) throw new Error('give at least one --model DIR');
   const log = o.log ?? ((l: string) => console.log(l));
   const imrOptions = Object.assign({}, ...o.opt.map(parseOptionAssignment));
+  const edOptions = Object.assign({}, ...(o.edOpt ?? []).map(parseEdOptionAssignment));
   const seed = o.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got ${o.seed}`);
   const data = loadEvalData(o.data, { n: o.n, seed, dataDir: o.dataDir });
@@ -53,7 +57,7 @@ export async function evalCommand(o: EvalCommandOptions): Promise<{ report: Eval
   for (const dir of o.models) {
     // hf:ORG/NAME[@rev] (also after fib:) is downloaded into the Hugging Face cache first.
     const spec = dir.startsWith('fib:') ? `fib:${await resolveModelSpec(dir.slice(4))}` : await resolveModelSpec(dir);
-    const subject = await loadEvalSubject(spec, { device: o.device ?? 'auto', imr: imrOptions, batchSize: o.batchSize, imrScore: o.imrScore, edScore: o.edScore });
+    const subject = await loadEvalSubject(spec, { device: o.device ?? 'auto', imr: imrOptions, ed: edOptions, batchSize: o.batchSize, imrScore: o.imrScore, edScore: o.edScore });
     try {
       results.push(await evaluateSubject(subject, data, { batchSize: o.batchSize, perplexity: o.perplexity, samples: o.samples, onProgress: (phase, done, total) => o.onProgress?.(subject.name, phase, done, total) }));
     } finally {
@@ -69,7 +73,7 @@ export async function evalCommand(o: EvalCommandOptions): Promise<{ report: Eval
     seed,
     candidates: { source: data.candidateSource, perExample: data.candidatesPerExample },
     checkerRandomBaseline: checkerRandomBaseline(data, seed),
-    options: { imr: imrOptions, imrScore: o.imrScore ?? `${DEFAULT_IMR_SCORE} (bi_encoder where the model has one)`, edScore: o.edScore ?? 'mean' },
+    options: { imr: imrOptions, ed: edOptions, imrScore: o.imrScore ?? `${DEFAULT_IMR_SCORE} (bi_encoder where the model has one)`, edScore: o.edScore ?? 'mean' },
     definitions: METRIC_DEFINITIONS,
     results,
     baselines,

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { readJsonFile } from '../checkpoint';
 import type { Example } from '../data/types';
 import { ImrChatModel } from '../imr/generate';
-import type { ImrGenerateOptions } from '../native';
+import type { EdGenerateOptions, ImrGenerateOptions } from '../native';
 import { type Conversation } from '../core/conversation';
 import { RaChatModel } from '../ra/model';
 import type { RaReplyOptions } from '../ra/options';
@@ -44,6 +44,8 @@ export interface SubjectOptions {
   device?: string;
   /** IMR decoding settings (--opt). */
   imr?: ImrGenerateOptions;
+  /** ED decoding settings (--ed-opt). */
+  ed?: EdGenerateOptions;
   ra?: RaReplyOptions;
   batchSize?: number;
   /** How IMR scores a candidate for hits@1 (default DEFAULT_IMR_SCORE). */
@@ -152,7 +154,7 @@ async function loadEdSubject(dir: string, name: string, device: string, o: Subje
     dir,
     variant: 'ed',
     device: m.device,
-    replies: async (convs) => (await m.generate(convs, {})).map((r) => r.text),
+    replies: async (convs) => (await m.generate(convs, o.ed ?? {})).map((r) => r.text),
     scoreCandidates: async (convs, lists) => {
       const withContext = await m.rankBatch(convs, lists);
       if ((o.edScore ?? 'mean') === 'mean') return withContext;

@@ -35,6 +35,25 @@ export interface SlotConstraint {
 const DRAFT_LENGTH_OFFSETS = [1, -1, 2, 0, 1, -2, 3, 0, -1, 2];
 export const draftLengthOffset = (k: number): number => DRAFT_LENGTH_OFFSETS[(k - 1) % DRAFT_LENGTH_OFFSETS.length];
 
+/**
+ * Which of one conversation's drafts bestOf keeps, given each draft's pseudo-log-likelihood per
+ * token and bi-encoder score (either list may be absent): the best of the one given, or with both
+ * the smallest sum of the two ranks (0 = best), ties to the better pseudo-log-likelihood. Ranks,
+ * not a weighted sum: the two scores have unrelated scales.
+ */
+export function pickDraft(pll: readonly (number | undefined)[], bi: readonly (number | undefined)[]): number {
+  const has = (xs: readonly (number | undefined)[]) => xs.length > 0 && xs.every((x) => x !== undefined);
+  const argmax = (xs: readonly number[]) => xs.reduce((best, x, i) => (x > xs[best] ? i : best), 0);
+  if (!has(bi)) return argmax(pll as number[]);
+  if (!has(pll)) return argmax(bi as number[]);
+  const rank = (xs: readonly number[]) => xs.map((x) => xs.filter((y) => y > x).length);
+  const [rp, rb] = [rank(pll as number[]), rank(bi as number[])];
+  return pll.reduce<number>((best, _, i) => {
+    const [a, b] = [rp[i] + rb[i], rp[best] + rb[best]];
+    return a < b || (a === b && (pll[i] as number) > (pll[best] as number)) ? i : best;
+  }, 0);
+}
+
 export interface ImrMeta {
   maxResponseLength: number;
   endMode: 'end_token' | 'length_head';
@@ -152,15 +171,15 @@ export class ImrChatModel implements ChatModel<ImrGenerateOptions> {
   /**
    * Replies to a batch of conversations. With bestOf > 1, each reply is the best of that many
    * drafts (lengths: draftLengthOffset): the first decoded with the options as given (iteration hooks see
-   * it), the others sampled at lengths near the first's, all scored by the model's bi-encoder (or
-   * pseudo-log-likelihood per token without one). Drafts that decode alike are scored once.
+   * it), the others sampled at lengths near the first's, the one kept chosen by bestOfScore
+   * (pickDraft). Drafts that decode alike are scored once.
    */
   async generate(
     conversations: readonly Conversation[],
     options: ImrGenerateOptions = {},
     hooks: { onIteration?: IterationHook; signal?: AbortSignal } = {},
   ): Promise<ImrReply[]> {
-    const { bestOf = 1, ...decodeOptions } = options;
+    const { bestOf = 1, bestOfScore = 'auto', ...decodeOptions } = options;
     this.settings.check(options);
     const first = await this.decode(conversations, decodeOptions, hooks);
     if (bestOf <= 1 || first.length === 0) return first;
@@ -187,13 +206,14 @@ export class ImrChatModel implements ChatModel<ImrGenerateOptions> {
       if (!candidates[r.b].some((c) => c.text === drafts[i].text)) candidates[r.b].push(drafts[i]);
     });
     const pairs = candidates.flatMap((list, b) => list.map((r) => ({ context: contexts[b], reply: r.tokens.map((t) => tok.tokenToId(t)) })));
-    const scores = this.hasBiEncoder ? await biEncoderScores(this, pairs) : await pllScores(this, pairs, { mean: true });
+    const by = bestOfScore === 'auto' ? (this.hasBiEncoder ? 'both' : 'pll') : bestOfScore;
+    const pll = by === 'bi_encoder' ? undefined : await pllScores(this, pairs, { mean: true });
+    const bi = by === 'pll' ? undefined : await biEncoderScores(this, pairs);
     let k = 0;
     return candidates.map((list) => {
-      let best = 0;
-      const start = k;
-      for (let i = 0; i < list.length; i++, k++) if (scores[k] > scores[start + best]) best = i;
-      return list[best];
+      const idx = list.map((_, i) => k + i);
+      k += list.length;
+      return list[pickDraft(idx.map((j) => pll?.[j]), idx.map((j) => bi?.[j]))];
     });
   }
 

@@ -38,10 +38,16 @@ export interface ImrGenerateOptions {
   wholeWords?: boolean;
   /**
    * Drafts per reply: the first as decoded, the others sampled (Gumbel) at nearby lengths; the
-   * model keeps the one it scores best (its bi-encoder, else pseudo-log-likelihood per token).
-   * Done by ImrChatModel.generate; the addon's decoder ignores it.
+   * model keeps the one it scores best (bestOfScore). Done by ImrChatModel.generate; the addon's
+   * decoder ignores it.
    */
   bestOf?: number;
+  /**
+   * What bestOf picks by: pseudo-log-likelihood per token (pll, fluency), the bi-encoder
+   * (bi_encoder, relevance; models trained with imr.bi_encoder), the sum of both ranks (both), or
+   * auto (default): both where the model learned a bi-encoder, else pll.
+   */
+  bestOfScore?: 'auto' | 'pll' | 'bi_encoder' | 'both';
 }
 
 export interface ImrNativeRequest {

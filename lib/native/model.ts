@@ -22,6 +22,10 @@ export interface DistilBertNativeConfig {
   seq_classif_dropout?: number;
   /** Pooled encodings read the output of the first pool_layers transformer layers (0 = all; ChatBERT-IMR's bi-encoder). */
   pool_layers?: number;
+  /** Transformer layers of the bi-encoder's own between those states and the pooling (0 = none). */
+  pool_tower_layers?: number;
+  /** Keep the bi-encoder's gradient out of the shared layers (the tower alone learns to rank). */
+  pool_stop_gradient?: boolean;
 }
 
 export interface LoadReport {

@@ -38,6 +38,8 @@ export function chatbertMeta(cfg: ChatBertConfig): Record<string, unknown> {
             pooling: 'mean',
             max_candidate_tokens: cfg.imr.bi_encoder.max_candidate_tokens,
             pool_layers: Math.max(1, cfg.model.n_layers + 1 - cfg.imr.bi_encoder.layers_from_top),
+            tower_layers: cfg.imr.bi_encoder.tower_layers,
+            stop_gradient: cfg.imr.bi_encoder.stop_gradient,
           },
         } : {}),
     max_response_length: cfg.imr.max_response_length,

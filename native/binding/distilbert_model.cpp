@@ -24,6 +24,8 @@ DistilBertConfig ParseDistilBertConfig(const Napi::Object& o) {
   c.score_head = BoolOption(o, "score_head", c.score_head);
   c.seq_classif_dropout = NumberOption(o, "seq_classif_dropout", c.seq_classif_dropout, 0, 1);
   c.pool_layers = IntegerOption(o, "pool_layers", c.pool_layers, 0, 1 << 16);
+  c.pool_tower_layers = IntegerOption(o, "pool_tower_layers", c.pool_tower_layers, 0, 1 << 16);
+  c.pool_stop_gradient = BoolOption(o, "pool_stop_gradient", c.pool_stop_gradient);
   try {
     c.validate();
   } catch (const std::exception& e) {
@@ -50,6 +52,8 @@ static Napi::Object ConfigToObject(Napi::Env env, const DistilBertConfig& c) {
   o.Set("score_head", c.score_head);
   o.Set("seq_classif_dropout", c.seq_classif_dropout);
   o.Set("pool_layers", c.pool_layers);
+  o.Set("pool_tower_layers", c.pool_tower_layers);
+  o.Set("pool_stop_gradient", c.pool_stop_gradient);
   return o;
 }
 
@@ -129,6 +133,8 @@ Napi::Value DistilBertModelWrap::Create(const Napi::CallbackInfo& info) {
           lo.optional = {"distilbert.embeddings.position_ids", "length_head.weight", "length_head.bias", "pre_classifier.weight", "pre_classifier.bias",
                          "classifier.weight", "classifier.bias"};
           if (config.sinusoidal_pos_embds) lo.optional.insert("distilbert.embeddings.position_embeddings.weight");
+          for (const auto& kv : state->model->named_parameters())
+            if (kv.key().rfind("pool_tower.", 0) == 0) lo.optional.insert(kv.key());
           lo.ignore = {"vocab_projector.weight", "distilbert.embeddings.position_ids"};
           lo.base_prefix = "distilbert.";
           state->report = load_safetensors(*state->model, weights, lo);

@@ -150,10 +150,17 @@ MlmTrainerWrap::MlmTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
     throw Napi::RangeError::New(env, std::string("options.pairPooling: ") + e.what());
   }
   impl_->bf16 = BoolOption(o, "bf16", false) && impl_->model->device.is_cuda();
-  std::vector<std::pair<std::string, torch::Tensor>> params;
-  for (const auto& p : impl_->model->model->named_parameters(true)) params.emplace_back(p.key(), p.value());
+  const bool split = impl_->model->model->config.pool_stop_gradient && impl_->model->model->pool_tower;
+  std::vector<std::pair<std::string, torch::Tensor>> params, tower;
+  for (const auto& p : impl_->model->model->named_parameters(true))
+    (split && p.key().rfind("pool_tower.", 0) == 0 ? tower : params).emplace_back(p.key(), p.value());
   impl_->optimizer = std::make_unique<AdamW>(params, opt.adamw);
-  impl_->step = std::make_unique<TrainStep>(impl_->optimizers(), opt.step);
+  auto step_options = opt.step;
+  if (split) {
+    impl_->tower_optimizer = std::make_unique<AdamW>(tower, opt.adamw);
+    step_options.clip_each_optimizer = true;
+  }
+  impl_->step = std::make_unique<TrainStep>(impl_->optimizers(), step_options);
   model_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
 }
 
@@ -220,7 +227,7 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
                 }
                 return MicroBatchLoss{loss, {l.weighted_sum, l.ce_sum, l.length_sum, l.length_correct, pair_sum, pair_correct}};
               },
-              {lr});
+              impl->lrs(lr));
         }
         const double weighted = s.stats[0], ce = s.stats[1], len = s.stats[2], correct = s.stats[3], pair = s.stats[4], pair_correct = s.stats[5];
         r->loss = weighted / mlm_norm + w * len / len_norm + ws * pair / pair_norm;

@@ -31,7 +31,14 @@ class MlmTrainerWrap : public Napi::ObjectWrap<MlmTrainerWrap> {
   struct Impl {
     std::shared_ptr<DistilBertState> model;
     std::unique_ptr<AdamW> optimizer;
-    std::vector<AdamW*> optimizers() const { return {optimizer.get()}; }
+    // The bi-encoder tower's own optimizer where its gradient stops at the body
+    // (pool_stop_gradient): clipped by its own norm (StepOptions::clip_each_optimizer).
+    std::unique_ptr<AdamW> tower_optimizer;
+    std::vector<AdamW*> optimizers() const {
+      if (tower_optimizer) return {optimizer.get(), tower_optimizer.get()};
+      return {optimizer.get()};
+    }
+    std::vector<double> lrs(double lr) const { return std::vector<double>(optimizers().size(), lr); }
     std::unique_ptr<TrainStep> step;
     double length_loss_weight = 0.1;
     double pair_loss_weight = 1.0;

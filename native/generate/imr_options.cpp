@@ -32,7 +32,10 @@ const OptionTable<ImrOptions>& imr_option_table() {
                                      "committed apart."),
         int_option<&O::best_of>("bestOf", 1, 64,
                                 "Drafts per reply: the first as decoded, the others sampled (Gumbel) at nearby lengths; the model keeps the "
-                                "one it scores best (its bi-encoder, else pseudo-log-likelihood per token)."),
+                                "one it scores best (bestOfScore)."),
+        enum_option<&O::best_of_score>("bestOfScore", kImrBestOfScoreValues,
+                                       "What bestOf picks by: pseudo-log-likelihood per token (pll), the bi-encoder (bi_encoder), "
+                                       "the sum of both ranks (both), or auto: both where the model learned a bi-encoder, else pll."),
         bool_option<&O::cuda_graph>("cudaGraph",
                                     "CUDA: replay batches of up to 8 from a CUDA graph captured on the first request of each shape. "
                                     "No effect on the CPU, with onIteration, with the threshold schedule, or with impl naive."),

@@ -38,6 +38,12 @@ inline const std::vector<const char*> kImrLengthModeValues = {"predict", "fixed"
 enum class ImrImpl { kFused, kNaive };
 inline const std::vector<const char*> kImrImplValues = {"fused", "naive"};
 
+// What bestOf picks drafts by (lib/imr/generate.ts): auto = both where the model learned a
+// bi-encoder, else pll; pll = pseudo-log-likelihood per token (fluency); bi_encoder = the pooled
+// vectors' dot product (relevance); both = the better sum of the two ranks (ties to pll).
+enum class ImrBestOfScore { kAuto, kPll, kBiEncoder, kBoth };
+inline const std::vector<const char*> kImrBestOfScoreValues = {"auto", "pll", "bi_encoder", "both"};
+
 struct ImrOptions {
   int64_t iterations = 10;
   ImrSchedule schedule = ImrSchedule::kCosine;
@@ -62,6 +68,7 @@ struct ImrOptions {
   // Drafts per reply, chosen among by the model's own score (lib/imr/generate.ts: selection needs
   // the bi-encoder or pseudo-log-likelihood, which live above the decoder). The decoder ignores it.
   int64_t best_of = 1;
+  ImrBestOfScore best_of_score = ImrBestOfScore::kAuto;
 };
 
 // Every option; the limit of maxLength and minLength is the slot length.

@@ -18,6 +18,8 @@ void DistilBertConfig::validate() const {
   positive("n_layers", n_layers);
   if (pool_layers < 0 || pool_layers > n_layers)
     throw std::invalid_argument("config.pool_layers must be in [0, n_layers = " + std::to_string(n_layers) + "], got " + std::to_string(pool_layers));
+  if (pool_tower_layers < 0 || pool_tower_layers > 64)
+    throw std::invalid_argument("config.pool_tower_layers must be in [0, 64], got " + std::to_string(pool_tower_layers));
   positive("n_heads", n_heads);
   positive("hidden_dim", hidden_dim);
   positive("max_position_embeddings", max_position_embeddings);
@@ -123,14 +125,17 @@ DistilBertModelImpl::DistilBertModelImpl(const DistilBertConfig& c) {
 
 torch::Tensor DistilBertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, int64_t layers) {
   auto x = embeddings->forward(input_ids);
-  const int64_t B = input_ids.size(0), T = input_ids.size(1);
-  // Decided once per forward, not per layer. No mask (undefined) when nothing is padded: callers
-  // that know it from the host batch pass none; on the CPU a look costs nothing, while on a GPU it
-  // would be a host sync, so a device mask is kept as given.
+  return transformer->forward(x, attention_keep(attention_mask, input_ids.size(0), input_ids.size(1)), layers);
+}
+
+torch::Tensor attention_keep(const torch::Tensor& attention_mask, int64_t B, int64_t T) {
+  // No mask (undefined) when nothing is padded: callers that know it from the host batch pass none;
+  // on the CPU a look costs nothing, while on a GPU it would be a host sync, so a device mask is
+  // kept as given.
   torch::Tensor keep;
   if (attention_mask.defined() && !(attention_mask.device().is_cpu() && attention_mask.ne(0).all().item<bool>()))
     keep = attention_mask.ne(0).view({B, 1, 1, T});
-  return transformer->forward(x, keep, layers);
+  return keep;
 }
 
 TiedProjectionImpl::TiedProjectionImpl(int64_t vocab_size) {
@@ -152,7 +157,24 @@ DistilBertForMaskedLMImpl::DistilBertForMaskedLMImpl(const DistilBertConfig& c) 
     pre_classifier = register_module("pre_classifier", torch::nn::Linear(c.dim, c.dim));
     classifier = register_module("classifier", torch::nn::Linear(c.dim, 1));
   }
+  if (c.pool_tower_layers > 0) {
+    auto tc = c;
+    tc.n_layers = c.pool_tower_layers;
+    pool_tower = register_module("pool_tower", Transformer(tc));
+  }
   reset_parameters();
+}
+
+torch::Tensor DistilBertForMaskedLMImpl::pooled_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+  torch::Tensor h;
+  if (config.pool_stop_gradient) {
+    torch::NoGradGuard no_grad;
+    h = hidden_states(input_ids, attention_mask, config.pool_layers);
+  } else {
+    h = hidden_states(input_ids, attention_mask, config.pool_layers);
+  }
+  if (!pool_tower) return h;
+  return pool_tower->forward(h, attention_keep(attention_mask, input_ids.size(0), input_ids.size(1)));
 }
 
 torch::Tensor DistilBertForMaskedLMImpl::scores(const torch::Tensor& hidden) {

@@ -31,6 +31,12 @@ struct DistilBertConfig {
   // pool_layers transformer layers (0 = all). ChatBERT-IMR's bi-encoder pools below the top layer,
   // which stays the masked-token predictor's alone.
   int64_t pool_layers = 0;
+  // ChatBERT extension: a tower of pool_tower_layers transformer layers of its own between those
+  // states and the pooling (0 = none), and pool_stop_gradient to keep the bi-encoder's gradient out
+  // of the body: the masked-token predictor then owns every shared weight, and ranking is learned by
+  // the tower alone (tiny IMR models cannot hold both objectives in one encoder: bench/RESULTS.md).
+  int64_t pool_tower_layers = 0;
+  bool pool_stop_gradient = false;
 
   // Throws std::invalid_argument naming the first offending field.
   void validate() const;
@@ -78,6 +84,10 @@ struct TransformerBlockImpl : torch::nn::Module {
 };
 TORCH_MODULE(TransformerBlock);
 
+// The attention mask as the layers take it: [B, 1, 1, T] boolean, or undefined where nothing is
+// padded (decided once per forward; on a GPU the mask is kept as given, a look would sync).
+torch::Tensor attention_keep(const torch::Tensor& attention_mask, int64_t B, int64_t T);
+
 struct TransformerImpl : torch::nn::Module {
   explicit TransformerImpl(const DistilBertConfig& c);
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& keep, int64_t layers = 0);
@@ -120,6 +130,9 @@ struct DistilBertForMaskedLMImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
     return mlm_logits(hidden_states(input_ids, attention_mask));
   }
+  // The states pooled into a bi-encoder vector: the first pool_layers layers' output (without
+  // gradient under pool_stop_gradient), then the pool tower when there is one.
+  torch::Tensor pooled_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
   // The score head over hidden states [B, T, dim] -> [B] (from the [CLS] state; needs score_head).
   torch::Tensor scores(const torch::Tensor& hidden);
   // Hugging Face's _init_weights: N(0, initializer_range) for Linear/Embedding weights, zero biases
@@ -136,6 +149,8 @@ struct DistilBertForMaskedLMImpl : torch::nn::Module {
   torch::nn::Linear length_head{nullptr};
   // Optional (config.score_head): the cross-encoder's score head, under Hugging Face's names.
   torch::nn::Linear pre_classifier{nullptr}, classifier{nullptr};
+  // Optional (config.pool_tower_layers > 0): the bi-encoder's own layers ("pool_tower.layer.N...").
+  Transformer pool_tower{nullptr};
 };
 TORCH_MODULE(DistilBertForMaskedLM);
 

@@ -26,7 +26,7 @@ torch::Tensor pool_hidden(const torch::Tensor& hidden, const torch::Tensor& mask
 }
 
 torch::Tensor encode_pooled(DistilBertForMaskedLM& model, const torch::Tensor& input_ids, const torch::Tensor& mask, Pooling pooling) {
-  return pool_hidden(model->hidden_states(input_ids, mask, model->config.pool_layers), mask, pooling);
+  return pool_hidden(model->pooled_states(input_ids, mask), mask, pooling);
 }
 
 }  // namespace chatbert

@@ -19,6 +19,10 @@ struct StepOptions {
   // Data-parallel gradient averaging (train/step.h); null for one process.
   std::shared_ptr<GradReducer> reducer;
   bool allow_fused = true;  // false: the foreach AdamW even where a fused kernel exists (tests)
+  // Clip each optimizer's gradient by its own norm (else one global norm): a head whose gradient
+  // never reaches the body (ChatBERT-IMR's stop-gradient bi-encoder tower) must not scale the
+  // body's updates down through a shared clip coefficient.
+  bool clip_each_optimizer = false;
 };
 
 }  // namespace chatbert

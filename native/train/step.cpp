@@ -49,33 +49,50 @@ StepResult TrainStep::run(size_t micro_batches, const std::function<MicroBatchLo
   // The global norm as clip_grad_norm_ computes it (norm of the per-tensor norms), without its
   // per-tensor kernels and its host sync; the clip coefficient stays on the device too.
   const auto opts = sums.options().dtype(torch::kFloat32);
-  torch::Tensor norm = grads.empty() ? torch::zeros({}, opts) : torch::stack(at::_foreach_norm(grads, 2)).norm(2).to(torch::kFloat32);
-  torch::Tensor coef = options_.clip_norm > 0 ? torch::clamp_max(options_.clip_norm / (norm + 1e-6), 1.0) : torch::ones({}, opts);
+  torch::Tensor per_tensor = grads.empty() ? torch::zeros({0}, opts) : torch::stack(at::_foreach_norm(grads, 2)).to(torch::kFloat32);
+  torch::Tensor norm = per_tensor.norm(2);
+  auto coef_of = [&](const torch::Tensor& n) { return options_.clip_norm > 0 ? torch::clamp_max(options_.clip_norm / (n + 1e-6), 1.0) : torch::ones({}, opts); };
+  // One clip coefficient per optimizer: the global one for all, or each optimizer's own norm's.
+  std::vector<torch::Tensor> coefs;
+  if (options_.clip_each_optimizer) {
+    int64_t at = 0;
+    for (auto* o : optimizers_) {
+      const auto n = static_cast<int64_t>(o->grads().size());
+      coefs.push_back(coef_of(per_tensor.narrow(0, at, n).norm(2)));
+      at += n;
+    }
+  } else {
+    coefs.assign(optimizers_.size(), coef_of(norm));
+  }
+  torch::Tensor coef = coefs.empty() ? torch::ones({1}, opts) : torch::stack(coefs);
 
   const bool fused = options_.allow_fused && !grads.empty() && compat::has_fused_adamw(grads[0].device());
   if (fused) {
     // Skip and clip inside the kernel: the host learns the outcome only at the read-back below.
     auto finite = torch::isfinite(sums[0]) & torch::isfinite(norm);
     auto found_inf = finite.logical_not().to(torch::kFloat32);
-    auto grad_scale = coef.reciprocal();
-    for (size_t i = 0; i < optimizers_.size(); ++i) optimizers_[i]->update_fused(lrs[i], grad_scale, found_inf);
+    for (size_t i = 0; i < optimizers_.size(); ++i) optimizers_[i]->update_fused(lrs[i], coefs[i].reciprocal(), found_inf);
   }
 
-  // The one read-back of the step: [loss, stats..., norm, coef].
-  auto host = torch::cat({sums, norm.to(torch::kFloat64).reshape({1}), coef.to(torch::kFloat64).reshape({1})}).cpu();
+  // The one read-back of the step: [loss, stats..., norm, coef per optimizer].
+  const int64_t k = coef.numel();
+  auto host = torch::cat({sums, norm.to(torch::kFloat64).reshape({1}), coef.to(torch::kFloat64).reshape({k})}).cpu();
   const double* h = host.data_ptr<double>();
   const int64_t n = host.numel();
   StepResult r;
   r.loss = h[0];
-  r.stats.assign(h + 1, h + n - 2);
-  r.grad_norm = h[n - 2];
+  r.stats.assign(h + 1, h + n - 1 - k);
+  r.grad_norm = h[n - 1 - k];
   r.finite = std::isfinite(r.loss) && std::isfinite(r.grad_norm);
 
   // Foreach path: the host now knows whether to step (on the CPU the read-back costs nothing).
   if (!fused && r.finite && !grads.empty()) {
-    const double c = h[n - 1];
-    if (c != 1.0) at::_foreach_mul_(grads, c);
-    for (size_t i = 0; i < optimizers_.size(); ++i) optimizers_[i]->update_foreach(lrs[i]);
+    for (size_t i = 0; i < optimizers_.size(); ++i) {
+      const double c = h[n - k + static_cast<int64_t>(i)];
+      auto g = optimizers_[i]->grads();
+      if (c != 1.0 && !g.empty()) at::_foreach_mul_(g, c);
+      optimizers_[i]->update_foreach(lrs[i]);
+    }
   }
   if (r.finite)
     for (auto* o : optimizers_) o->commit_step();

@@ -39,7 +39,8 @@ export function register<T>(y: Argv<T>): Argv<T> {
           .option('perplexity', { type: 'boolean', default: true, describe: 'compute the (pseudo-)perplexity (--no-perplexity skips it)' })
           .option('samples', { type: 'number', default: 5, describe: 'example conversations in eval.md' })
           .option('n', { type: 'number', default: 500, describe: 'examples (a fixed, seeded sample)' })
-          .option('opt', { type: 'string', array: true, nargs: 1, describe: 'generation settings, e.g. --opt lengthMode=free' })
+          .option('opt', { type: 'string', array: true, nargs: 1, describe: 'IMR generation settings, e.g. --opt lengthMode=free' })
+          .option('ed-opt', { type: 'string', array: true, nargs: 1, describe: 'ED generation settings, e.g. --ed-opt sampling=true --ed-opt topP=0.9' })
           .option('device', { type: 'string' })
           .option('baselines', { type: 'boolean', default: true, describe: 'add the trivial baselines as rows: echo, constant, random training reply (--no-baselines leaves them out)' })
           .option('imr-score', { choices: ['slot', 'slot_pmi', 'pll', 'pll_mean', 'bi_encoder'] as const, describe: "IMR's candidate score for hits@1: the one-pass slot score (default), the slot score's PMI (minus the empty conversation's), the pseudo-log-likelihood (summed or per token), or the bi-encoder (models trained with imr.bi_encoder)" })
@@ -53,6 +54,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
             data: a.data,
             n: a.n,
             opt: a.opt ?? [],
+            edOpt: a['ed-opt'] ?? [],
             device: a.device,
             out: a.out,
             dataDir: a['data-dir'],
