@@ -1,5 +1,7 @@
 #include "binding/bi_encoder.h"
 
+#include <algorithm>
+
 #include "binding/addon.h"
 #include "binding/util.h"
 #include "binding/vector_index.h"
@@ -39,6 +41,38 @@ HostTokenBatch ParseTokenBatch(const Napi::Value& v, const DistilBertConfig& cfg
     if (!any) throw Napi::RangeError::New(env, name + ".attentionMask row " + std::to_string(b) + " attends to no token");
   }
   return h;
+}
+
+std::pair<torch::Tensor, torch::Tensor> ToDeviceUnpadded(const HostTokenBatch& h, torch::Device device) {
+  auto t = h.to(device);
+  if (std::all_of(h.mask.begin(), h.mask.end(), [](uint8_t m) { return m != 0; })) t.second = torch::Tensor();
+  return t;
+}
+
+HostPairBatch ParsePairBatch(const Napi::Value& v, const DistilBertConfig& cfg, const std::string& name, int64_t min_rows, const char* reply_noun) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject()) throw Napi::TypeError::New(env, name + " must be an object { context, candidate, keys? }");
+  auto o = v.As<Napi::Object>();
+  HostPairBatch h;
+  h.context = ParseTokenBatch(o.Get("context"), cfg, name + ".context");
+  h.candidate = ParseTokenBatch(o.Get("candidate"), cfg, name + ".candidate");
+  if (h.context.B != h.candidate.B)
+    throw Napi::RangeError::New(env, name + ": " + std::to_string(h.context.B) + " contexts but " + std::to_string(h.candidate.B) + " " + reply_noun + " (one reply per context)");
+  if (h.context.B < min_rows) throw Napi::RangeError::New(env, name + ": in-batch negatives need at least " + std::to_string(min_rows) + " rows, got " + std::to_string(h.context.B));
+  auto k = o.Get("keys");
+  if (!k.IsUndefined()) {
+    h.keys = Int32ArrayArg(k, name + ".keys");
+    if (static_cast<int64_t>(h.keys.size()) != h.context.B) throw Napi::RangeError::New(env, name + ".keys must have one entry per row");
+  }
+  return h;
+}
+
+ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device device) {
+  ContrastiveBatch b;
+  std::tie(b.context_ids, b.context_mask) = ToDeviceUnpadded(h.context, device);
+  std::tie(b.candidate_ids, b.candidate_mask) = ToDeviceUnpadded(h.candidate, device);
+  if (!h.keys.empty()) b.keys = torch::from_blob(const_cast<int32_t*>(h.keys.data()), {static_cast<int64_t>(h.keys.size())}, torch::kInt32).to(device, torch::kInt64);
+  return b;
 }
 
 Napi::Function BiEncoderWrap::Init(Napi::Env env) {

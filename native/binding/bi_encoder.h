@@ -12,6 +12,7 @@
 
 #include "binding/distilbert_model.h"
 #include "models/pooling.h"
+#include "train/contrastive.h"
 
 namespace chatbert::js {
 
@@ -26,6 +27,21 @@ struct HostTokenBatch {
   std::pair<torch::Tensor, torch::Tensor> to(torch::Device device) const;
 };
 HostTokenBatch ParseTokenBatch(const Napi::Value& v, const DistilBertConfig& cfg, const std::string& name);
+
+// Ids and mask on the device, without the mask when nothing is padded: the attention then takes
+// its fastest kernel, and pooling treats a missing mask as all ones.
+std::pair<torch::Tensor, torch::Tensor> ToDeviceUnpadded(const HostTokenBatch& h, torch::Device device);
+
+// Contexts and their replies, encoded apart (a bi-encoder batch: ChatBERT-RA's, or IMR's
+// imr.bi_encoder pairs), from JS { context, candidate, keys? }.
+struct HostPairBatch {
+  HostTokenBatch context, candidate;
+  std::vector<int32_t> keys;  // empty = no duplicate masking
+};
+// min_rows: in-batch negatives within the batch need 2; pairs gathered over ranks need 1.
+// reply_noun names the second side in the row-count error ("candidates", "replies").
+HostPairBatch ParsePairBatch(const Napi::Value& v, const DistilBertConfig& cfg, const std::string& name, int64_t min_rows, const char* reply_noun);
+ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device device);
 
 class BiEncoderWrap : public Napi::ObjectWrap<BiEncoderWrap> {
  public:

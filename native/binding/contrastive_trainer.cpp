@@ -17,29 +17,6 @@ namespace chatbert::js {
 
 namespace {
 
-struct HostPairBatch {
-  HostTokenBatch context, candidate;
-  std::vector<int32_t> keys;  // empty = no duplicate masking
-};
-
-HostPairBatch ParsePairBatch(const Napi::Value& v, const DistilBertConfig& cfg, const std::string& name) {
-  Napi::Env env = v.Env();
-  if (!v.IsObject()) throw Napi::TypeError::New(env, name + " must be an object { context, candidate, keys? }");
-  auto o = v.As<Napi::Object>();
-  HostPairBatch h;
-  h.context = ParseTokenBatch(o.Get("context"), cfg, name + ".context");
-  h.candidate = ParseTokenBatch(o.Get("candidate"), cfg, name + ".candidate");
-  if (h.context.B != h.candidate.B)
-    throw Napi::RangeError::New(env, name + ": " + std::to_string(h.context.B) + " contexts but " + std::to_string(h.candidate.B) + " candidates (one reply per context)");
-  if (h.context.B < 2) throw Napi::RangeError::New(env, name + ": in-batch negatives need at least 2 rows, got " + std::to_string(h.context.B));
-  auto k = o.Get("keys");
-  if (!k.IsUndefined()) {
-    h.keys = Int32ArrayArg(k, name + ".keys");
-    if (static_cast<int64_t>(h.keys.size()) != h.context.B) throw Napi::RangeError::New(env, name + ".keys must have one entry per row");
-  }
-  return h;
-}
-
 // One micro-batch of either objective: pairs (bi-encoder) or groups of joined inputs (cross-encoder).
 struct HostTrainBatch {
   HostPairBatch pair;
@@ -64,7 +41,7 @@ HostTrainBatch ParseCrossBatch(const Napi::Value& v, const DistilBertConfig& cfg
 HostTrainBatch ParseTrainBatch(const Napi::Value& v, const DistilBertConfig& cfg, const std::string& name, bool cross) {
   if (cross) return ParseCrossBatch(v, cfg, name);
   HostTrainBatch h;
-  h.pair = ParsePairBatch(v, cfg, name);
+  h.pair = ParsePairBatch(v, cfg, name, 2, "candidates");
   return h;
 }
 
@@ -77,27 +54,11 @@ std::vector<HostTrainBatch> ParseTrainBatches(const Napi::Value& v, const Distil
   return out;
 }
 
-// Ids and mask on the device, without the mask when nothing is padded: the attention then takes
-// its fastest kernel, and pooling treats a missing mask as all ones.
-std::pair<torch::Tensor, torch::Tensor> ToDevice(const HostTokenBatch& h, torch::Device dev) {
-  auto t = h.to(dev);
-  if (std::all_of(h.mask.begin(), h.mask.end(), [](uint8_t m) { return m != 0; })) t.second = torch::Tensor();
-  return t;
-}
-
-ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device dev) {
-  ContrastiveBatch b;
-  std::tie(b.context_ids, b.context_mask) = ToDevice(h.context, dev);
-  std::tie(b.candidate_ids, b.candidate_mask) = ToDevice(h.candidate, dev);
-  if (!h.keys.empty()) b.keys = torch::from_blob(const_cast<int32_t*>(h.keys.data()), {static_cast<int64_t>(h.keys.size())}, torch::kInt32).to(dev, torch::kInt64);
-  return b;
-}
-
 }  // namespace
 
 static ContrastiveLoss LossOf(DistilBertForMaskedLM& model, const HostTrainBatch& h, torch::Device dev, Pooling pooling, GradReducer* group = nullptr) {
   if (h.group) {
-    auto [ids, mask] = ToDevice(h.input, dev);
+    auto [ids, mask] = ToDeviceUnpadded(h.input, dev);
     return cross_encoder_loss(model, ids, mask, h.group);
   }
   return in_batch_loss(model, ToDevice(h.pair, dev), pooling, group);

@@ -24,8 +24,7 @@ struct HostBatch {
   std::vector<int32_t> ids, positions, labels, length_targets;
   // Optional bi-encoder pairs (imr.bi_encoder): contexts and their replies, encoded apart.
   bool has_pairs = false;
-  HostTokenBatch pair_context, pair_reply;
-  std::vector<int32_t> pair_keys;
+  HostPairBatch pairs;
   std::vector<uint8_t> mask;
   std::vector<float> weights;
 };
@@ -68,17 +67,8 @@ HostBatch ParseBatch(const Napi::Value& v, const DistilBertConfig& cfg, const st
   }
   auto pairs = o.Get("pairs");
   if (!pairs.IsUndefined()) {
-    if (!pairs.IsObject()) throw Napi::TypeError::New(env, name + ".pairs must be an object { context, candidate, keys? }");
-    auto p = pairs.As<Napi::Object>();
-    h.pair_context = ParseTokenBatch(p.Get("context"), cfg, name + ".pairs.context");
-    h.pair_reply = ParseTokenBatch(p.Get("candidate"), cfg, name + ".pairs.candidate");
-    if (h.pair_context.B != h.pair_reply.B)
-      throw Napi::RangeError::New(env, name + ".pairs: " + std::to_string(h.pair_context.B) + " contexts but " + std::to_string(h.pair_reply.B) + " replies (one per context)");
-    auto k = p.Get("keys");
-    if (!k.IsUndefined()) {
-      h.pair_keys = Int32ArrayArg(k, name + ".pairs.keys");
-      if (static_cast<int64_t>(h.pair_keys.size()) != h.pair_context.B) throw Napi::RangeError::New(env, name + ".pairs.keys must have one entry per pair");
-    }
+    // One row is enough: the in-batch negatives are gathered over data-parallel ranks.
+    h.pairs = ParsePairBatch(pairs, cfg, name + ".pairs", 1, "replies");
     h.has_pairs = true;
   }
   return h;
@@ -97,20 +87,6 @@ MlmBatch ToDevice(const HostBatch& h, torch::Device dev) {
   b.labels = i32(h.labels, {static_cast<int64_t>(h.labels.size())});
   if (!h.weights.empty()) b.weights = torch::from_blob(const_cast<float*>(h.weights.data()), {static_cast<int64_t>(h.weights.size())}, torch::kFloat32).to(dev);
   if (!h.length_targets.empty()) b.length_targets = i32(h.length_targets, {h.B});
-  return b;
-}
-
-// The pairs on the device; no mask where nothing is padded (pooling then treats it as all ones).
-ContrastiveBatch PairsToDevice(const HostBatch& h, torch::Device dev) {
-  ContrastiveBatch b;
-  auto side = [&](const HostTokenBatch& t) {
-    auto d = t.to(dev);
-    if (std::all_of(t.mask.begin(), t.mask.end(), [](uint8_t m) { return m != 0; })) d.second = torch::Tensor();
-    return d;
-  };
-  std::tie(b.context_ids, b.context_mask) = side(h.pair_context);
-  std::tie(b.candidate_ids, b.candidate_mask) = side(h.pair_reply);
-  if (!h.pair_keys.empty()) b.keys = torch::from_blob(const_cast<int32_t*>(h.pair_keys.data()), {static_cast<int64_t>(h.pair_keys.size())}, torch::kInt32).to(dev, torch::kInt64);
   return b;
 }
 
@@ -198,7 +174,7 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
           masked += static_cast<int64_t>(h.positions.size());
           for (int32_t t : h.length_targets) len_rows += t >= 0;
           for (uint8_t m : h.mask) r->tokens += m;
-          if (h.has_pairs) pairs += h.pair_context.B;
+          if (h.has_pairs) pairs += h.pairs.context.B;
         }
         // The whole step's counts (over every data-parallel rank): each rank's loss carries them.
         const auto global = impl->step->global_counts({double(masked), double(len_rows), double(r->tokens), double(pairs)});
@@ -219,7 +195,7 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
                 auto loss = l.weighted_sum / mlm_norm + w * l.length_sum / len_norm;
                 torch::Tensor pair_sum = torch::zeros({}, loss.options()), pair_correct = torch::zeros({}, loss.options().dtype(torch::kInt64));
                 if (batches[i].has_pairs) {
-                  auto c = in_batch_loss(model, PairsToDevice(batches[i], st->device), impl->pair_pooling, impl->step->reducer());
+                  auto c = in_batch_loss(model, ToDevice(batches[i].pairs, st->device), impl->pair_pooling, impl->step->reducer());
                   // Data-parallel: the gradient from the whole group's score matrix, the sums from this rank's rows.
                   loss = loss + ws * (c.grad_loss.defined() ? c.grad_loss : c.loss_sum) / pair_norm;
                   pair_sum = c.loss_sum.detach();
@@ -284,7 +260,7 @@ Napi::Value MlmTrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
         r->correct = l.length_correct.item<int64_t>();
         r->rows = l.length_rows;
         if (h->has_pairs) {
-          auto c = in_batch_loss(st->model, PairsToDevice(*h, st->device), impl->pair_pooling);
+          auto c = in_batch_loss(st->model, ToDevice(h->pairs, st->device), impl->pair_pooling);
           r->pair = c.loss_sum.item<double>();
           r->pair_correct = c.correct.item<int64_t>();
           r->pair_rows = c.rows;

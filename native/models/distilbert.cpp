@@ -166,13 +166,10 @@ DistilBertForMaskedLMImpl::DistilBertForMaskedLMImpl(const DistilBertConfig& c) 
 }
 
 torch::Tensor DistilBertForMaskedLMImpl::pooled_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
-  torch::Tensor h;
-  if (config.pool_stop_gradient) {
-    torch::NoGradGuard no_grad;
-    h = hidden_states(input_ids, attention_mask, config.pool_layers);
-  } else {
-    h = hidden_states(input_ids, attention_mask, config.pool_layers);
-  }
+  c10::optional<torch::NoGradGuard> no_grad;
+  if (config.pool_stop_gradient) no_grad.emplace();
+  auto h = hidden_states(input_ids, attention_mask, config.pool_layers);
+  no_grad.reset();  // the tower itself learns
   if (!pool_tower) return h;
   return pool_tower->forward(h, attention_keep(attention_mask, input_ids.size(0), input_ids.size(1)));
 }

@@ -39,8 +39,12 @@ StepResult TrainStep::run(size_t micro_batches, const std::function<MicroBatchLo
 
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> grads;
-  for (auto* o : optimizers_)
+  std::vector<size_t> ends;  // optimizer i's gradients are grads[ends[i-1], ends[i])
+  for (auto* o : optimizers_) {
     for (auto& g : o->grads()) grads.push_back(g);
+    ends.push_back(grads.size());
+  }
+  auto grads_of = [&](size_t i) { return std::vector<torch::Tensor>(grads.begin() + (i ? ends[i - 1] : 0), grads.begin() + ends[i]); };
   if (options_.reducer) {
     options_.reducer->all_reduce(grads);
     options_.reducer->all_reduce_stats(sums);
@@ -55,11 +59,9 @@ StepResult TrainStep::run(size_t micro_batches, const std::function<MicroBatchLo
   // One clip coefficient per optimizer: the global one for all, or each optimizer's own norm's.
   std::vector<torch::Tensor> coefs;
   if (options_.clip_each_optimizer) {
-    int64_t at = 0;
-    for (auto* o : optimizers_) {
-      const auto n = static_cast<int64_t>(o->grads().size());
-      coefs.push_back(coef_of(per_tensor.narrow(0, at, n).norm(2)));
-      at += n;
+    for (size_t i = 0; i < optimizers_.size(); ++i) {
+      const int64_t begin = i ? static_cast<int64_t>(ends[i - 1]) : 0;
+      coefs.push_back(coef_of(per_tensor.narrow(0, begin, static_cast<int64_t>(ends[i]) - begin).norm(2)));
     }
   } else {
     coefs.assign(optimizers_.size(), coef_of(norm));
@@ -89,7 +91,7 @@ StepResult TrainStep::run(size_t micro_batches, const std::function<MicroBatchLo
   if (!fused && r.finite && !grads.empty()) {
     for (size_t i = 0; i < optimizers_.size(); ++i) {
       const double c = h[n - k + static_cast<int64_t>(i)];
-      auto g = optimizers_[i]->grads();
+      auto g = grads_of(i);
       if (c != 1.0 && !g.empty()) at::_foreach_mul_(g, c);
       optimizers_[i]->update_foreach(lrs[i]);
     }
