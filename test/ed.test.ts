@@ -19,6 +19,8 @@ import { loadTrainingData } from '../lib/train/data';
 import { EdTrainingRun } from '../lib/train/ed-task';
 import type { EvalLog } from '../lib/train/loop';
 import { evalCommand } from '../lib/eval/command';
+import { loadEvalSubject } from '../lib/eval/subjects';
+import { padBatch } from '../lib/distilbert';
 import { maxAbsDiff, tinyTokenizer, tmpDir } from './helpers';
 
 const tok = tinyTokenizer();
@@ -357,6 +359,62 @@ describe('ChatBERT-ED training', () => {
     expect(diff('distilbert.embeddings.word_embeddings.weight')).toBe(0);
     expect(diff('decoder.h.0.crossattention.c_attn.weight')).toBeGreaterThan(0);
     expect(diff('decoder.wte.weight')).toBeGreaterThan(0);
+  });
+});
+
+describe('ChatBERT-ED with a bi-encoder (ed.bi_encoder)', () => {
+  test('the encoder learns to rank replies; eval ranks candidates with it by default, labelled', async () => {
+    const d = tmpDir();
+    // Replies share no word with their contexts, so only a learned ranking can match them.
+    const pairs: Record<string, string> = { music: 'guitar', food: 'pizza', dog: 'puppy', cat: 'kitten', film: 'cinema' };
+    const file = path.join(d, 'pairs.jsonl');
+    const line = (i: number) => {
+      const [t, r] = Object.entries(pairs)[i % 5];
+      return JSON.stringify({ context: [`hello ! what ${t} do you like ?`], response: `the ${r} !` });
+    };
+    fs.writeFileSync(file, Array.from({ length: 240 }, (_, i) => line(i)).join('\n') + '\n');
+    const base = edConfig(d, { max_steps: 24, eval_every: 12, checkpoint_every: 0 });
+    const cfg = parseConfig({ ...base, data: { ...base.data, sources: [`jsonl:${file}`] }, ed: { ...base.ed, bi_encoder: { max_candidate_tokens: 12 } } });
+    const evals: EvalLog[] = [];
+    const steps: number[] = [];
+    const run = new EdTrainingRun(cfg, { runDir: path.join(d, 'run') });
+    run.on('eval', (e) => evals.push(e));
+    run.on('step', (s: { extra?: Record<string, number> }) => steps.push(s.extra?.pairAccuracy ?? NaN));
+    const r = await run.run();
+    // In-batch pair accuracy (16 rows, 5 distinct replies) climbs from chance (1/5) to nearly every row.
+    expect(steps.every(Number.isFinite)).toBe(true);
+    expect(evals.map((e) => e.extra?.pairAccuracy as number).at(-1)).toBeGreaterThanOrEqual(0.9);
+
+    const model = (await loadChatModel(r.modelDir, { device: 'cpu' })) as EdChatModel;
+    expect(model.hasBiEncoder).toBe(true);
+    const c = [{ turns: ['hello ! what dog do you like ?'] }, { turns: ['hello ! what film do you like ?'] }];
+    const lists = [
+      ['the guitar !', 'the puppy !', 'the kitten !'],
+      ['the cinema !', 'the pizza !'],
+    ];
+    const scores = await model.biEncoderScores(c, lists);
+    expect(scores.map((s) => s.indexOf(Math.max(...s)))).toEqual([1, 0]);
+    // The score is the dot product of the mean-pooled encoder states of [CLS] context and [CLS] [UNK] reply [SEP].
+    const enc = new native.BiEncoder(model.model.native, { pooling: 'mean' });
+    const ctx = await enc.encode(padBatch([model.encoderIds(c[0])], tok.padTokenId));
+    const ids = model.tokenizer;
+    const reply = await enc.encode(padBatch([[ids.clsTokenId, ids.unkTokenId, ...ids.encode(lists[0][1]), ids.sepTokenId]], ids.padTokenId));
+    expect(ctx.reduce((a, x, i) => a + x * reply[i], 0)).toBeCloseTo(scores[0][1], 3);
+    model.dispose();
+
+    const subject = await loadEvalSubject(r.modelDir, { device: 'cpu' });
+    expect(subject.candidateScoreLabel).toMatch(/ED bi-encoder/);
+    expect((await subject.scoreCandidates!(c, lists)).map((s) => s.map((x) => x.toFixed(4)))).toEqual(scores.map((s) => s.map((x) => x.toFixed(4))));
+    subject.dispose();
+  });
+
+  test('a frozen encoder cannot learn one; a model without one says so', async () => {
+    const base = edConfig(tmpDir());
+    expect(() => parseConfig({ ...base, ed: { ...base.ed, freeze_encoder: true, bi_encoder: {} } })).toThrow(/bi_encoder trains the encoder/);
+    const model = await randomModel(3);
+    expect(model.hasBiEncoder).toBe(false);
+    await expect(model.biEncoderScores([conv], [['hi']])).rejects.toThrow(/no bi-encoder: train it with ed.bi_encoder/);
+    model.dispose();
   });
 });
 

@@ -104,6 +104,23 @@ describe('ChatBERT-IMR generation', () => {
     expect(states).toEqual([9, 7, 4, 2, 0]); // floor(12 * (1 - i/5)) still masked after iteration i
   });
 
+  test('blockLength writes left to right: each iteration commits only the leftmost masked positions', async () => {
+    const masks = async (o: ImrGenerateOptions) => {
+      const states: string[] = [];
+      await model.reply(conv, { iterations: 6, lengthMode: 'fixed', schedule: 'linear', ...o }, { onIteration: (s) => states.push(s.slots[0].map((t) => (t === null ? '_' : 'x')).join('')) });
+      return states;
+    };
+    // 12 positions, 2 committed per iteration, always the leftmost still masked.
+    expect(await masks({ blockLength: 1 })).toEqual(['xx__________', 'xxxx________', 'xxxxxx______', 'xxxxxxxx____', 'xxxxxxxxxx__', 'xxxxxxxxxxxx']);
+    // A window wider than the commits: chosen by confidence among the leftmost 4 masked positions,
+    // so after iteration i every commit lies in the first 2(i + 1) + 2 positions.
+    const windowed = await masks({ blockLength: 4 });
+    windowed.forEach((st, i) => expect(st.lastIndexOf('x')).toBeLessThan(2 * (i + 1) + 2));
+    expect(windowed.some((st) => /_x/.test(st))).toBe(true); // not simply left to right
+    // Without it an untrained model's confidence commits out of order.
+    expect((await masks({})).some((st) => /_x/.test(st))).toBe(true);
+  });
+
   test('re-masking returns committed tokens to [MASK] for revision', async () => {
     const states: number[] = [];
     await model.reply(conv, { iterations: 6, lengthMode: 'fixed', schedule: 'linear', remask: 0.5 }, { onIteration: (s) => states.push(s.slots[0].filter((t) => t === null).length) });
@@ -177,6 +194,33 @@ describe('ChatBERT-IMR generation', () => {
   test('a throwing onIteration callback rejects the generation instead of crashing', async () => {
     await expect(model.reply(conv, { iterations: 3 }, { onIteration: () => { throw new Error('boom'); } })).rejects.toThrow(/onIteration callback threw: boom/);
   });
+});
+
+test('guidance: one argmax iteration commits the argmax of logits + w * (logits - logits without the context)', async () => {
+  const L = 12;
+  const layout = imrInput(model.contextIds(conv), L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId });
+  const V = tok.vocabSize;
+  const slotLogits = async (ids: number[]) =>
+    model.mlm.logits({ inputIds: Int32Array.from(ids), attentionMask: new Uint8Array(ids.length).fill(1), batch: 1, seqLen: ids.length }, Int32Array.from({ length: L }, (_, i) => layout.slotStart + i));
+  const cond = await slotLogits(layout.ids);
+  const uncond = await slotLogits([tok.clsTokenId, ...new Array<number>(L).fill(tok.maskTokenId), tok.sepTokenId]);
+  const banned = new Set([tok.padTokenId, tok.unkTokenId, tok.clsTokenId, tok.sepTokenId, tok.maskTokenId]);
+  const argmaxes = (w: number) =>
+    Array.from({ length: L }, (_, p) => {
+      let best = -1;
+      let bestV = -Infinity;
+      for (let v = 0; v < V; v++) {
+        const c = cond[p * V + v];
+        const x = c + w * (c - uncond[p * V + v]);
+        if (!banned.has(v) && x > bestV) [best, bestV] = [v, x];
+      }
+      return best;
+    });
+  const decode = async (guidance: number) => Array.from((await raw({ lengthMode: 'fixed', iterations: 1, guidance })).tokens);
+  expect(await decode(0)).toEqual(argmaxes(0));
+  expect(await decode(2)).toEqual(argmaxes(2));
+  expect(argmaxes(2)).not.toEqual(argmaxes(0)); // the guidance does change what is committed
+  await expect(model.reply(conv, { guidance: -1 })).rejects.toThrow(/guidance/);
 });
 
 test('stream() yields every iteration then returns the reply', async () => {

@@ -67,6 +67,20 @@ describe('IMR batches', () => {
     for (const p of b.positions) expect(p % b.seqLen).toBeGreaterThanOrEqual(1), expect(p % b.seqLen).toBeLessThanOrEqual(6);
   });
 
+  test('context dropout: a share of rows is [CLS] slot [SEP] alone, masked exactly as without it; evaluation never drops', () => {
+    const many = Array.from({ length: 200 }, (_, i) => ex[i % 2]);
+    const rows = (b: ReturnType<typeof makeImrBatch>) => Array.from({ length: b.batch }, (_, r) => b.attentionMask.subarray(r * b.seqLen, (r + 1) * b.seqLen).reduce((a, x) => a + x, 0));
+    const plain = makeImrBatch(many, obj, ids, (r) => new Rng(3, r));
+    const dropped = makeImrBatch(many, { ...obj, contextDropout: 0.3 }, ids, (r) => new Rng(3, r));
+    const alone = rows(dropped).filter((n) => n === 8).length; // [CLS] + 6 slot + [SEP]
+    expect(alone).toBeGreaterThan(40);
+    expect(alone).toBeLessThan(80);
+    expect(Array.from(dropped.positions)).toEqual(Array.from(plain.positions));
+    expect(Array.from(dropped.labels)).toEqual(Array.from(plain.labels));
+    const evalBatch = makeImrBatch(many, { ...obj, contextDropout: 0.3 }, ids, new Rng(3), 0.5);
+    expect(rows(evalBatch)).toEqual(rows(makeImrBatch(many, obj, ids, new Rng(3), 0.5)));
+  });
+
   test('the mask ratio spans [min, max]; ratio 1 masks the whole slot', () => {
     const full = makeImrBatch(ex, obj, ids, new Rng(2), 1.0);
     expect(full.positions.length).toBe(12);

@@ -3,9 +3,11 @@
 import { DistilBertMLM, padBatch } from '../lib/distilbert';
 import { ImrChatModel, pickDraft } from '../lib/imr/generate';
 import { biEncoderOf, biEncoderScores, pllScores } from '../lib/imr/score';
-import { biEncoderContextIds, biEncoderReplyIds, makeImrBatch, specialIds, withPairs, type EncodedExample } from '../lib/imr/batch';
+import { makeImrBatch, specialIds, withPairs, type EncodedExample } from '../lib/imr/batch';
+import { biEncoderContextIds, biEncoderReplyIds } from '../lib/input/bi-encoder';
 import { native } from '../lib/native';
 import { Rng } from '../lib/core/rng';
+import { imrSchema } from '../lib/config/schema';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -107,12 +109,12 @@ describe('IMR bi-encoder tower (tower_layers, stop_gradient)', () => {
   const batch = withPairs(makeImrBatch(ex, obj, ids, new Rng(1, 2)), ex, 10, ids, 1);
   const contexts = padBatch(ex.map((e) => biEncoderContextIds(e.context, ids)), tok.padTokenId);
   /** The masked-token logits and the context vectors after `steps` steps with the pair loss at `pairLossWeight`. */
-  async function trained(stopGradient: boolean, pairLossWeight: number, steps: number) {
+  async function trained(stopGradient: boolean, pairLossWeight: number, steps: number, towerLr?: number) {
     const m = await model(true, 5, { tower_layers: 1, stop_gradient: stopGradient });
     // A clip small enough to act every step: under stop_gradient the tower's gradient is clipped
     // by its own norm, so it cannot scale the shared layers' update through the clip coefficient.
     const trainer = new native.MlmTrainer(m.mlm.native, { pairLossWeight, pairPooling: 'mean', clipNorm: 0.01 });
-    for (let i = 0; i < steps; i++) await trainer.step([batch], { lr: 3e-3, seed: 1 });
+    for (let i = 0; i < steps; i++) await trainer.step([batch], { lr: 3e-3, towerLr, seed: 1 });
     const logits = await m.mlm.native.forward(batch.inputIds, batch.attentionMask, batch.batch, batch.seqLen);
     const vectors = await new native.BiEncoder(m.mlm.native, { pooling: 'mean' }).encode(contexts);
     const evaluated = await trainer.evaluate(batch);
@@ -128,6 +130,17 @@ describe('IMR bi-encoder tower (tower_layers, stop_gradient)', () => {
     const shared = await trained(false, 1, 3);
     expect(Array.from(shared.logits)).not.toEqual(Array.from(without.logits));
     for (const r of [withPair, without, shared]) r.m.dispose();
+  });
+
+  test('towerLr moves the tower alone: the masked-token model is what the plain learning rate makes it', async () => {
+    const plain = await trained(true, 1, 3);
+    const fast = await trained(true, 1, 3, 3e-2);
+    expect(Array.from(fast.logits)).toEqual(Array.from(plain.logits));
+    expect(Array.from(fast.vectors)).not.toEqual(Array.from(plain.vectors));
+    for (const r of [plain, fast]) r.m.dispose();
+    const base = { max_response_length: 6, bi_encoder: { tower_layers: 0, stop_gradient: true, tower_lr: 1e-3 } };
+    expect(() => imrSchema.parse(base)).toThrow(/tower_lr needs a tower of its own/);
+    expect(imrSchema.parse({ ...base, bi_encoder: { ...base.bi_encoder, tower_layers: 2 } }).bi_encoder?.tower_lr).toBe(1e-3);
   });
 
   test('the tower learns to rank, is saved and loaded with the model, and its size is range-checked', async () => {

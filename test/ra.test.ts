@@ -133,14 +133,14 @@ describe('BiEncoder', () => {
     const enc = new native.BiEncoder(m.native);
     expect(enc.pooling).toBe('mean');
     expect(() => new native.BiEncoder(m.native, { pooling: 'max' as never })).toThrow(/pooling must be 'cls' or 'mean'/);
-    expect(() => new native.BiEncoder({} as never)).toThrow(/model must be a DistilBertModel/);
+    expect(() => new native.BiEncoder({} as never)).toThrow(/model must be a DistilBertModel or an EdModel/);
     await expect(enc.encode({ ...batch, attentionMask: new Uint8Array(batch.attentionMask.length) })).rejects.toThrow(/attentionMask row 0 attends to no token/);
     await expect(enc.encode({ ...batch, inputIds: batch.inputIds.map(() => 9999) })).rejects.toThrow(/outside the vocabulary/);
     await expect(enc.encodeInto(new native.VectorIndex({ dim: D + 1 }), batch)).rejects.toThrow(/index has dim/);
     await expect(enc.search({} as never, batch, 1)).rejects.toThrow(/index must be a VectorIndex/);
     await expect(native.mlmTokenLogProbs(m.native, { ...batch, positions: Int32Array.from([2 * T]), targets: Int32Array.from([1]) })).rejects.toThrow(/outside \[0, batch\*seqLen\)/);
     m.dispose();
-    await expect(enc.encode(batch)).rejects.toThrow(/DistilBertModel was disposed/);
+    await expect(enc.encode(batch)).rejects.toThrow(/this BiEncoder's model was disposed/);
   });
 });
 

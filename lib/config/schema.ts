@@ -47,6 +47,27 @@ export const dataSchema = z
   })
   .strict();
 
+/**
+ * A bi-encoder learned beside a generative model's own loss (imr.bi_encoder, ed.bi_encoder): each
+ * batch's contexts and replies are also encoded apart (the reply laid out as ChatBERT-RA lays it
+ * out, [UNK] as its role marker), mean-pooled, and each context must pick its own reply among the
+ * batch's. The model then scores replies itself by the dot product of the two vectors.
+ */
+export const biEncoderSchema = z
+  .object({
+    /** The bi-encoder loss's weight (per pair) beside the model's own loss (per token). */
+    loss_weight: z.number().min(0).default(1),
+    /**
+     * Share of each batch's examples that also train the bi-encoder (a per-row draw; each adds a
+     * context and a reply input). Below 1, a micro-batch whose draw picks no row takes its first,
+     * so that every data-parallel rank has pairs to gather: then 2 ranks differ from 1 process.
+     */
+    share: z.number().gt(0).max(1).default(1),
+    /** Token budget of a reply's input ([CLS] [UNK] reply [SEP]). */
+    max_candidate_tokens: z.number().int().min(4).default(32),
+  })
+  .strict();
+
 export const imrSchema = z
   .object({
     max_response_length: posInt.default(64),
@@ -57,6 +78,12 @@ export const imrSchema = z
     /** Weight each masked token's loss by 1/t (t = the example's mask ratio). */
     inverse_t_weighting: z.boolean().default(false),
     length_loss_weight: z.number().min(0).default(0.1),
+    /**
+     * Share of training rows seen without their context ([CLS] slot [SEP] alone), so that the model
+     * also learns the context-free reply distribution that the guidance decoding option pushes away
+     * from (classifier-free guidance's condition dropout).
+     */
+    context_dropout: z.number().min(0).lt(1).default(0),
     /**
      * ChatBERT-RA grounds IMR: the best reply of an RA model's pool goes into the context as a hint
      * (training never retrieves an example's own reply). null = off.
@@ -72,25 +99,12 @@ export const imrSchema = z
       .nullable()
       .default(null),
     /**
-     * The model also learns to rank replies as ChatBERT-RA's bi-encoder does, with the same weights:
-     * each batch's contexts and replies are also encoded apart, laid out as ChatBERT-RA lays them
-     * out and mean-pooled below the top layer, and each context must pick its own reply among the
-     * batch's. The model then scores replies itself by the dot product
-     * of the two vectors: eval's --imr-score bi_encoder ranks candidates with it, and the bestOf
-     * decoding option picks among drafts with it. null = off.
+     * The model also learns to rank replies (biEncoderSchema), with the masked-token model's
+     * weights: eval's --imr-score bi_encoder ranks candidates with it, and the bestOf decoding
+     * option picks among drafts with it. null = off.
      */
-    bi_encoder: z
-      .object({
-        /** The bi-encoder loss's weight (per pair) beside the masked-token loss (per token). */
-        loss_weight: z.number().min(0).default(1),
-        /**
-         * Share of each batch's examples that also train the bi-encoder (a per-row draw; each adds a
-         * context and a reply input). Below 1, a micro-batch whose draw picks no row takes its first,
-         * so that every data-parallel rank has pairs to gather: then 2 ranks differ from 1 process.
-         */
-        share: z.number().gt(0).max(1).default(1),
-        /** Token budget of a reply's input ([CLS] [UNK] reply [SEP]: ChatBERT-RA's layout, [UNK] as the role marker). */
-        max_candidate_tokens: z.number().int().min(4).default(32),
+    bi_encoder: biEncoderSchema
+      .extend({
         /**
          * Which layer's output is mean-pooled into the vectors, counted from the top: 1 the last
          * layer, 2 (default) the one below it, which leaves the last layer's gradient to the
@@ -109,8 +123,14 @@ export const imrSchema = z
          * (which it does at the tiny sizes when the two share the gradient).
          */
         stop_gradient: z.boolean().default(false),
+        /**
+         * Peak learning rate of the tower (same schedule as training.lr); null = training.lr.
+         * Only with stop_gradient, where the tower has an optimizer of its own.
+         */
+        tower_lr: z.number().positive().max(1).nullable().default(null),
       })
       .strict()
+      .refine((b) => b.tower_lr === null || (b.stop_gradient && b.tower_layers > 0), { message: 'tower_lr needs a tower of its own: tower_layers > 0 and stop_gradient', path: ['tower_lr'] })
       .nullable()
       .default(null),
     /**
@@ -174,12 +194,18 @@ export const edSchema = z
     /** Peak learning rate of the encoder (same schedule as training.lr, which the decoder uses); null = training.lr. */
     encoder_lr: z.number().positive().max(1).nullable().default(null),
     label_smoothing: z.number().min(0).lt(1).default(0),
+    /**
+     * The encoder also learns to rank replies (biEncoderSchema; its last states, mean-pooled):
+     * eval's --ed-score bi_encoder ranks candidates with it. null = off.
+     */
+    bi_encoder: biEncoderSchema.nullable().default(null),
   })
   .strict()
   .refine((c) => c.max_response_length + 1 <= c.decoder.n_positions, {
     message: 'max_response_length + 1 ([BOS]) must be <= decoder.n_positions',
     path: ['max_response_length'],
-  });
+  })
+  .refine((c) => !(c.bi_encoder && c.freeze_encoder), { message: 'bi_encoder trains the encoder, which freeze_encoder keeps frozen', path: ['bi_encoder'] });
 
 export const trainingSchema = z
   .object({

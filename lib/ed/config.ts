@@ -37,6 +37,8 @@ export const edMetaSchema = z
     max_context_tokens: boundedInt(B.tokens),
     persona: z.boolean(),
     trained_with: z.string().optional(),
+    /** ed.bi_encoder: the encoder's last states, mean-pooled, rank replies (EdChatModel.biEncoderScores). */
+    bi_encoder: z.object({ pooling: z.literal('mean'), max_candidate_tokens: boundedInt(B.tokens).min(4) }).optional(),
   })
   .passthrough();
 
@@ -52,6 +54,7 @@ export interface EdMetaFields {
   max_context_tokens: number;
   persona: boolean;
   trained_with?: string;
+  bi_encoder?: { pooling: 'mean'; max_candidate_tokens: number };
 }
 
 export interface EdCheckpointConfig {

@@ -6,7 +6,8 @@ import { encodeContext } from '../input/format';
 import { type Conversation, GenerationAbortedError, type ReplyHooks, type TokenEvent } from '../core/conversation';
 import type { ChatModel, Settings } from '../core/chat-model';
 import { edSettings } from './options';
-import { native, type EdGenerateOptions } from '../native';
+import { native, type EdGenerateOptions, type NativeBiEncoder } from '../native';
+import { pairScores } from '../input/bi-encoder';
 import type { BertTokenizer } from '../tokenizer';
 import { encoderInput, makeEdBatch, suppressedIds } from './batch';
 import type { EdMeta } from './config';
@@ -151,6 +152,33 @@ export class EdChatModel implements ChatModel<EdGenerateOptions> {
         flat.push(-ce / targets);
       });
     }
+    let k = 0;
+    return candidateLists.map((list) => list.map(() => flat[k++]));
+  }
+
+  /** Whether the encoder learned to rank replies (ed.bi_encoder): biEncoderScores then works. */
+  get hasBiEncoder(): boolean {
+    return this.meta.bi_encoder !== undefined;
+  }
+
+  private biEncoder_?: NativeBiEncoder;
+
+  /**
+   * The bi-encoder score of each candidate reply (a model trained with ed.bi_encoder): the dot
+   * product of the context's and the reply's mean-pooled encoder states. For hits@1.
+   */
+  async biEncoderScores(conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[], options: { batchSize?: number } = {}): Promise<number[][]> {
+    const bi = this.meta.bi_encoder;
+    if (!bi) throw new Error(`${this.dir}: this ED model has no bi-encoder: train it with ed.bi_encoder set (e.g. configs/ed_dailydialog.yaml)`);
+    if (candidateLists.length !== conversations.length) throw new RangeError(`biEncoderScores: ${conversations.length} conversations but ${candidateLists.length} candidate lists`);
+    const tok = this.tokenizer;
+    this.biEncoder_ ??= new native.BiEncoder(this.model.native, { pooling: bi.pooling });
+    const pairs = conversations.flatMap((c, i) => {
+      const context = this.encoderIds(c).slice(1); // pairScores adds the [CLS]
+      return candidateLists[i].map((cand) => ({ context, reply: tok.encode(cand) }));
+    });
+    const ids = { cls: tok.clsTokenId, unk: tok.unkTokenId, sep: tok.sepTokenId, pad: tok.padTokenId };
+    const flat = await pairScores(this.biEncoder_, pairs, bi.max_candidate_tokens, ids, options.batchSize);
     let k = 0;
     return candidateLists.map((list) => list.map(() => flat[k++]));
   }

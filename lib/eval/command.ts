@@ -73,7 +73,7 @@ export async function evalCommand(o: EvalCommandOptions): Promise<{ report: Eval
     seed,
     candidates: { source: data.candidateSource, perExample: data.candidatesPerExample },
     checkerRandomBaseline: checkerRandomBaseline(data, seed),
-    options: { imr: imrOptions, ed: edOptions, imrScore: o.imrScore ?? `${DEFAULT_IMR_SCORE} (bi_encoder where the model has one)`, edScore: o.edScore ?? 'mean' },
+    options: { imr: imrOptions, ed: edOptions, imrScore: o.imrScore ?? `${DEFAULT_IMR_SCORE} (bi_encoder where the model has one)`, edScore: o.edScore ?? 'mean (bi_encoder where the model has one)' },
     definitions: METRIC_DEFINITIONS,
     results,
     baselines,

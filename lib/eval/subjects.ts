@@ -50,7 +50,7 @@ export interface SubjectOptions {
   batchSize?: number;
   /** How IMR scores a candidate for hits@1 (default DEFAULT_IMR_SCORE). */
   imrScore?: ImrCandidateScore;
-  /** How ED scores a candidate for hits@1: mean log-likelihood per token (default), or mutual information. */
+  /** How ED scores a candidate for hits@1 (default defaultEdScore). */
   edScore?: EdCandidateScore;
 }
 
@@ -62,11 +62,15 @@ export interface SubjectOptions {
 export const DEFAULT_IMR_SCORE: ImrCandidateScore = 'slot';
 export const defaultImrScore = (m: { hasBiEncoder: boolean }): ImrCandidateScore => (m.hasBiEncoder ? 'bi_encoder' : DEFAULT_IMR_SCORE);
 
-export type EdCandidateScore = 'mean' | 'mi';
+export const ED_CANDIDATE_SCORES = ['mean', 'mi', 'bi_encoder'] as const;
+export type EdCandidateScore = (typeof ED_CANDIDATE_SCORES)[number];
 const ED_SCORE_LABELS: Record<EdCandidateScore, string> = {
   mean: 'ED: mean log-likelihood per token of each candidate',
   mi: 'ED mutual information: mean log p(reply | context) - mean log p(reply | empty context) per token (Li et al. 2016), which discounts replies likely anywhere',
+  bi_encoder: "ED bi-encoder: dot product of the context's and the candidate's mean-pooled encoder states (a model trained with ed.bi_encoder)",
 };
+/** ED's default candidate score: the bi-encoder where the model learned one, else the mean log-likelihood. */
+export const defaultEdScore = (m: { hasBiEncoder: boolean }): EdCandidateScore => (m.hasBiEncoder ? 'bi_encoder' : 'mean');
 
 export function checkpointVariant(dir: string): Variant {
   const cfg = readJsonFile(path.join(dir, 'config.json')) as { chatbert?: { variant?: unknown } };
@@ -156,12 +160,14 @@ async function loadEdSubject(dir: string, name: string, device: string, o: Subje
     device: m.device,
     replies: async (convs) => (await m.generate(convs, o.ed ?? {})).map((r) => r.text),
     scoreCandidates: async (convs, lists) => {
+      const score = o.edScore ?? defaultEdScore(m);
+      if (score === 'bi_encoder') return m.biEncoderScores(convs, lists);
       const withContext = await m.rankBatch(convs, lists);
-      if ((o.edScore ?? 'mean') === 'mean') return withContext;
+      if (score === 'mean') return withContext;
       const alone = await m.rankBatch(convs.map(() => ({ turns: [''] })), lists);
       return withContext.map((row, i) => row.map((x, j) => x - alone[i][j]));
     },
-    candidateScoreLabel: ED_SCORE_LABELS[o.edScore ?? 'mean'],
+    candidateScoreLabel: ED_SCORE_LABELS[o.edScore ?? defaultEdScore(m)],
     perplexity: async (examples) => {
       const r = await edPerplexity(m, examples, { batchSize: o.batchSize });
       return { value: r.perplexity, label: 'perplexity (ED: teacher-forced, reply tokens + [EOS])', tokens: r.tokens };

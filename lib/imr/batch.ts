@@ -16,6 +16,7 @@ import { padBatch } from '../distilbert';
 import type { BertTokenizer } from '../tokenizer';
 import { Rng } from '../core/rng';
 import { imrInput } from '../input/format';
+import { pairBatch } from '../input/bi-encoder';
 
 export interface EncodedExample {
   context: number[];
@@ -28,6 +29,8 @@ export interface ImrObjective {
   maskRatioMin: number;
   maskRatioMax: number;
   inverseTWeighting: boolean;
+  /** Share of training rows whose context is left out (classifier-free guidance learns from them); 0 when absent. */
+  contextDropout?: number;
 }
 
 /** A batch is what the native masked-LM step takes. */
@@ -69,10 +72,6 @@ export function makeImrBatch(examples: readonly EncodedExample[], obj: ImrObject
   examples.forEach((ex, b) => {
     const row = b * T;
     const resp = ex.response.length > L ? ex.response.slice(0, L) : ex.response;
-    const layout = imrInput(ex.context, L, ids.mask, ids);
-    inputIds.set(layout.ids, row);
-    const slot = row + layout.slotStart;
-    attentionMask.fill(1, row, row + layout.ids.length);
     const targets = new Array<number>(L);
     for (let i = 0; i < L; i++) targets[i] = i < resp.length ? resp[i] : obj.endMode === 'end_token' ? ids.sep : ids.mask;
     const trainable = obj.endMode === 'end_token' ? L : resp.length;
@@ -81,6 +80,12 @@ export function makeImrBatch(examples: readonly EncodedExample[], obj: ImrObject
     const k = trainable === 0 ? 0 : Math.min(trainable, Math.max(1, Math.round(t * trainable)));
     const masked = new Uint8Array(L);
     for (const i of r.sample(trainable, k)) masked[i] = 1;
+    // Drawn after the masks, so that they stay those of a run without context dropout.
+    const dropContext = fixedRatio === undefined && (obj.contextDropout ?? 0) > 0 && r.uniform(0, 1) < obj.contextDropout!;
+    const layout = imrInput(dropContext ? [] : ex.context, L, ids.mask, ids);
+    inputIds.set(layout.ids, row);
+    const slot = row + layout.slotStart;
+    attentionMask.fill(1, row, row + layout.ids.length);
     for (let i = 0; i < L; i++) {
       const untrained = i >= trainable; // length_head mode: beyond the response
       inputIds[slot + i] = masked[i] || untrained ? ids.mask : targets[i];
@@ -105,42 +110,7 @@ export function makeImrBatch(examples: readonly EncodedExample[], obj: ImrObject
   return batch;
 }
 
-/**
- * The bi-encoder's inputs of a context (IMR context ids) and of a reply, laid out as ChatBERT-RA lays
- * them out (lib/ra/format.ts) except for the reply's role marker: [UNK], not RA's [MASK]. In an IMR
- * model a [MASK] at the first slot position must be predicted; trained as a marker there, it made
- * the decoder repeat words (bench/RESULTS.md).
- */
-export const biEncoderContextIds = (context: readonly number[], ids: { cls: number }): number[] => [ids.cls, ...context];
-export const biEncoderReplyIds = (reply: readonly number[], maxCandidateTokens: number, ids: { cls: number; unk: number; sep: number }): number[] => [
-  ids.cls,
-  ids.unk,
-  ...reply.slice(0, maxCandidateTokens - 3),
-  ids.sep,
-];
-
-/**
- * A reply's key for the bi-encoder's duplicate masking: equal for replies equal in their first
- * maxCandidateTokens - 3 tokens. Data-parallel ranks gather each other's keys, so a run uses one
- * numbering for all its batches (one function, made once).
- */
-export function replyKeys(maxCandidateTokens: number): (reply: readonly number[]) => number {
-  const keys = new Map<string, number>();
-  return (r) => {
-    const k = r.slice(0, maxCandidateTokens - 3).join(' ');
-    let v = keys.get(k);
-    if (v === undefined) keys.set(k, (v = keys.size));
-    return v;
-  };
-}
-
-/**
- * Adds the bi-encoder pairs of a share of the batch's examples: their contexts and replies, keyed
- * by reply so that a copy of a row's reply elsewhere in the batch is not its negative. `pick`
- * chooses the rows: a row's own random draw (training: the same rows wherever the batch is split
- * over data-parallel ranks), else the first ceil(share * rows). Every batch with rows gets at least
- * one pair (data-parallel ranks gather them, so none may have none).
- */
+/** The batch with the bi-encoder pairs of a share of its examples (lib/input/bi-encoder.ts: pairBatch). */
 export function withPairs(
   batch: ImrBatch,
   examples: readonly EncodedExample[],
@@ -150,21 +120,5 @@ export function withPairs(
   pick?: (row: number) => boolean,
   keyOf?: (reply: readonly number[]) => number,
 ): ImrBatch {
-  let rows = pick ? examples.filter((_, i) => pick(i)) : examples.slice(0, Math.ceil(share * examples.length));
-  if (rows.length === 0) rows = examples.slice(0, 1);
-  const key = keyOf ?? replyKeys(maxCandidateTokens);
-  return {
-    ...batch,
-    pairs: {
-      context: padBatch(
-        rows.map((e) => biEncoderContextIds(e.context, ids)),
-        ids.pad,
-      ),
-      candidate: padBatch(
-        rows.map((e) => biEncoderReplyIds(e.response, maxCandidateTokens, ids)),
-        ids.pad,
-      ),
-      keys: Int32Array.from(rows.map((e) => key(e.response))),
-    },
-  };
+  return { ...batch, pairs: pairBatch(examples, maxCandidateTokens, ids, share, pick, keyOf) };
 }

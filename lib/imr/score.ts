@@ -8,7 +8,7 @@ import type { BertTokenizer } from '../tokenizer';
 import { imrInput } from '../input/format';
 import { padBatch, type DistilBertMLM } from '../distilbert';
 import { native, type NativeBiEncoder } from '../native';
-import { biEncoderContextIds, biEncoderReplyIds } from './batch';
+import { pairScores } from '../input/bi-encoder';
 
 /** What scoring needs of an IMR model (ImrChatModel has it). */
 export interface ImrScorable {
@@ -36,47 +36,17 @@ export function biEncoderOf(model: ImrScorable): { maxCandidateTokens: number } 
 
 const encoders = new WeakMap<object, NativeBiEncoder>();
 
-/** Pooled vectors of token rows, [rows * dim], in batches of `batchSize`. */
-async function encodeRows(model: ImrScorable, rows: readonly number[][], batchSize: number): Promise<{ vectors: Float32Array; dim: number }> {
-  let enc = encoders.get(model.mlm.native);
-  if (!enc) encoders.set(model.mlm.native, (enc = new native.BiEncoder(model.mlm.native, { pooling: 'mean' })));
-  const dim = enc.dim;
-  const vectors = new Float32Array(rows.length * dim);
-  for (let i = 0; i < rows.length; i += batchSize) vectors.set(await enc.encode(padBatch(rows.slice(i, i + batchSize), model.tokenizer.padTokenId)), i * dim);
-  return { vectors, dim };
-}
-
 /**
  * The bi-encoder score of each (context, reply) pair: the dot product of the context's and the
- * reply's mean-pooled vectors, read below the top layer (a model trained with imr.bi_encoder). Each distinct context is
- * encoded once.
+ * reply's mean-pooled vectors, read below the top layer (a model trained with imr.bi_encoder).
  */
 export async function biEncoderScores(model: ImrScorable, pairs: readonly { context: readonly number[]; reply: readonly number[] }[], batchSize = 256): Promise<Float32Array> {
   const bi = biEncoderOf(model);
   if (!bi) throw new Error('this IMR model has no bi-encoder: train it with imr.bi_encoder set (e.g. configs/imr_dailydialog.yaml)');
+  let enc = encoders.get(model.mlm.native);
+  if (!enc) encoders.set(model.mlm.native, (enc = new native.BiEncoder(model.mlm.native, { pooling: 'mean' })));
   const tok = model.tokenizer;
-  const ids = { cls: tok.clsTokenId, unk: tok.unkTokenId, sep: tok.sepTokenId };
-  const contextIndex = new Map<readonly number[], number>();
-  const contexts: number[][] = [];
-  for (const p of pairs)
-    if (!contextIndex.has(p.context)) {
-      contextIndex.set(p.context, contexts.length);
-      contexts.push(biEncoderContextIds(p.context, ids));
-    }
-  const c = await encodeRows(model, contexts, batchSize);
-  const r = await encodeRows(
-    model,
-    pairs.map((p) => biEncoderReplyIds(p.reply, bi.maxCandidateTokens, ids)),
-    batchSize,
-  );
-  const out = new Float32Array(pairs.length);
-  pairs.forEach((p, i) => {
-    const a = contextIndex.get(p.context)! * c.dim;
-    let s = 0;
-    for (let d = 0; d < c.dim; d++) s += c.vectors[a + d] * r.vectors[i * c.dim + d];
-    out[i] = s;
-  });
-  return out;
+  return pairScores(enc, pairs, bi.maxCandidateTokens, { cls: tok.clsTokenId, unk: tok.unkTokenId, sep: tok.sepTokenId, pad: tok.padTokenId }, batchSize);
 }
 
 /** One forward row: the input ids, the one [MASK]ed position, and the token expected there. */

@@ -43,6 +43,16 @@ export interface ImrGenerateOptions {
    */
   bestOf?: number;
   /**
+   * Classifier-free guidance weight (0 = off): logits + guidance * (logits - logits of the slot
+   * without its context), against replies any context would get. Each forward then runs twice.
+   */
+  guidance?: number;
+  /**
+   * Semi-autoregressive decoding: each iteration commits only among the leftmost blockLength (or
+   * more, when the schedule commits more) still-masked positions; 0 (default) = anywhere.
+   */
+  blockLength?: number;
+  /**
    * What bestOf picks by: pseudo-log-likelihood per token (pll, fluency), the bi-encoder
    * (bi_encoder, relevance; models trained with imr.bi_encoder), the sum of both ranks (both), or
    * auto (default): both where the model learned a bi-encoder, else pll.

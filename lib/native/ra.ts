@@ -1,5 +1,6 @@
 /** ChatBERT-RA in the addon (native/binding/{bi_encoder,vector_index}.cpp): pooled encodings and exact inner-product search. */
 import type { NativeDistilBertModel, NativeTokenBatch } from './model';
+import type { NativeEdModel } from './ed';
 
 export type RaPooling = 'cls' | 'mean';
 
@@ -29,7 +30,7 @@ export interface NativeVectorIndex {
   readonly disposed: boolean;
 }
 
-/** A DistilBertModel seen as a bi-encoder: pooled vectors ([CLS] or masked mean), compared by dot product. */
+/** A DistilBertModel (or an EdModel's encoder) seen as a bi-encoder: pooled vectors ([CLS] or masked mean), compared by dot product. */
 export interface NativeBiEncoder {
   /** [batch * dim] pooled vectors. */
   encode(batch: NativeTokenBatch): Promise<Float32Array>;
@@ -42,6 +43,6 @@ export interface NativeBiEncoder {
 }
 
 export interface RaAddon {
-  BiEncoder: new (model: NativeDistilBertModel, options?: { pooling?: RaPooling }) => NativeBiEncoder;
+  BiEncoder: new (model: NativeDistilBertModel | NativeEdModel, options?: { pooling?: RaPooling }) => NativeBiEncoder;
   VectorIndex: new (options: { dim: number; device?: string }) => NativeVectorIndex;
 }

@@ -69,7 +69,8 @@ export interface MlmTrainerOptions extends OptimizerOptions {
 }
 
 export interface NativeMlmTrainer {
-  step(microBatches: MlmTrainBatch[], options: { lr: number; seed?: number }): Promise<MlmStepResult>;
+  /** towerLr: the bi-encoder tower's learning rate, where it has its own optimizer (stop_gradient); default lr. */
+  step(microBatches: MlmTrainBatch[], options: { lr: number; towerLr?: number; seed?: number }): Promise<MlmStepResult>;
   evaluate(batch: MlmTrainBatch): Promise<MlmEvalResult>;
   saveState(path: string): Promise<void>;
   loadState(path: string): Promise<void>;
@@ -128,17 +129,27 @@ export interface EdStepResult {
   correct: number;
   /** Encoder tokens + target tokens. */
   tokens: number;
+  /** The bi-encoder's in-batch cross-entropy per pair and the share of contexts whose own reply scored highest (0 without pairs). */
+  pairLoss: number;
+  pairAccuracy: number;
   finite: boolean;
+}
+
+/** A teacher-forcing micro-batch, with the bi-encoder pairs of ed.bi_encoder (mean-pooled encoder states) when it trains one. */
+export interface EdTrainerBatch extends EdTrainBatch {
+  pairs?: ContrastiveBatch;
 }
 
 export interface EdTrainerOptions extends OptimizerOptions {
   labelSmoothing?: number;
   freezeEncoder?: boolean;
+  /** Weight of the bi-encoder loss (per pair) beside the token loss (per token); default 1. */
+  pairLossWeight?: number;
 }
 
 export interface NativeEdTrainer {
-  step(microBatches: EdTrainBatch[], options: { lr: number; encoderLr?: number; seed?: number }): Promise<EdStepResult>;
-  evaluate(batch: EdTrainBatch): Promise<{ ceSum: number; lossSum: number; targets: number; correct: number }>;
+  step(microBatches: EdTrainerBatch[], options: { lr: number; encoderLr?: number; seed?: number }): Promise<EdStepResult>;
+  evaluate(batch: EdTrainerBatch): Promise<{ ceSum: number; lossSum: number; targets: number; correct: number; pairSum: number; pairCorrect: number; pairRows: number }>;
   saveState(path: string): Promise<void>;
   loadState(path: string): Promise<void>;
   /** Data-parallel: take rank 0's parameters and buffers, then sum every step's gradients over the group. */

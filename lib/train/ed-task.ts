@@ -10,7 +10,9 @@ import type { EdMetaFields } from '../ed/config';
 import { EdModel, type EdDecoderSizes } from '../ed/model';
 import { perplexityOfEncoded } from '../ed/perplexity';
 import { encodeContext } from '../input/format';
-import { native, type EdTrainBatch, type NativeEdTrainer } from '../native';
+import { native, type EdTrainerBatch, type NativeEdTrainer } from '../native';
+import { pairBatch, replyKeys } from '../input/bi-encoder';
+import type { Rng } from '../core/rng';
 import { BertTokenizer } from '../tokenizer';
 import { loadDataAndVocab } from './imr-task';
 import { type TaskContext, type TrainOptions, type TrainTask, TrainingRun, optimizerOptions } from './loop';
@@ -26,6 +28,7 @@ export function edChatbertMeta(cfg: ChatBertConfig, tokenizer: BertTokenizer): E
     max_context_tokens: cfg.data.max_context_tokens,
     persona: cfg.data.persona,
     trained_with: cfg.name,
+    ...(cfg.ed.bi_encoder ? { bi_encoder: { pooling: 'mean' as const, max_candidate_tokens: cfg.ed.bi_encoder.max_candidate_tokens } } : {}),
   };
 }
 
@@ -53,7 +56,7 @@ export function checkEdFits(cfg: ChatBertConfig, encoderPositions: number, decod
     throw new RangeError(`config ${cfg.name}: ed.max_response_length (${cfg.ed.max_response_length}) + 1 exceeds the decoder's max_position_embeddings (${decoderPositions})`);
 }
 
-export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Promise<TrainTask<EdTrainBatch>> {
+export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Promise<TrainTask<EdTrainerBatch>> {
   const tc = cfg.training;
   const { data, tokenizer } = loadDataAndVocab(cfg, resumeFrom);
   const train = encodeEdExamples(data.train, tokenizer, cfg);
@@ -90,6 +93,7 @@ export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Pr
       ...optimizerOptions(tc),
       labelSmoothing: cfg.ed.label_smoothing,
       freezeEncoder: cfg.ed.freeze_encoder,
+      pairLossWeight: cfg.ed.bi_encoder?.loss_weight ?? 0,
     });
   } catch (e) {
     model.dispose();
@@ -97,20 +101,47 @@ export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Pr
   }
   // The loop schedules training.lr (the decoder's); the encoder follows the same schedule, scaled.
   const encoderLrScale = (cfg.ed.encoder_lr ?? tc.lr) / tc.lr;
+  const bi = cfg.ed.bi_encoder;
+  const pairIds = { cls: tokenizer.clsTokenId, unk: tokenizer.unkTokenId, sep: tokenizer.sepTokenId, pad: tokenizer.padTokenId };
+  // One key numbering for the run: every rank numbers the training replies alike, in data order.
+  const keyOf = bi ? replyKeys(bi.max_candidate_tokens) : undefined;
+  if (keyOf) for (const e of [...train, ...validation]) keyOf(e.response);
+  /** The batch of these examples, with their bi-encoder pairs when the config trains one (every batch: data-parallel ranks gather them). */
+  const batchOf = (examples: EdEncodedExample[], rowRng?: (row: number) => Rng): EdTrainerBatch => {
+    const b = makeEdBatch(examples, ids, L);
+    if (!bi) return b;
+    const rows = examples.map((e) => ({ context: e.encoder.slice(1), response: e.response })); // pairBatch adds the [CLS]
+    return { ...b, pairs: pairBatch(rows, bi.max_candidate_tokens, pairIds, bi.share, rowRng && ((row) => rowRng(row).fork(0xb1).uniform(0, 1) < bi.share), keyOf) };
+  };
 
   return {
     info: { device: model.device, parameters: model.numParameters.total, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'next-token cross-entropy (per reply token)' },
     lengths: train.map((e) => edLength(e, L)),
-    makeBatch: (indices) => makeEdBatch(indices.map((i) => train[i]), ids, L),
+    makeBatch: (indices, rng) => batchOf(indices.map((i) => train[i]), typeof rng === 'function' ? rng : undefined),
     async step(micro, lr, seed) {
       const r = await trainer.step(micro, { lr, encoderLr: lr * encoderLrScale, seed });
-      return { loss: r.loss, reportLoss: r.ce, gradNorm: r.gradNorm, tokens: r.tokens, finite: r.finite, extra: { accuracy: r.targets ? r.correct / r.targets : 0 } };
+      return {
+        loss: r.loss,
+        reportLoss: r.ce,
+        gradNorm: r.gradNorm,
+        tokens: r.tokens,
+        finite: r.finite,
+        extra: { accuracy: r.targets ? r.correct / r.targets : 0, ...(bi ? { pairLoss: r.pairLoss, pairAccuracy: r.pairAccuracy } : {}) },
+      };
     },
     async evaluate() {
       if (validation.length === 0) return null;
       // The loss the loop tracks is the mean token cross-entropy; its exp is the perplexity.
       const r = await perplexityOfEncoded(model.native, validation, ids, L, tc.batch_size);
-      return { loss: r.crossEntropy, extra: { perplexity: r.perplexity, accuracy: r.accuracy } };
+      let pairCorrect = 0;
+      let pairRows = 0;
+      if (bi)
+        for (let i = 0; i < validation.length; i += tc.batch_size) {
+          const e = await trainer.evaluate(batchOf(validation.slice(i, i + tc.batch_size)));
+          pairCorrect += e.pairCorrect;
+          pairRows += e.pairRows;
+        }
+      return { loss: r.crossEntropy, extra: { perplexity: r.perplexity, accuracy: r.accuracy, ...(pairRows ? { pairAccuracy: pairCorrect / pairRows } : {}) } };
     },
     saveModel: (dir) => model.save(dir, meta),
     saveOptimizer: (file) => trainer.saveState(file),
@@ -121,8 +152,8 @@ export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Pr
 }
 
 /** Trains ChatBERT-ED. Emits 'start', 'step', 'eval' (extra.perplexity), 'checkpoint', 'message'. */
-export class EdTrainingRun extends TrainingRun<EdTrainBatch> {
-  constructor(config: ChatBertConfig, options: TrainOptions<EdTrainBatch> = {}) {
+export class EdTrainingRun extends TrainingRun<EdTrainerBatch> {
+  constructor(config: ChatBertConfig, options: TrainOptions<EdTrainerBatch> = {}) {
     if (!config.model.init_from) checkEdFits(config, config.model.max_position_embeddings, config.ed.decoder.n_positions);
     super(config, createEdTask, options);
   }

@@ -7,7 +7,8 @@ import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
 import { encodeContext } from '../input/format';
 import { loadRetriever, resolveRetriever, retrieveHints } from '../imr/grounding';
-import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, replyKeys, specialIds, withPairs } from '../imr/batch';
+import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, specialIds, withPairs } from '../imr/batch';
+import { replyKeys } from '../input/bi-encoder';
 import { DistilBertMLM } from '../distilbert';
 import { native, type NativeMlmTrainer } from '../native';
 import { BertTokenizer } from '../tokenizer';
@@ -23,6 +24,7 @@ export function objectiveOf(cfg: ChatBertConfig): ImrObjective {
     maskRatioMin: cfg.imr.mask_ratio_min,
     maskRatioMax: cfg.imr.mask_ratio_max,
     inverseTWeighting: cfg.imr.inverse_t_weighting,
+    contextDropout: cfg.imr.context_dropout,
   };
 }
 
@@ -182,6 +184,8 @@ export async function createImrTask({ config: cfg, resumeFrom, runDir, log }: Ta
     pairPooling: 'mean',
   });
   const bi = cfg.imr.bi_encoder;
+  // The loop schedules training.lr; the tower follows the same schedule, scaled.
+  const towerLrScale = (bi?.tower_lr ?? tc.lr) / tc.lr;
   /** The batch of these examples, with their bi-encoder pairs when the config trains one (every batch: data-parallel ranks gather them). */
   // One key numbering for the run: every rank numbers the training replies alike, in data order.
   const keyOf = bi ? replyKeys(bi.max_candidate_tokens) : undefined;
@@ -197,7 +201,7 @@ export async function createImrTask({ config: cfg, resumeFrom, runDir, log }: Ta
       return batchOf(examples, makeImrBatch(examples, obj, ids, rng), typeof rng === 'function' ? rng : undefined);
     },
     async step(micro, lr, seed) {
-      const r = await trainer.step(micro, { lr, seed });
+      const r = await trainer.step(micro, { lr, towerLr: lr * towerLrScale, seed });
       return {
         loss: r.loss,
         reportLoss: r.mlmLoss,

@@ -82,50 +82,53 @@ Napi::Function BiEncoderWrap::Init(Napi::Env env) {
                       InstanceAccessor<&BiEncoderWrap::GetDim>("dim")});
 }
 
-// new BiEncoder(model: DistilBertModel, { pooling?: 'mean' | 'cls' })
+// new BiEncoder(model: DistilBertModel | EdModel, { pooling?: 'mean' | 'cls' })
 BiEncoderWrap::BiEncoderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BiEncoderWrap>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Data(env).distilbert_model.Value()))
-    throw Napi::TypeError::New(env, "new BiEncoder(model, options): model must be a DistilBertModel");
-  auto st = Napi::ObjectWrap<DistilBertModelWrap>::Unwrap(info[0].As<Napi::Object>())->state(env);
+  if (info.Length() > 0 && info[0].IsObject() && info[0].As<Napi::Object>().InstanceOf(Data(env).distilbert_model.Value())) {
+    auto st = Napi::ObjectWrap<DistilBertModelWrap>::Unwrap(info[0].As<Napi::Object>())->state(env);
+    dim_ = st->model->config.dim;
+    mlm_ = st;
+  } else if (info.Length() > 0 && EdModelWrap::Is(info[0])) {
+    auto st = EdModelWrap::StateOf(info[0], "model");
+    dim_ = st->model->encoder_config.dim;
+    ed_ = st;
+  } else {
+    throw Napi::TypeError::New(env, "new BiEncoder(model, options): model must be a DistilBertModel or an EdModel");
+  }
   Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
   try {
     pooling_ = parse_pooling(StringOption(o, "pooling", "mean"));
   } catch (const std::invalid_argument& e) {
     throw Napi::RangeError::New(env, std::string("options.") + e.what());
   }
-  dim_ = st->model->config.dim;
-  model_ = st;
 }
 
-std::shared_ptr<DistilBertState> BiEncoderWrap::model(Napi::Env env) const {
-  auto st = model_.lock();
-  if (!st || !st->model) throw Napi::Error::New(env, "this BiEncoder's DistilBertModel was disposed");
-  return st;
+PooledEncoder BiEncoderWrap::model(Napi::Env env) const {
+  PooledEncoder e{mlm_.lock(), ed_.lock()};
+  if (!(e.mlm && e.mlm->model) && !(e.ed && e.ed->model)) throw Napi::Error::New(env, "this BiEncoder's model was disposed");
+  return e;
 }
 
-namespace {
-// Pooled vectors [B, dim] float32 on the model's device. The caller holds st->mu.
-torch::Tensor EncodeLocked(DistilBertState& st, const HostTokenBatch& h, Pooling pooling) {
-  auto [ids, mask] = h.to(st.device);
-  return encode_pooled(st.model, ids, mask, pooling);
+torch::Tensor PooledEncoder::encode(const HostTokenBatch& h, Pooling pooling) const {
+  auto [ids, mask] = h.to(mlm ? mlm->device : ed->device);
+  return mlm ? encode_pooled(mlm->model, ids, mask, pooling) : ed->model->encode_pooled(ids, mask, pooling);
 }
-}  // namespace
 
 // encode(batch) -> Promise<Float32Array> [batch * dim]
 Napi::Value BiEncoderWrap::Encode(const Napi::CallbackInfo& info) {
   return AsyncGuard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     auto st = model(env);
-    auto h = std::make_shared<HostTokenBatch>(ParseTokenBatch(info.Length() ? info[0] : env.Undefined(), st->model->config, "batch"));
+    auto h = std::make_shared<HostTokenBatch>(ParseTokenBatch(info.Length() ? info[0] : env.Undefined(), st.config(), "batch"));
     auto out = std::make_shared<torch::Tensor>();
     const Pooling pooling = pooling_;
     return PromiseWorker::Queue(
         env, Value(),
         [st, h, pooling, out] {
-          std::lock_guard<std::mutex> lock(st->mu);
+          std::lock_guard<std::mutex> lock(st.mu());
           torch::InferenceMode guard;
-          *out = EncodeLocked(*st, *h, pooling).to(torch::kCPU).contiguous().reshape({-1});
+          *out = st.encode(*h, pooling).to(torch::kCPU).contiguous().reshape({-1});
         },
         [out](Napi::Env env) { return TensorToTypedArray(env, *out); });
   });
@@ -140,7 +143,7 @@ Napi::Value BiEncoderWrap::EncodeInto(const Napi::CallbackInfo& info) {
     if (info.Length() < 2) throw Napi::TypeError::New(env, "encodeInto(index, batch) needs 2 arguments");
     auto index = UnwrapVectorIndex(info[0], "index");
     if (index->dim != dim_) throw Napi::RangeError::New(env, "index has dim " + std::to_string(index->dim) + " but this encoder's vectors have " + std::to_string(dim_));
-    auto h = std::make_shared<HostTokenBatch>(ParseTokenBatch(info[1], st->model->config, "batch"));
+    auto h = std::make_shared<HostTokenBatch>(ParseTokenBatch(info[1], st.config(), "batch"));
     auto after = std::make_shared<int64_t>(0);
     const Pooling pooling = pooling_;
     return PromiseWorker::Queue(
@@ -148,9 +151,9 @@ Napi::Value BiEncoderWrap::EncodeInto(const Napi::CallbackInfo& info) {
         [st, index, h, pooling, after] {
           torch::Tensor v;
           {
-            std::lock_guard<std::mutex> lock(st->mu);
+            std::lock_guard<std::mutex> lock(st.mu());
             torch::InferenceMode guard;
-            v = EncodeLocked(*st, *h, pooling);
+            v = st.encode(*h, pooling);
           }
           // Locks are taken one after the other, never nested: no lock-order deadlock with search.
           std::lock_guard<std::mutex> lock(index->mu);
@@ -172,7 +175,7 @@ Napi::Value BiEncoderWrap::Search(const Napi::CallbackInfo& info) {
     if (info.Length() < 3) throw Napi::TypeError::New(env, "search(index, batch, k, options?) needs 3 arguments");
     auto index = UnwrapVectorIndex(info[0], "index");
     if (index->dim != dim_) throw Napi::RangeError::New(env, "index has dim " + std::to_string(index->dim) + " but this encoder's vectors have " + std::to_string(dim_));
-    auto h = std::make_shared<HostTokenBatch>(ParseTokenBatch(info[1], st->model->config, "batch"));
+    auto h = std::make_shared<HostTokenBatch>(ParseTokenBatch(info[1], st.config(), "batch"));
     const int64_t k = IntegerArg(info[2], "k", 1, 1 << 20);
     Napi::Object o = info.Length() > 3 && info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
     const int64_t chunk = IntegerOption(o, "chunkRows", 0, 0, int64_t(1) << 31);
@@ -183,9 +186,9 @@ Napi::Value BiEncoderWrap::Search(const Napi::CallbackInfo& info) {
         [st, index, h, k, chunk, pooling, out] {
           torch::Tensor q;
           {
-            std::lock_guard<std::mutex> lock(st->mu);
+            std::lock_guard<std::mutex> lock(st.mu());
             torch::InferenceMode guard;
-            q = EncodeLocked(*st, *h, pooling);
+            q = st.encode(*h, pooling);
           }
           std::lock_guard<std::mutex> lock(index->mu);
           torch::InferenceMode guard;

@@ -1,4 +1,5 @@
-// JS class BiEncoder: ChatBERT-RA's encoder view of a DistilBertModel. Contexts and candidate
+// JS class BiEncoder: the encoder view of a DistilBertModel (ChatBERT-RA; IMR's bi-encoder) or of
+// an EdModel's encoder (ChatBERT-ED's bi-encoder). Contexts and candidate
 // replies go through the same DistilBERT and are pooled ([CLS] or mean) into one vector each;
 // relevance is their dot product. encodeInto/search pair it with a VectorIndex so that pool
 // vectors and queries stay on the model's device (no round trip through JS on a GPU).
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "binding/distilbert_model.h"
+#include "binding/ed_model.h"
 #include "models/pooling.h"
 #include "train/contrastive.h"
 
@@ -43,6 +45,17 @@ struct HostPairBatch {
 HostPairBatch ParsePairBatch(const Napi::Value& v, const DistilBertConfig& cfg, const std::string& name, int64_t min_rows, const char* reply_noun);
 ContrastiveBatch ToDevice(const HostPairBatch& h, torch::Device device);
 
+// The model one BiEncoder call encodes with: a DistilBertModel (RA, IMR's imr.bi_encoder) or an
+// EdModel's encoder (ed.bi_encoder). Holds it for the call's duration.
+struct PooledEncoder {
+  std::shared_ptr<DistilBertState> mlm;
+  std::shared_ptr<EdState> ed;
+  std::mutex& mu() const { return mlm ? mlm->mu : ed->mu; }
+  const DistilBertConfig& config() const { return mlm ? mlm->model->config : ed->model->encoder_config; }
+  // Pooled vectors [B, dim] float32 on the model's device. The caller holds mu().
+  torch::Tensor encode(const HostTokenBatch& h, Pooling pooling) const;
+};
+
 class BiEncoderWrap : public Napi::ObjectWrap<BiEncoderWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -54,10 +67,12 @@ class BiEncoderWrap : public Napi::ObjectWrap<BiEncoderWrap> {
   Napi::Value Search(const Napi::CallbackInfo& info);
   Napi::Value GetPooling(const Napi::CallbackInfo& info);
   Napi::Value GetDim(const Napi::CallbackInfo& info);
-  std::shared_ptr<DistilBertState> model(Napi::Env env) const;  // throws once the model is disposed
+  PooledEncoder model(Napi::Env env) const;  // throws once the model is disposed
 
-  // Weak: disposing the DistilBertModel frees it at once; in-flight calls hold their own reference.
-  std::weak_ptr<DistilBertState> model_;
+  // Weak (one of the two is set): disposing the model frees it at once; in-flight calls hold their
+  // own reference.
+  std::weak_ptr<DistilBertState> mlm_;
+  std::weak_ptr<EdState> ed_;
   Pooling pooling_ = Pooling::kMean;
   int64_t dim_ = 0;
 };

@@ -181,8 +181,10 @@ std::shared_ptr<EdState> EdModelWrap::state(Napi::Env env) const {
   return state_;
 }
 
+bool EdModelWrap::Is(const Napi::Value& v) { return v.IsObject() && v.As<Napi::Object>().CheckTypeTag(&kEdModelTag); }
+
 std::shared_ptr<EdState> EdModelWrap::StateOf(const Napi::Value& v, const std::string& what) {
-  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kEdModelTag)) throw Napi::TypeError::New(v.Env(), what + " must be an EdModel");
+  if (!Is(v)) throw Napi::TypeError::New(v.Env(), what + " must be an EdModel");
   return Napi::ObjectWrap<EdModelWrap>::Unwrap(v.As<Napi::Object>())->state(v.Env());
 }
 

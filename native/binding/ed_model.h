@@ -34,6 +34,7 @@ class EdModelWrap : public Napi::ObjectWrap<EdModelWrap> {
   // The state of `v` when it is an EdModel (checked by a type tag, not by trusting the object),
   // else a TypeError naming `what`.
   static std::shared_ptr<EdState> StateOf(const Napi::Value& v, const std::string& what);
+  static bool Is(const Napi::Value& v);  // an EdModel, by its type tag
 
  private:
   static Napi::Value Create(const Napi::CallbackInfo& info);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "binding/ed_model.h"
+#include "models/pooling.h"
 #include "train/adamw.h"
 #include "train/step.h"
 
@@ -37,6 +38,7 @@ class EdTrainerWrap : public Napi::ObjectWrap<EdTrainerWrap> {
     std::vector<AdamW*> optimizers() const { return {encoder_optimizer.get(), decoder_optimizer.get()}; }
     std::unique_ptr<TrainStep> step;
     double label_smoothing = 0.0;
+    double pair_loss_weight = 1.0;  // ed.bi_encoder: the pairs' loss (per pair) beside the tokens' (per token)
     bool freeze_encoder = false;
     bool bf16 = false;
   };

@@ -140,7 +140,7 @@ MlmTrainerWrap::MlmTrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
   model_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
 }
 
-// step(microBatches: MlmBatch[], { lr, seed }) -> Promise<{ loss, mlmLoss, lengthLoss, lengthAccuracy,
+// step(microBatches: MlmBatch[], { lr, towerLr?, seed }) -> Promise<{ loss, mlmLoss, lengthLoss, lengthAccuracy,
 //   pairLoss, pairAccuracy, gradNorm, maskedTokens, tokens, finite }>. With pairs (the bi-encoder
 // objective, pooled as pairPooling says, in-batch negatives gathered over data-parallel ranks) in a micro-batch,
 // every micro-batch of every rank must have them. One optimizer step over all micro-batches
@@ -154,6 +154,7 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
   auto batches = ParseBatches(info.Length() ? info[0] : env.Undefined(), impl->model->model->config);
   Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
   const double lr = NumberArg(o.Get("lr"), "lr", 0, 10);
+  const double tower_lr = NumberOption(o, "towerLr", lr, 0, 10);
   const int64_t seed = IntegerOption(o, "seed", -1, -1, int64_t(1) << 53);
   struct Result {
     double loss = 0, mlm = 0, len = 0, len_acc = 0, pair = 0, pair_acc = 0, grad_norm = 0;
@@ -163,7 +164,7 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
   auto r = std::make_shared<Result>();
   return PromiseWorker::Queue(
       env, Value(),
-      [impl, batches = std::move(batches), lr, seed, r] {
+      [impl, batches = std::move(batches), lr, tower_lr, seed, r] {
         auto st = impl->model;
         std::lock_guard<std::mutex> lock(st->mu);
         auto& model = st->model;
@@ -203,7 +204,7 @@ Napi::Value MlmTrainerWrap::Step(const Napi::CallbackInfo& info) {
                 }
                 return MicroBatchLoss{loss, {l.weighted_sum, l.ce_sum, l.length_sum, l.length_correct, pair_sum, pair_correct}};
               },
-              impl->lrs(lr));
+              impl->lrs(lr, tower_lr));
         }
         const double weighted = s.stats[0], ce = s.stats[1], len = s.stats[2], correct = s.stats[3], pair = s.stats[4], pair_correct = s.stats[5];
         r->loss = weighted / mlm_norm + w * len / len_norm + ws * pair / pair_norm;

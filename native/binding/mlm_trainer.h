@@ -38,7 +38,11 @@ class MlmTrainerWrap : public Napi::ObjectWrap<MlmTrainerWrap> {
       if (tower_optimizer) return {optimizer.get(), tower_optimizer.get()};
       return {optimizer.get()};
     }
-    std::vector<double> lrs(double lr) const { return std::vector<double>(optimizers().size(), lr); }
+    // The tower's learning rate is its own (towerLr; default lr).
+    std::vector<double> lrs(double lr, double tower_lr) const {
+      if (tower_optimizer) return {lr, tower_lr};
+      return {lr};
+    }
     std::unique_ptr<TrainStep> step;
     double length_loss_weight = 0.1;
     double pair_loss_weight = 1.0;

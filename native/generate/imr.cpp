@@ -5,6 +5,7 @@
 //   schedule             how many positions an iteration commits (k per row, or a threshold)
 //   commit               the unmasking op, and each new token's confidence
 //   remask               Mask-Predict: the least confident earlier commits back to [MASK]
+// With guidance, each forward also runs the slot without its context and the logits are guided.
 // The logits stay in the model's dtype (bf16 models and autocast give bf16, which the op reads
 // directly). On CUDA nothing reads back from the device (but the threshold schedule's end test),
 // so a CUDA graph captures the whole loop. On the CPU the batch's rows are projected, filtered and
@@ -51,6 +52,9 @@ struct Decode {
   torch::Tensor flat_slot;  // [B*L] positions of the slot tokens in the flattened [B*T] input
   torch::Tensor tokens, masked, token_conf, positions;
   torch::Tensor flat_hidden;  // [B*T, D] the last forward's hidden states
+  // Guidance: the hidden states of each row's slot without its context ([CLS] slot [SEP]),
+  // [B*(L+2), D], and the slot's positions in them [B*L].
+  torch::Tensor flat_uncond, flat_uncond_slot;
   torch::Tensor buffer;       // CPU: [group, L, V] logits of one group of rows in the model's dtype, reused
   int64_t group = 1;          // rows per group: the whole batch on CUDA
   torch::Tensor content_len;  // [B]
@@ -84,6 +88,7 @@ struct Decode {
     content_len = torch::full({B}, max_len, i64);
     given = torch::zeros({B, L}, masked.options());
     group = dev.is_cuda() ? B : std::max<int64_t>(1, std::min<int64_t>(B, kGroupElements / (L * V)));
+    if (o.guidance > 0) flat_uncond_slot = (1 + torch::arange(L, i64) + (torch::arange(B, i64) * (L + 2)).unsqueeze(1)).reshape({-1});
   }
 
   void write_slot() { ids_t.view({-1}).index_put_({flat_slot}, tokens.reshape({-1})); }
@@ -103,6 +108,21 @@ struct Decode {
     }
     if (cls_state) *cls_state = hidden.select(1, 0);
     flat_hidden = hidden.reshape({B * T, -1});
+    if (opt.guidance > 0) {
+      // The same slot with no context: L + 2 tokens a row, cheap beside the conditioned pass.
+      auto col = [&](int64_t id) { return torch::full({B, 1}, id, tokens.options()); };
+      flat_uncond = model->hidden_states(torch::cat({col(ids.cls), tokens, col(ids.sep)}, 1), torch::Tensor()).reshape({B * (L + 2), -1});
+    }
+  }
+
+  // Classifier-free guidance (Ho & Salimans 2022; LLaDA uses it for masked diffusion): the
+  // conditioned logits pushed away from the context-free ones, logits + w * (logits - logits
+  // without context), which favours what this context makes likely over what any context does
+  // (the generic reply). `slot_rows`: the rows of flat_uncond_slot that `cond` holds.
+  torch::Tensor guide(const torch::Tensor& cond, const torch::Tensor& slot_rows) {
+    if (opt.guidance <= 0) return cond;
+    auto uncond = model->mlm_logits(flat_uncond.index_select(0, flat_uncond_slot.index_select(0, slot_rows)));
+    return cond + (cond - uncond) * opt.guidance;
   }
 
   // Logits of the slots of rows [r0, r1), [r1 - r0, L, V], from the last encode (the vocabulary
@@ -113,11 +133,14 @@ struct Decode {
   torch::Tensor group_logits(int64_t r0, int64_t r1, bool all_positions) {
     const int64_t n = r1 - r0;
     auto slot = flat_slot.slice(0, r0 * L, r1 * L);
-    if (dev.is_cuda()) return model->mlm_logits(flat_hidden.index_select(0, slot)).view({n, L, V});
+    auto group_rows = torch::arange(r0 * L, r1 * L, slot.options());  // rows of flat_uncond_slot (guidance)
+    if (dev.is_cuda()) return guide(model->mlm_logits(flat_hidden.index_select(0, slot)), group_rows).view({n, L, V});
     torch::Tensor rows;
     if (!all_positions) rows = masked.slice(0, r0, r1).reshape({-1}).nonzero().squeeze(1);
     const bool none = !all_positions && rows.numel() == 0;
-    auto fresh = none ? torch::Tensor() : model->mlm_logits(flat_hidden.index_select(0, all_positions ? slot : slot.index_select(0, rows)));
+    auto fresh = none ? torch::Tensor()
+                      : guide(model->mlm_logits(flat_hidden.index_select(0, all_positions ? slot : slot.index_select(0, rows))),
+                              all_positions ? group_rows : group_rows.index_select(0, rows));
     if (!buffer.defined()) buffer = torch::zeros({group, L, V}, none ? flat_hidden.options() : fresh.options());
     auto out = buffer.slice(0, 0, n);
     if (all_positions)
@@ -260,12 +283,32 @@ ops::UnmaskOptions schedule(const Decode& d, int64_t it, int64_t n_iter, double 
   return args;
 }
 
+// Semi-autoregressive decoding (blockLength > 0; LLaDA's semi-autoregressive remasking): only each
+// row's leftmost still-masked positions, max(blockLength, k) of them, may be committed, so the reply
+// is written left to right in windows; blockLength 1 with one commit per iteration is left to right.
+// A tiny model that commits its most confident positions anywhere fills the slot with the tokens
+// likely everywhere ("i", ".", ",") before any word that would tie them together.
+torch::Tensor commit_window(const Decode& d, const torch::Tensor& masked, const c10::optional<torch::Tensor>& k) {
+  auto rank = masked.to(torch::kInt64).cumsum(1);  // 1-based rank among the row's masked positions
+  auto width = k ? k->clamp_min(d.opt.block_length).unsqueeze(1) : torch::full({1, 1}, d.opt.block_length, rank.options());
+  return masked & (rank <= width);
+}
+
 // Runs the op on rows [r0, r1) (their slices of tokens and masked are updated in place).
 ops::UnmaskResult commit_rows(Decode& d, const torch::Tensor& logits, ops::UnmaskOptions args, int64_t r0, int64_t r1) {
   if (args.k) args.k = args.k->slice(0, r0, r1);
   args.first_row = r0;
   auto tokens = d.tokens.slice(0, r0, r1), masked = d.masked.slice(0, r0, r1);
-  return d.opt.impl == ImrImpl::kNaive ? ops::unmask_naive(logits, tokens, masked, args) : ops::unmask(logits, tokens, masked, args);
+  auto run = [&](torch::Tensor& m) {
+    return d.opt.impl == ImrImpl::kNaive ? ops::unmask_naive(logits, tokens, m, args) : ops::unmask(logits, tokens, m, args);
+  };
+  if (d.opt.block_length <= 0) return run(masked);
+  // The op sees the window as the masked positions; those beyond it stay masked.
+  auto window = commit_window(d, masked, args.k);
+  auto beyond = masked & window.logical_not();
+  auto out = run(window);
+  masked.copy_(window | beyond);
+  return out;
 }
 
 // Mask-Predict: returns the least confident earlier commits (not this iteration's, not given

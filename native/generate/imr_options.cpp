@@ -30,6 +30,12 @@ const OptionTable<ImrOptions>& imr_option_table() {
                                      "Whole words: commit a continuation piece (##x) only right after a committed piece that continues a word "
                                      "(never first, after punctuation, or beside a still-masked position), so that no word is made of pieces "
                                      "committed apart."),
+        int_option<&O::block_length>("blockLength", 0, 1 << 16,
+                                     "Semi-autoregressive: each iteration commits only among the leftmost blockLength (or more, when the schedule "
+                                     "commits more) still-masked positions, so replies are written left to right; 0 = anywhere in the slot."),
+        number_option<&O::guidance>("guidance", 0, 100,
+                                    "Classifier-free guidance: logits + guidance * (logits - logits of the slot without its context); "
+                                    "favours what this context makes likely over what any context does. 0 = off (each forward then runs once)."),
         int_option<&O::best_of>("bestOf", 1, 64,
                                 "Drafts per reply: the first as decoded, the others sampled (Gumbel) at nearby lengths; the model keeps the "
                                 "one it scores best (bestOfScore)."),

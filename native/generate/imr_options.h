@@ -68,6 +68,8 @@ struct ImrOptions {
   // Drafts per reply, chosen among by the model's own score (lib/imr/generate.ts: selection needs
   // the bi-encoder or pseudo-log-likelihood, which live above the decoder). The decoder ignores it.
   int64_t best_of = 1;
+  int64_t block_length = 0;  // semi-autoregressive windows (0 = off: commit anywhere in the slot)
+  double guidance = 0.0;  // classifier-free guidance weight (0 = off): logits + w * (logits - logits without context)
   ImrBestOfScore best_of_score = ImrBestOfScore::kAuto;
 };
 

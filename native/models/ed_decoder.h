@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "models/distilbert.h"
+#include "models/pooling.h"
 
 namespace chatbert {
 
@@ -128,6 +129,11 @@ TORCH_MODULE(EdDecoder);
 struct EncoderDecoderImpl : torch::nn::Module {
   EncoderDecoderImpl(const DistilBertConfig& encoder_config, const EdDecoderConfig& decoder_config);
   torch::Tensor encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) { return distilbert->forward(input_ids, attention_mask); }
+  // The bi-encoder view of the encoder (ed.bi_encoder): its last states pooled into one vector per
+  // row [B, dim], for ranking replies by dot product with the context's.
+  torch::Tensor encode_pooled(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, Pooling pooling) {
+    return pool_hidden(encode(input_ids, attention_mask), attention_mask, pooling);
+  }
 
   DistilBertConfig encoder_config;
   DistilBertModel distilbert{nullptr};

@@ -32,16 +32,22 @@ ContrastiveLoss in_batch_loss_from_scores(const torch::Tensor& scores_in, const 
 }
 
 ContrastiveLoss in_batch_loss(DistilBertForMaskedLM& model, const ContrastiveBatch& b, Pooling pooling, GradReducer* group) {
-  auto ctx = encode_pooled(model, b.context_ids, b.context_mask, pooling);    // [B, D]
-  auto cand = encode_pooled(model, b.candidate_ids, b.candidate_mask, pooling);  // [B, D]
-  if (!group || group->world_size() == 1) return in_batch_loss_from_scores(torch::matmul(ctx, cand.t()), b.keys);
+  return in_batch_loss([&](const torch::Tensor& ids, const torch::Tensor& mask) { return encode_pooled(model, ids, mask, pooling); }, b, group);
+}
+
+ContrastiveLoss in_batch_loss(const PooledEncode& encode, const ContrastiveBatch& b, GradReducer* group) {
+  return in_batch_loss(encode(b.context_ids, b.context_mask), encode(b.candidate_ids, b.candidate_mask), b.keys, group);
+}
+
+ContrastiveLoss in_batch_loss(const torch::Tensor& ctx, const torch::Tensor& cand, const torch::Tensor& keys, GradReducer* group) {
+  if (!group || group->world_size() == 1) return in_batch_loss_from_scores(torch::matmul(ctx, cand.t()), keys);
   // Context and reply vectors travel together: one all-gather for both.
   int64_t offset = 0;
   auto both = group->all_gather_rows(torch::cat({ctx, cand}, 1), &offset);  // [N, 2D]
   auto all_ctx = both.narrow(1, 0, ctx.size(1));
   auto all_cand = both.narrow(1, ctx.size(1), cand.size(1));
   torch::Tensor all_keys;
-  if (b.keys.defined()) all_keys = group->all_gather_rows(b.keys, nullptr);
+  if (keys.defined()) all_keys = group->all_gather_rows(keys, nullptr);
   auto whole = in_batch_loss_from_scores(torch::matmul(all_ctx, all_cand.t()), all_keys, /*per_row=*/true);
   const int64_t B = ctx.size(0);
   ContrastiveLoss out;

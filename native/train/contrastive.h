@@ -4,6 +4,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "models/distilbert.h"
 #include "models/pooling.h"
 #include "train/step.h"
@@ -39,6 +41,12 @@ ContrastiveLoss in_batch_loss_from_scores(const torch::Tensor& scores, const tor
 // vectors are gathered, this rank's own rows kept differentiable, and grad_loss is the loss of the
 // whole [N, N] matrix; summing the ranks' gradients then gives one process's gradient on all N rows.
 ContrastiveLoss in_batch_loss(DistilBertForMaskedLM& model, const ContrastiveBatch& batch, Pooling pooling, GradReducer* group = nullptr);
+// The same loss over any encoder: `encode`(ids, mask) -> pooled vectors [B, D] (ChatBERT-ED's
+// bi-encoder pools its encoder's states).
+using PooledEncode = std::function<torch::Tensor(const torch::Tensor& ids, const torch::Tensor& mask)>;
+ContrastiveLoss in_batch_loss(const PooledEncode& encode, const ContrastiveBatch& batch, GradReducer* group = nullptr);
+// The same loss from vectors already pooled: contexts [B, D], their replies [B, D], keys as above.
+ContrastiveLoss in_batch_loss(const torch::Tensor& context_vectors, const torch::Tensor& reply_vectors, const torch::Tensor& keys, GradReducer* group = nullptr);
 
 // The cross-encoder (re-ranker) objective: rows come in groups of `group` (a context joined with
 // its own reply first, then with G-1 other replies); each row is scored by the score head and the

@@ -22,6 +22,7 @@ EdLoss ed_loss(EncoderDecoder& model, const EdBatch& b, double label_smoothing, 
   out.loss_sum = label_smoothing > 0 ? ((1.0 - label_smoothing) * nll - label_smoothing * logp.mean(-1)).sum() : out.ce_sum;
   out.correct = logp.argmax(-1).eq(b.labels).sum();
   out.nll = nll;
+  out.encoder_hidden = encoder_hidden;
   return out;
 }
 

@@ -22,6 +22,7 @@ struct EdLoss {
   torch::Tensor ce_sum;    // sum of the plain cross-entropy: for perplexity
   torch::Tensor correct;   // targets whose argmax prediction is right
   torch::Tensor nll;       // [P] the cross-entropy of each target (per-row sums: candidate ranking)
+  torch::Tensor encoder_hidden;  // [B, T, dim] the encoder's states (ed.bi_encoder pools the contexts' from them)
 };
 
 // `freeze_encoder`: the encoder runs without autograd (its parameters are not trained).

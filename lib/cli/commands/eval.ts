@@ -1,6 +1,7 @@
 /** `chatbert eval`: the command line of lib/eval/command.ts. */
 import type { Argv } from 'yargs';
 import { evalCommand } from '../../eval/command';
+import { ED_CANDIDATE_SCORES } from '../../eval/subjects';
 import { fail } from '../fail';
 import { SingleBar } from 'cli-progress';
 
@@ -44,7 +45,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
           .option('device', { type: 'string' })
           .option('baselines', { type: 'boolean', default: true, describe: 'add the trivial baselines as rows: echo, constant, random training reply (--no-baselines leaves them out)' })
           .option('imr-score', { choices: ['slot', 'slot_pmi', 'pll', 'pll_mean', 'bi_encoder'] as const, describe: "IMR's candidate score for hits@1: the one-pass slot score (default), the slot score's PMI (minus the empty conversation's), the pseudo-log-likelihood (summed or per token), or the bi-encoder (models trained with imr.bi_encoder)" })
-          .option('ed-score', { choices: ['mean', 'mi'] as const, default: 'mean' as const, describe: "ED's candidate score for hits@1: mean log-likelihood per token, or mutual information with the context" })
+          .option('ed-score', { choices: ED_CANDIDATE_SCORES, describe: "ED's candidate score for hits@1: mean log-likelihood per token (default), mutual information with the context, or the bi-encoder (models trained with ed.bi_encoder: the default for them)" })
           .option('out', { type: 'string', describe: 'directory for eval.json and eval.md (default: the first model directory)' }),
       async (a) => {
         const progress = evalProgress();
