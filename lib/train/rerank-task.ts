@@ -76,11 +76,21 @@ export async function createRerankTask({ config: cfg, resumeFrom, log }: TaskCon
   const sets: RerankExample[][] = [];
   try {
     log?.(`rerank: finding hard negatives for ${(data.train.length + data.validation.length).toLocaleString()} examples with ${meta.retriever} ...`);
+    const total = data.train.length + data.validation.length;
+    let before = 0;
+    let shown = 0;
     for (const set of [data.train, data.validation]) {
       const hard = await retrieveReplies(ra, set.map((ex) => ({ turns: ex.context, persona: ex.persona })), cfg.rerank.hard_negatives, {
         exclude: set.map((ex) => ex.response),
         batchSize: 1024,
+        // A line per tenth: the search over a large pool takes minutes.
+        onProgress: (done) => {
+          const tenth = Math.floor(((before + done) / total) * 10);
+          if (tenth > shown) log?.(`rerank: hard negatives ${(before + done).toLocaleString()}/${total.toLocaleString()} (${((Date.now() - started) / 1000).toFixed(0)}s)`);
+          shown = Math.max(shown, tenth);
+        },
       });
+      before += set.length;
       sets.push(set.map((example, i) => ({ example, hard: hard[i] })));
     }
     log?.(`rerank: hard negatives found in ${((Date.now() - started) / 1000).toFixed(1)}s (pool of ${ra.pool.size.toLocaleString()})`);
