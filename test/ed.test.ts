@@ -387,6 +387,9 @@ describe('ChatBERT-ED with a bi-encoder (ed.bi_encoder)', () => {
 
     const model = (await loadChatModel(r.modelDir, { device: 'cpu' })) as EdChatModel;
     expect(model.hasBiEncoder).toBe(true);
+    // The perplexity counted with the pairs is the evaluation suite's.
+    const best = Math.min(...evals.map((e) => e.extra?.perplexity as number));
+    expect((await edPerplexity(model, loadTrainingData(cfg).validation, { batchSize: 5 })).perplexity).toBeCloseTo(best, 3);
     const c = [{ turns: ['hello ! what dog do you like ?'] }, { turns: ['hello ! what film do you like ?'] }];
     const lists = [
       ['the guitar !', 'the puppy !', 'the kitten !'],

@@ -129,19 +129,25 @@ export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Pr
         extra: { accuracy: r.targets ? r.correct / r.targets : 0, ...(bi ? { pairLoss: r.pairLoss, pairAccuracy: r.pairAccuracy } : {}) },
       };
     },
-    async evaluate() {
+    async evaluate(): Promise<{ loss: number; extra: Record<string, number> } | null> {
       if (validation.length === 0) return null;
-      // The loss the loop tracks is the mean token cross-entropy; its exp is the perplexity.
-      const r = await perplexityOfEncoded(model.native, validation, ids, L, tc.batch_size);
-      let pairCorrect = 0;
-      let pairRows = 0;
-      if (bi)
-        for (let i = 0; i < validation.length; i += tc.batch_size) {
-          const e = await trainer.evaluate(batchOf(validation.slice(i, i + tc.batch_size)));
-          pairCorrect += e.pairCorrect;
-          pairRows += e.pairRows;
-        }
-      return { loss: r.crossEntropy, extra: { perplexity: r.perplexity, accuracy: r.accuracy, ...(pairRows ? { pairAccuracy: pairCorrect / pairRows } : {}) } };
+      if (!bi) {
+        // The loss the loop tracks is the mean token cross-entropy; its exp is the perplexity.
+        const r = await perplexityOfEncoded(model.native, validation, ids, L, tc.batch_size);
+        return { loss: r.crossEntropy, extra: { perplexity: r.perplexity, accuracy: r.accuracy } };
+      }
+      // The same sums, with the bi-encoder's pairs, in one pass.
+      const sum = { ce: 0, targets: 0, correct: 0, pairCorrect: 0, pairRows: 0 };
+      for (let i = 0; i < validation.length; i += tc.batch_size) {
+        const e = await trainer.evaluate(batchOf(validation.slice(i, i + tc.batch_size)));
+        sum.ce += e.ceSum;
+        sum.targets += e.targets;
+        sum.correct += e.correct;
+        sum.pairCorrect += e.pairCorrect;
+        sum.pairRows += e.pairRows;
+      }
+      const loss = sum.targets ? sum.ce / sum.targets : NaN;
+      return { loss, extra: { perplexity: sum.targets ? Math.exp(loss) : Infinity, accuracy: sum.targets ? sum.correct / sum.targets : NaN, pairAccuracy: sum.pairCorrect / sum.pairRows } };
     },
     saveModel: (dir) => model.save(dir, meta),
     saveOptimizer: (file) => trainer.saveState(file),
