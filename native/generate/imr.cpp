@@ -118,10 +118,12 @@ struct Decode {
   // Classifier-free guidance (Ho & Salimans 2022; LLaDA uses it for masked diffusion): the
   // conditioned logits pushed away from the context-free ones, logits + w * (logits - logits
   // without context), which favours what this context makes likely over what any context does
-  // (the generic reply). `slot_rows`: the rows of flat_uncond_slot that `cond` holds.
-  torch::Tensor guide(const torch::Tensor& cond, const torch::Tensor& slot_rows) {
+  // (the generic reply). `cond` holds the slot positions of rows [r0, r1), or those of them that
+  // `rows` lists (undefined: all).
+  torch::Tensor guide(const torch::Tensor& cond, int64_t r0, int64_t r1, const torch::Tensor& rows) {
     if (opt.guidance <= 0) return cond;
-    auto uncond = model->mlm_logits(flat_uncond.index_select(0, flat_uncond_slot.index_select(0, slot_rows)));
+    auto slot = flat_uncond_slot.slice(0, r0 * L, r1 * L);
+    auto uncond = model->mlm_logits(flat_uncond.index_select(0, rows.defined() ? slot.index_select(0, rows) : slot));
     return cond + (cond - uncond) * opt.guidance;
   }
 
@@ -133,14 +135,12 @@ struct Decode {
   torch::Tensor group_logits(int64_t r0, int64_t r1, bool all_positions) {
     const int64_t n = r1 - r0;
     auto slot = flat_slot.slice(0, r0 * L, r1 * L);
-    auto group_rows = torch::arange(r0 * L, r1 * L, slot.options());  // rows of flat_uncond_slot (guidance)
-    if (dev.is_cuda()) return guide(model->mlm_logits(flat_hidden.index_select(0, slot)), group_rows).view({n, L, V});
+    if (dev.is_cuda()) return guide(model->mlm_logits(flat_hidden.index_select(0, slot)), r0, r1, torch::Tensor()).view({n, L, V});
     torch::Tensor rows;
     if (!all_positions) rows = masked.slice(0, r0, r1).reshape({-1}).nonzero().squeeze(1);
     const bool none = !all_positions && rows.numel() == 0;
     auto fresh = none ? torch::Tensor()
-                      : guide(model->mlm_logits(flat_hidden.index_select(0, all_positions ? slot : slot.index_select(0, rows))),
-                              all_positions ? group_rows : group_rows.index_select(0, rows));
+                      : guide(model->mlm_logits(flat_hidden.index_select(0, all_positions ? slot : slot.index_select(0, rows))), r0, r1, rows);
     if (!buffer.defined()) buffer = torch::zeros({group, L, V}, none ? flat_hidden.options() : fresh.options());
     auto out = buffer.slice(0, 0, n);
     if (all_positions)
