@@ -184,6 +184,16 @@ describe('ChatBERT-ED on a random model', () => {
     expect((await model.generate(convs, { seed: 1 })).map((r) => r.ids)).toEqual((await model.generate(convs, { seed: 2 })).map((r) => r.ids));
   });
 
+  test('top-k and top-p truncate before the draw: a head of one token is the greedy reply', async () => {
+    const greedy = (await model.generate(convs, { maxLength: 12 })).map((r) => r.ids);
+    for (const o of [{ topK: 1 }, { topP: 1e-6 }, { topK: 5, topP: 1e-6 }] as EdGenerateOptions[]) {
+      for (const seed of [1, 2, 3]) expect((await model.generate(convs, { ...o, sampling: true, temperature: 2, seed, maxLength: 12 })).map((r) => r.ids)).toEqual(greedy);
+    }
+    // A head that top-p must widen past its first rank (a flat distribution at temperature 100) still samples replies that differ.
+    const flat = await Promise.all([1, 2, 3].map((seed) => model.generate(convs, { sampling: true, temperature: 100, topP: 0.99, seed, maxLength: 12 })));
+    expect(new Set(flat.map((x) => JSON.stringify(x.map((r) => r.ids)))).size).toBeGreaterThan(1);
+  });
+
   test('tokens are streamed as produced and add up to the reply', async () => {
     for (const options of [{}, { numBeams: 2 }] as EdGenerateOptions[]) {
       const events: { row: number; id: number; text: string }[] = [];
