@@ -228,7 +228,15 @@ export const trainingSchema = z
     seed: seedInt.default(42),
     /** Evaluate every N optimizer steps (0 = only at the end of each epoch). */
     eval_every: nonNegInt.default(500),
-    /** Stop when the evaluation loss has not improved for this many evaluations (0 = never). */
+    /**
+     * What picks the saved model (model/) among the evaluations, as Hugging Face's Trainer names it:
+     * the evaluation loss, or a metric the variant's evaluation reports beside it (RA inBatchAccuracy,
+     * a bi-encoder's pairAccuracy, ED perplexity, ...). Early stopping watches it too.
+     */
+    metric_for_best_model: z.string().min(1).default('loss'),
+    /** Whether a larger metric_for_best_model is better; unset: false for loss and perplexity, true for the others (accuracies). */
+    greater_is_better: z.boolean().optional(),
+    /** Stop when metric_for_best_model has not improved for this many evaluations (0 = never). */
     early_stopping_patience: nonNegInt.default(0),
     checkpoint_every: nonNegInt.default(1000),
     keep_checkpoints: posInt.default(3),

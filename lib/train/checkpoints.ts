@@ -18,7 +18,10 @@ export interface TrainerState {
   /** Next optimizer step's index within the epoch. */
   stepInEpoch: number;
   totalSteps: number;
+  /** The evaluation loss of the saved model (model/). */
   bestEvalLoss: number | null;
+  /** Its training.metric_for_best_model (absent in checkpoints written before that setting: the loss). */
+  bestMetric?: number | null;
   evalsWithoutImprovement: number;
   tokensSeen: number;
   elapsedSeconds: number;

@@ -115,7 +115,7 @@ export async function createEdTask({ config: cfg, resumeFrom }: TaskContext): Pr
   };
 
   return {
-    info: { device: model.device, parameters: model.numParameters.total, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'next-token cross-entropy (per reply token)' },
+    info: { device: model.device, parameters: model.numParameters.total, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'next-token cross-entropy (per reply token)', evalMetrics: ['perplexity', 'accuracy', ...(bi ? ['pairAccuracy'] : [])] },
     lengths: train.map((e) => edLength(e, L)),
     makeBatch: (indices, rng) => batchOf(indices.map((i) => train[i]), typeof rng === 'function' ? rng : undefined),
     async step(micro, lr, seed) {

@@ -194,7 +194,7 @@ export async function createImrTask({ config: cfg, resumeFrom, runDir, log }: Ta
     bi ? withPairs(b, examples, bi.max_candidate_tokens, ids, bi.share, rowRng && ((row) => rowRng(row).fork(0xb1).uniform(0, 1) < bi.share), keyOf) : b;
 
   return {
-    info: { device: model.device, parameters: model.numParameters, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'masked-token cross-entropy' },
+    info: { device: model.device, parameters: model.numParameters, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'masked-token cross-entropy', evalMetrics: [...(obj.endMode === 'length_head' ? ['lengthAccuracy'] : []), ...(bi ? ['pairAccuracy'] : [])] },
     lengths: train.map((e) => imrLength(e, obj)),
     makeBatch: (indices, rng) => {
       const examples = indices.map((i) => train[i]);

@@ -108,6 +108,8 @@ export interface TaskInfo {
   validationExamples: number;
   /** What the reported loss is, for the loss curve's axis ("masked-token cross-entropy"). */
   lossName: string;
+  /** The metrics evaluate() reports beside the loss (its extra's keys): what metric_for_best_model may name. */
+  evalMetrics: readonly string[];
 }
 
 /** What a model variant gives the loop. B is its micro-batch type. */
@@ -293,6 +295,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
       stepInEpoch: 0,
       totalSteps,
       bestEvalLoss: null,
+      bestMetric: null,
       evalsWithoutImprovement: 0,
       tokensSeen: 0,
       elapsedSeconds: 0,
@@ -343,13 +346,22 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
       this.emit('checkpoint', dir);
       return dir;
     };
+    const metric = tc.metric_for_best_model;
+    if (metric !== 'loss' && !task.info.evalMetrics.includes(metric))
+      throw new Error(`training.metric_for_best_model: ${cfg.name}'s evaluation reports no "${metric}"; it reports loss${task.info.evalMetrics.map((m) => `, ${m}`).join('')}`);
+    const greaterIsBetter = tc.greater_is_better ?? !(metric === 'loss' || metric === 'perplexity');
     const evaluate = async (): Promise<number | null> => {
       const r = await task.evaluate();
       if (!r) return null;
       const loss = r.loss;
-      const best = state.bestEvalLoss === null || loss < state.bestEvalLoss;
+      const value = metric === 'loss' ? loss : r.extra?.[metric];
+      if (value === undefined) throw new Error(`training.metric_for_best_model: this evaluation reported no ${metric}`);
+      const bestSoFar = state.bestMetric !== undefined ? state.bestMetric : metric === 'loss' ? state.bestEvalLoss : null;
+      // NaN never wins: a diverged evaluation does not replace a good model.
+      const best = !Number.isNaN(value) && (bestSoFar === null || (greaterIsBetter ? value > bestSoFar : value < bestSoFar));
       if (best) {
         state.bestEvalLoss = loss;
+        state.bestMetric = value;
         state.evalsWithoutImprovement = 0;
         await writeDirAtomic(path.join(runDir, 'model'), saveModelDir);
       } else state.evalsWithoutImprovement++;

@@ -100,7 +100,7 @@ export async function createRaTask({ config: cfg, resumeFrom }: TaskContext): Pr
   const dedupe = cfg.ra.dedupe_negatives;
 
   return {
-    info: { device: model.device, parameters: model.numParameters, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'in-batch contrastive cross-entropy' },
+    info: { device: model.device, parameters: model.numParameters, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'in-batch contrastive cross-entropy', evalMetrics: ['inBatchAccuracy'] },
     lengths: train.map((e) => e.context.length + e.candidate.length),
     makeBatch(indices, rng) {
       const rows = indices.map((i) => train[i]);

@@ -151,7 +151,7 @@ export async function createRerankTask({ config: cfg, resumeFrom, log }: TaskCon
   });
 
   return {
-    info: { device: model.device, parameters: model.numParameters, vocabSize: tok.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'group cross-entropy (reply among candidates)' },
+    info: { device: model.device, parameters: model.numParameters, vocabSize: tok.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'group cross-entropy (reply among candidates)', evalMetrics: ['groupAccuracy'] },
     lengths: train.map((r) => crossInputIds(tok, { turns: r.example.context, persona: r.example.persona }, r.example.response, meta).length),
     makeBatch: (indices, rng) => batchOf(indices.map((i) => train[i]), rng),
     async step(micro, lr, seed) {

@@ -72,13 +72,17 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
       out.write(m + '\n');
     } else out.write(m + '\n');
   };
-  run.on('eval', (e) => say(`  eval @ step ${e.step}: loss ${e.evalLoss.toFixed(4)}${e.extra?.perplexity !== undefined ? ` · perplexity ${e.extra.perplexity.toFixed(2)}` : ''}${e.extra?.lengthAccuracy !== undefined ? ` · length accuracy ${(100 * e.extra.lengthAccuracy).toFixed(1)}%` : ''}${e.best ? ' (best: model saved)' : ''}`));
+  // Every metric the evaluation reports: the one metric_for_best_model names picks the saved model.
+  const metricText = (name: string, v: number) => `${name} ${/accuracy/i.test(name) ? `${(100 * v).toFixed(1)}%` : v.toFixed(name === 'perplexity' ? 2 : 4)}`;
+  run.on('eval', (e) =>
+    say(`  eval @ step ${e.step}: loss ${e.evalLoss.toFixed(4)}${Object.entries(e.extra ?? {}).map(([k, v]) => ` · ${metricText(k, v)}`).join('')}${e.best ? ` (best ${config.training.metric_for_best_model}: model saved)` : ''}`),
+  );
   run.on('checkpoint', (d) => say(`  checkpoint ${d}`));
   run.on('message', (m) => say(`  ${m}`));
   try {
     const r = await run.run();
     bar?.stop();
-    out.write(`chatbert: ${r.stoppedBy === 'interrupted' ? 'interrupted' : 'done'} after ${r.steps} steps (${r.stoppedBy}); best eval loss ${r.bestEvalLoss?.toFixed(4) ?? '-'}; model in ${r.modelDir}\n`);
+    out.write(`chatbert: ${r.stoppedBy === 'interrupted' ? 'interrupted' : 'done'} after ${r.steps} steps (${r.stoppedBy}); best eval loss ${r.bestEvalLoss?.toFixed(4) ?? '-'}${config.training.metric_for_best_model !== 'loss' && r.state.bestMetric != null ? ` (${metricText(config.training.metric_for_best_model, r.state.bestMetric)})` : ''}; model in ${r.modelDir}\n`);
     return r;
   } finally {
     bar?.stop();
