@@ -5,7 +5,9 @@ import { GenerationAbortedError } from '../lib/core/conversation';
 import { native } from '../lib/native';
 import { imrInput } from '../lib/input/format';
 import { BertTokenizer } from '../lib/tokenizer';
-import { tinyConfig, tinyTokenizer } from './helpers';
+import * as path from 'node:path';
+import { readSafetensors, writeSafetensors } from '../lib/checkpoint/safetensors';
+import { tinyConfig, tinyTokenizer, tmpDir } from './helpers';
 
 const tok = tinyTokenizer();
 let model: ImrChatModel;
@@ -367,4 +369,49 @@ cudaTest(cudaName('cuda: replies replayed from a CUDA graph equal the eager loop
   await m.reply(a[0], { schedule: 'threshold' });
   expect((await m.reply(a[0], { schedule: 'threshold' })).cudaGraph).toBe(false);
   m.dispose();
+});
+
+test('lengthEstimate: the predicted length is the mean, median or mode that the all-masked slot\'s end-token probabilities give', async () => {
+  const L = 12;
+  const V = tok.vocabSize;
+  const pEndOf = async (m: ImrChatModel) => {
+    const layout = imrInput(m.contextIds(conv), L, tok.maskTokenId, { cls: tok.clsTokenId, sep: tok.sepTokenId });
+    const logits = await m.mlm.logits({ inputIds: Int32Array.from(layout.ids), attentionMask: new Uint8Array(layout.ids.length).fill(1), batch: 1, seqLen: layout.ids.length }, Int32Array.from({ length: L }, (_, i) => layout.slotStart + i));
+    return Array.from({ length: L }, (_, p) => {
+      const row = logits.subarray(p * V, (p + 1) * V);
+      const max = Math.max(...row);
+      return Math.exp(row[tok.sepTokenId] - max) / row.reduce((s, x) => s + Math.exp(x - max), 0);
+    });
+  };
+  // A bias on the end token shifts every position's log-odds of ending by the same amount: the
+  // shift that leaves exactly 8 positions below 1/2 makes the mean (about 6), the median (8) and
+  // the mode part.
+  const odds = (await pEndOf(model)).map((p) => Math.log(p / (1 - p))).sort((a, b) => a - b);
+  const dir = tmpDir();
+  await model.mlm.save(dir);
+  const file = path.join(dir, 'model.safetensors');
+  const { tensors, metadata } = await readSafetensors(file);
+  (tensors['vocab_projector.bias'].data as Float32Array)[tok.sepTokenId] -= (odds[7] + odds[8]) / 2;
+  await writeSafetensors(file, tensors, metadata);
+  const m = ImrChatModel.fromModel(await DistilBertMLM.load(dir, { device: 'cpu' }), { maxResponseLength: L, endMode: 'end_token', maxTurns: 3, maxContextTokens: 16, persona: false });
+  try {
+    const pEnd = await pEndOf(m);
+    const rises = pEnd.map((p, i) => p - (i ? pEnd[i - 1] : 0));
+    const clamp = (n: number) => Math.min(L, Math.max(1, n));
+    const expected = {
+      mean: clamp(Math.round(pEnd.reduce((s, p) => s + (1 - p), 0))),
+      median: clamp(pEnd.filter((p) => p < 0.5).length),
+      mode: clamp(rises.indexOf(Math.max(...rises))),
+    };
+    expect(expected.median).toBe(8);
+    expect(new Set(Object.values(expected)).size).toBe(3);
+    for (const [lengthEstimate, n] of Object.entries(expected)) {
+      const r = await m.reply(conv, { lengthEstimate: lengthEstimate as 'mean', iterations: 2, minLength: 1 });
+      expect([lengthEstimate, r.tokens.length]).toEqual([lengthEstimate, n]);
+    }
+    expect((await m.reply(conv, { iterations: 2 })).tokens).toHaveLength(8); // median by default
+    await expect(m.reply(conv, { lengthEstimate: 'longest' as 'mean' })).rejects.toThrow(/lengthEstimate must be one of mean, median, mode/);
+  } finally {
+    m.dispose();
+  }
 });

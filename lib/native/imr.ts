@@ -23,6 +23,8 @@ export interface ImrGenerateOptions {
   remask?: number;
   /** Reply length: predicted by the model before decoding (default), fixed at maxLength, or free (end tokens compete). */
   lengthMode?: 'predict' | 'fixed' | 'free';
+  /** lengthMode predict, end-token models: the median (default), mean or mode of the length the end tokens' probabilities give. */
+  lengthEstimate?: 'mean' | 'median' | 'mode';
   maxLength?: number;
   minLength?: number;
   /** The unmasking op: fused (default) or the naive reference. */

@@ -165,12 +165,25 @@ void decide_lengths(Decode& d) {
   if (d.req.has_length_head && d.model->length_head) {
     len = d.model->length_head->forward(cls).argmax(-1);
   } else {
-    // Expected number of content positions under the end-token distribution of the all-masked
-    // slot (in float32 whatever the logits' dtype).
+    // The number of content positions from the end-token distribution of the all-masked slot
+    // (in float32 whatever the logits' dtype), by lengthEstimate.
     std::vector<torch::Tensor> parts;
     for (int64_t r0 = 0; r0 < d.B; r0 += d.group) {
       auto p_end = torch::softmax(d.group_logits(r0, std::min(d.B, r0 + d.group), true), -1, torch::kFloat32).select(-1, d.ids.sep);
-      parts.push_back((1 - p_end).sum(-1).round().to(torch::kInt64));
+      switch (d.opt.length_estimate) {
+        case ImrLengthEstimate::kMean:
+          parts.push_back((1 - p_end).sum(-1).round().to(torch::kInt64));
+          break;
+        case ImrLengthEstimate::kMedian:
+          parts.push_back((p_end < 0.5).sum(-1).to(torch::kInt64));
+          break;
+        case ImrLengthEstimate::kMode: {
+          // P(length = i) = P(length <= i) - P(length <= i - 1), negatives (p_end not rising) losing.
+          auto before = torch::cat({torch::zeros_like(p_end.narrow(1, 0, 1)), p_end.narrow(1, 0, p_end.size(1) - 1)}, 1);
+          parts.push_back((p_end - before).argmax(-1).to(torch::kInt64));
+          break;
+        }
+      }
     }
     len = parts.size() == 1 ? parts[0] : torch::cat(parts);
   }

@@ -22,6 +22,9 @@ const OptionTable<ImrOptions>& imr_option_table() {
         number_option<&O::remask>("remask", 0, 1, "Mask-Predict: share of committed tokens returned to [MASK] each iteration, decaying to 0."),
         enum_option<&O::length_mode>("lengthMode", kImrLengthModeValues,
                                      "Reply length: predicted by the model before decoding, fixed at maxLength, or free (end tokens compete)."),
+        enum_option<&O::length_estimate>("lengthEstimate", kImrLengthEstimateValues,
+                                         "lengthMode predict, end-token models: the length read off the end tokens' probabilities "
+                                         "(the median: where the reply is more likely ended than not; the mean; or the most likely length)."),
         int_option<&O::max_length>("maxLength", 1, 0, "At most this many reply tokens (default: the model's response slot)."),
         int_option<&O::min_length>("minLength", 0, 0, "At least this many reply tokens."),
         enum_option<&O::impl>("impl", kImrImplValues, "The unmasking op: fused, or the naive reference."),

@@ -34,6 +34,14 @@ inline const std::vector<const char*> kConfidenceValues = {"max_prob", "margin",
 enum class ImrLengthMode { kPredict, kFixed, kFree };
 inline const std::vector<const char*> kImrLengthModeValues = {"predict", "fixed", "free"};
 
+// Which length lengthMode predict reads off an end-token model's all-masked slot, where p_end[i]
+// (position i holds an end token) is P(length <= i): the mean, sum(1 - p_end), lands between the
+// modes of a two-mode length distribution and cuts replies short or leaves fragments; the median
+// counts the positions more likely content than ended; the mode is the most likely single length,
+// argmax of p_end[i] - p_end[i-1]. (A length head's own argmax is its mode.)
+enum class ImrLengthEstimate { kMean, kMedian, kMode };
+inline const std::vector<const char*> kImrLengthEstimateValues = {"mean", "median", "mode"};
+
 // The unmasking op: fused, or the naive reference.
 enum class ImrImpl { kFused, kNaive };
 inline const std::vector<const char*> kImrImplValues = {"fused", "naive"};
@@ -57,6 +65,7 @@ struct ImrOptions {
   ops::ConfidenceMeasure confidence = ops::ConfidenceMeasure::kMaxProb;
   double remask = 0.0;  // Mask-Predict: share of committed tokens returned to [MASK] (decaying to 0)
   ImrLengthMode length_mode = ImrLengthMode::kPredict;
+  ImrLengthEstimate length_estimate = ImrLengthEstimate::kMedian;
   int64_t max_length = 0;  // 0 = the slot length
   int64_t min_length = 1;
   ImrImpl impl = ImrImpl::kFused;
