@@ -155,6 +155,25 @@ describe('an IMR student of a tiny RA teacher', () => {
     expect(messages.some((m) => new RegExp(`training on ${replies.length} examples, ${replies.length} of them with the teacher's reply`).test(m))).toBe(true);
   }, 120_000);
 
+  test('imr.distill.pairs: the bi-encoder pairs only references by default, the teacher replies too with all', async () => {
+    // mix 1 trains on teacher replies alone: references-only pairs leave a micro-batch no row to
+    // pair but the one it must take; all pairs every row.
+    const pairRows = async (pairs?: 'all') => {
+      const base = config(raDir, 1);
+      const cfg = parseConfig({ ...base, imr: { ...base.imr, bi_encoder: { loss_weight: 1 }, distill: { ...base.imr.distill!, ...(pairs ? { pairs } : {}) } } });
+      const rows: [number, number][] = [];
+      const runDir = path.join(dir, `pairs-${pairs ?? 'default'}`);
+      await new ImrTrainingRun(cfg, { runDir, stopAfterSteps: 2, transformBatch: (b) => (rows.push([b.pairs!.context.batch, b.batch]), b) }).run();
+      return rows;
+    };
+    const byDefault = await pairRows();
+    const all = await pairRows('all');
+    expect(byDefault.length).toBeGreaterThanOrEqual(2);
+    for (const [paired] of byDefault) expect(paired).toBe(1);
+    for (const [paired, batch] of all) expect(paired).toBe(batch);
+    expect(() => parseConfig({ ...config(raDir), imr: { distill: { teacher: raDir, pairs: 'some' } } })).toThrow(/imr\.distill\.pairs/);
+  }, 120_000);
+
   test('a resume reads the cache: the teacher may be gone', async () => {
     const copy = path.join(dir, 'ra-copy');
     fs.cpSync(raDir, copy, { recursive: true });

@@ -145,6 +145,11 @@ export const imrSchema = z
         mix: z.number().min(0).max(1).default(0.5),
         /** Contexts the teacher answers at a time. */
         batch_size: posInt.default(256),
+        /**
+         * Which examples train imr.bi_encoder's pairs: the references only (the default: the bi-encoder
+         * ranks human replies, and a teacher's replies are easy to tell from them), or all.
+         */
+        pairs: z.enum(['references', 'all']).default('references'),
         /** The teacher's decoding settings (ED/IMR option names, e.g. {iterations: 16}); none for RA. */
         options: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
       })

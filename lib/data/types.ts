@@ -30,6 +30,8 @@ export interface Example {
   persona?: string[];
   candidates?: string[];
   annotation?: TurnAnnotation;
+  /** The response is a distillation teacher's reply to the context, not the data's (imr.distill). */
+  fromTeacher?: boolean;
 }
 
 export type Split = 'train' | 'validation' | 'test';

@@ -21,6 +21,8 @@ import { pairBatch } from '../input/bi-encoder';
 export interface EncodedExample {
   context: number[];
   response: number[];
+  /** A distillation teacher's reply (kept out of the bi-encoder's pairs unless imr.distill.pairs is all). */
+  fromTeacher?: boolean;
 }
 
 export interface ImrObjective {

@@ -183,7 +183,7 @@ export async function teacherReplies(
 export function mixExamples(train: readonly Example[], replies: readonly string[], mix: number, seed: number): { examples: Example[]; fromTeacher: number } {
   if (replies.length !== train.length) throw new Error(`distill: ${replies.length} teacher replies for ${train.length} training examples`);
   if (!(mix >= 0 && mix <= 1)) throw new RangeError(`distill: mix must be in [0, 1], got ${mix}`);
-  const distilled = train.map((ex, i) => ({ ...ex, response: replies[i].trim() })).filter((ex) => ex.response.length > 0);
+  const distilled = train.map((ex, i) => ({ ...ex, response: replies[i].trim(), fromTeacher: true })).filter((ex) => ex.response.length > 0);
   const take = <T>(xs: readonly T[], n: number, salt: number): T[] => new Rng(seed, salt).shuffle([...xs]).slice(0, Math.round(n));
   if (mix <= 0.5) {
     const extra = take(distilled, (train.length * mix) / (1 - mix), 0xd157);

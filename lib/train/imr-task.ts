@@ -96,6 +96,7 @@ export function encodeExamples(examples: readonly Example[], tokenizer: BertToke
       ...(g ? { retrieved: hints?.[i] ?? '', maxRetrievedTokens: g.max_tokens } : {}),
     }),
     response: tokenizer.encode(ex.response),
+    ...(ex.fromTeacher ? { fromTeacher: true } : {}),
   }));
 }
 
@@ -190,8 +191,11 @@ export async function createImrTask({ config: cfg, resumeFrom, runDir, log }: Ta
   // One key numbering for the run: every rank numbers the training replies alike, in data order.
   const keyOf = bi ? replyKeys(bi.max_candidate_tokens) : undefined;
   if (keyOf) for (const e of [...train, ...validation]) keyOf(e.response);
+  const teacherPairs = cfg.imr.distill?.pairs === 'all';
   const batchOf = (examples: EncodedExample[], b: ImrBatch, rowRng?: (row: number) => Rng): ImrBatch =>
-    bi ? withPairs(b, examples, bi.max_candidate_tokens, ids, bi.share, rowRng && ((row) => rowRng(row).fork(0xb1).uniform(0, 1) < bi.share), keyOf) : b;
+    bi
+      ? withPairs(b, examples, bi.max_candidate_tokens, ids, bi.share, rowRng && ((row) => (teacherPairs || !examples[row].fromTeacher) && rowRng(row).fork(0xb1).uniform(0, 1) < bi.share), keyOf)
+      : b;
 
   return {
     info: { device: model.device, parameters: model.numParameters, vocabSize: tokenizer.vocabSize, trainExamples: train.length, validationExamples: validation.length, lossName: 'masked-token cross-entropy', evalMetrics: [...(obj.endMode === 'length_head' ? ['lengthAccuracy'] : []), ...(bi ? ['pairAccuracy'] : [])] },
