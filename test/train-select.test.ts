@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeSafetensors } from '../lib/checkpoint/safetensors';
 import { parseConfig } from '../lib/config/load';
 import { TrainingRun, TrainTask } from '../lib/train/loop';
 import { tmpDir } from './helpers';
@@ -28,9 +29,14 @@ function scriptedTask(): TrainTask<number> {
       lastStep = evals;
       return { loss: s.loss, extra: { inBatchAccuracy: s.inBatchAccuracy } };
     },
-    // The saved model says which evaluation it came from.
-    saveModel: async (dir) => fs.writeFileSync(path.join(dir, 'eval.txt'), String(lastStep)),
-    saveOptimizer: async (file) => fs.writeFileSync(file, ''),
+    // The saved model says which evaluation it came from; the weights and optimizer files are
+    // stand-ins whole enough for --resume to take the checkpoint.
+    saveModel: async (dir) => {
+      fs.writeFileSync(path.join(dir, 'eval.txt'), String(lastStep));
+      fs.writeFileSync(path.join(dir, 'config.json'), '{}');
+      await writeSafetensors(path.join(dir, 'model.safetensors'), { w: { dtype: 'F32', shape: [1], data: new Float32Array(1) } });
+    },
+    saveOptimizer: (file) => writeSafetensors(file, { m: { dtype: 'F32', shape: [1], data: new Float32Array(1) } }),
     loadOptimizer: async () => undefined,
     joinGroup: async () => undefined,
     dispose: () => undefined,
@@ -76,6 +82,15 @@ describe('training.metric_for_best_model', () => {
     expect(byLoss.r.stoppedBy).toBe('early_stopping');
     const byAccuracy = await savedEval({ metric_for_best_model: 'inBatchAccuracy', early_stopping_patience: 2 });
     expect(byAccuracy.r.stoppedBy).not.toBe('early_stopping');
+  });
+
+  test('a resumed run that picks by another metric compares afresh', async () => {
+    const runDir = path.join(tmpDir(), 'run');
+    await new TrainingRun(config({}), async () => scriptedTask(), { runDir, stopAfterSteps: 2 }).run();
+    expect(fs.readFileSync(path.join(runDir, 'model', 'eval.txt'), 'utf8')).toBe('2'); // loss 2.0
+    // The resumed task's first evaluation (accuracy 0.1) is the first by accuracy: it is kept.
+    await new TrainingRun(config({ metric_for_best_model: 'inBatchAccuracy', max_steps: 3 }), async () => scriptedTask(), { runDir, resume: true }).run();
+    expect(fs.readFileSync(path.join(runDir, 'model', 'eval.txt'), 'utf8')).toBe('1');
   });
 
   test('a metric the evaluation does not report is refused before training, by name', async () => {

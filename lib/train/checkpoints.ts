@@ -20,8 +20,9 @@ export interface TrainerState {
   totalSteps: number;
   /** The evaluation loss of the saved model (model/). */
   bestEvalLoss: number | null;
-  /** Its training.metric_for_best_model (absent in checkpoints written before that setting: the loss). */
+  /** Its training.metric_for_best_model, and that metric's name (absent in checkpoints written before that setting: the loss). */
   bestMetric?: number | null;
+  bestMetricName?: string;
   evalsWithoutImprovement: number;
   tokensSeen: number;
   elapsedSeconds: number;

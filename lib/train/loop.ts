@@ -356,12 +356,14 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
       const loss = r.loss;
       const value = metric === 'loss' ? loss : r.extra?.[metric];
       if (value === undefined) throw new Error(`training.metric_for_best_model: this evaluation reported no ${metric}`);
-      const bestSoFar = state.bestMetric !== undefined ? state.bestMetric : metric === 'loss' ? state.bestEvalLoss : null;
+      // A resumed run that now picks by another metric starts its comparison afresh.
+      const bestSoFar = state.bestMetricName === metric ? (state.bestMetric ?? null) : state.bestMetricName === undefined && metric === 'loss' ? state.bestEvalLoss : null;
       // NaN never wins: a diverged evaluation does not replace a good model.
       const best = !Number.isNaN(value) && (bestSoFar === null || (greaterIsBetter ? value > bestSoFar : value < bestSoFar));
       if (best) {
         state.bestEvalLoss = loss;
         state.bestMetric = value;
+        state.bestMetricName = metric;
         state.evalsWithoutImprovement = 0;
         await writeDirAtomic(path.join(runDir, 'model'), saveModelDir);
       } else state.evalsWithoutImprovement++;
