@@ -3,11 +3,14 @@
 import { DistilBertMLM, padBatch } from '../lib/distilbert';
 import { ImrChatModel, pickDraft } from '../lib/imr/generate';
 import { biEncoderOf, biEncoderScores, pllScores } from '../lib/imr/score';
-import { makeImrBatch, specialIds, withPairs, type EncodedExample } from '../lib/imr/batch';
-import { biEncoderContextIds, biEncoderReplyIds } from '../lib/input/bi-encoder';
+import { makeImrBatch, specialIds, type EncodedExample, type ImrBatch } from '../lib/imr/batch';
+import { biEncoderContextIds, biEncoderReplyIds, pairBatch } from '../lib/input/bi-encoder';
 import { native } from '../lib/native';
 import { Rng } from '../lib/core/rng';
 import { imrSchema } from '../lib/config/schema';
+
+/** An IMR batch with the bi-encoder pairs of its examples, as the IMR task makes it. */
+const withPairs = (b: ImrBatch, ...a: Parameters<typeof pairBatch>): ImrBatch => ({ ...b, pairs: pairBatch(...a) });
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

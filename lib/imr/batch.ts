@@ -16,7 +16,6 @@ import { padBatch } from '../distilbert';
 import type { BertTokenizer } from '../tokenizer';
 import { Rng } from '../core/rng';
 import { imrInput } from '../input/format';
-import { pairBatch } from '../input/bi-encoder';
 
 export interface EncodedExample {
   context: number[];
@@ -110,17 +109,4 @@ export function makeImrBatch(examples: readonly EncodedExample[], obj: ImrObject
   if (obj.inverseTWeighting) batch.weights = Float32Array.from(weights);
   if (lengthTargets) batch.lengthTargets = lengthTargets;
   return batch;
-}
-
-/** The batch with the bi-encoder pairs of a share of its examples (lib/input/bi-encoder.ts: pairBatch). */
-export function withPairs(
-  batch: ImrBatch,
-  examples: readonly EncodedExample[],
-  maxCandidateTokens: number,
-  ids: SpecialIds,
-  share: number,
-  pick?: (row: number) => boolean,
-  keyOf?: (reply: readonly number[]) => number,
-): ImrBatch {
-  return { ...batch, pairs: pairBatch(examples, maxCandidateTokens, ids, share, pick, keyOf) };
 }

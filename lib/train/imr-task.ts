@@ -7,8 +7,8 @@ import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
 import { encodeContext } from '../input/format';
 import { loadRetriever, resolveRetriever, retrieveHints } from '../imr/grounding';
-import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, specialIds, withPairs } from '../imr/batch';
-import { replyKeys } from '../input/bi-encoder';
+import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, specialIds } from '../imr/batch';
+import { pairBatch, replyKeys } from '../input/bi-encoder';
 import { DistilBertMLM } from '../distilbert';
 import { native, type NativeMlmTrainer } from '../native';
 import { BertTokenizer } from '../tokenizer';
@@ -194,7 +194,7 @@ export async function createImrTask({ config: cfg, resumeFrom, runDir, log }: Ta
   const teacherPairs = cfg.imr.distill?.pairs === 'all';
   const batchOf = (examples: EncodedExample[], b: ImrBatch, rowRng?: (row: number) => Rng): ImrBatch =>
     bi
-      ? withPairs(b, examples, bi.max_candidate_tokens, ids, bi.share, rowRng && ((row) => (teacherPairs || !examples[row].fromTeacher) && rowRng(row).fork(0xb1).uniform(0, 1) < bi.share), keyOf)
+      ? { ...b, pairs: pairBatch(examples, bi.max_candidate_tokens, ids, bi.share, rowRng && ((row) => (teacherPairs || !examples[row].fromTeacher) && rowRng(row).fork(0xb1).uniform(0, 1) < bi.share), keyOf) }
       : b;
 
   return {
