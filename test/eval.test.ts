@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { evalCommand } from '../lib/eval/command';
 import { loadEvalData, parseDataSpec } from '../lib/eval/data';
 import { imrCandidateScores, imrCandidateSlotPmi, imrPseudoPerplexity } from '../lib/eval/imr';
-import type { ModelEvalResult } from '../lib/eval/suite';
+import { evaluateSubject, type ModelEvalResult } from '../lib/eval/suite';
+import { loadEvalSubject } from '../lib/eval/subjects';
 import { imrInput } from '../lib/input/format';
 import { ImrChatModel } from '../lib/imr/generate';
 import { DistilBertMLM, padBatch } from '../lib/distilbert';
@@ -127,6 +128,33 @@ describe('IMR pseudo-likelihood scores', () => {
     expect(p.tokens).toBe(ids.length);
     expect(p.pseudoPerplexity).toBeCloseTo(Math.exp(nll / ids.length), 2);
     m.dispose();
+  });
+});
+
+describe('sampled replies in evaluation', () => {
+  // The decoders key their noise by the seed and the row within a call: without a seed per batch,
+  // row b of every batch would draw the same noise and sampled replies would repeat batch to batch.
+  test('the same conversation at the same row of two batches is sampled afresh; repeatable; the seed still chooses', async () => {
+    const root = tmpDir();
+    const dir = path.join(root, 'imr_s', 'model');
+    await saveTiny(dir, imrMeta, 3);
+    const file = path.join(root, 'same.jsonl');
+    fs.writeFileSync(file, Array.from({ length: 30 }, (_, i) => JSON.stringify({ context: ['hello , how are you ?'], response: `reply number ${i} is good` })).join('\n') + '\n');
+    const data = loadEvalData(`jsonl:${file}`, { n: 8 });
+    const replies = async (seed?: number) => {
+      const subject = await loadEvalSubject(dir, { device: 'cpu', imr: { sampling: 'gumbel', initialTemperature: 3, finalTemperature: 3, iterations: 2, ...(seed === undefined ? {} : { seed }) } });
+      try {
+        const r = await evaluateSubject(subject, data, { batchSize: 4, samples: 8, hits: false, perplexity: false });
+        return r.samples.map((x) => x.reply);
+      } finally {
+        subject.dispose();
+      }
+    };
+    const a = await replies();
+    expect(a).toHaveLength(8);
+    for (let b = 0; b < 4; b++) expect(a[b + 4]).not.toBe(a[b]);
+    expect(await replies()).toEqual(a);
+    expect(await replies(11)).not.toEqual(a);
   });
 });
 

@@ -66,7 +66,7 @@ export async function benchIterations(o: IterationsBenchOptions): Promise<string
   if (o.ed) {
     const ed = await loadEvalSubject(o.ed, { device });
     try {
-      rows.push(await measure('ED (greedy, KV cache)', (c) => ed.replies(c), examples, nSingle));
+      rows.push(await measure('ED (greedy, KV cache)', (c) => ed.replies(c, 0), examples, nSingle));
     } finally {
       ed.dispose();
     }

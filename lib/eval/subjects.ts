@@ -32,12 +32,23 @@ export interface EvalSubject {
   dir: string;
   variant: Variant;
   device: string;
-  replies(conversations: readonly Conversation[]): Promise<string[]>;
+  /**
+   * Replies to a batch of conversations; `first` is the index of the batch's first example. The
+   * decoders key their sampling noise by the seed and the row within the call, so each batch
+   * samples with seed + first (withBatchSeed): otherwise row b of every batch would draw the same
+   * noise, and sampled replies would repeat across batches.
+   */
+  replies(conversations: readonly Conversation[], first: number): Promise<string[]>;
   /** Scores per candidate (higher = better reply), for hits@1; absent when the variant cannot score candidates. */
   scoreCandidates?(conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[]): Promise<number[][]>;
   candidateScoreLabel?: string;
   perplexity?(examples: readonly Example[]): Promise<PerplexityResult>;
   dispose(): void;
+}
+
+/** A batch's decoding options: its seed offset by the index of its first example (see EvalSubject.replies). */
+export function withBatchSeed<T extends { seed?: number }>(options: T, first: number): T {
+  return { ...options, seed: (options.seed ?? 0) + first };
 }
 
 export interface SubjectOptions {
@@ -93,9 +104,9 @@ export async function loadEvalSubject(dirOrSpec: string, o: SubjectOptions = {})
       dir,
       variant: 'fib',
       device: imr.device,
-      replies: async (convs) => {
+      replies: async (convs, first) => {
         const out: string[] = [];
-        for (const c of convs) out.push((await fib.reply(c, o.imr ?? {})).text);
+        for (const [i, c] of convs.entries()) out.push((await fib.reply(c, withBatchSeed(o.imr ?? {}, first + i))).text);
         return out;
       },
       dispose: () => fib.dispose(),
@@ -112,7 +123,7 @@ export async function loadEvalSubject(dirOrSpec: string, o: SubjectOptions = {})
       dir,
       variant,
       device: m.device,
-      replies: async (convs) => (await m.generate(convs, o.imr ?? {})).map((r) => r.text),
+      replies: async (convs, first) => (await m.generate(convs, withBatchSeed(o.imr ?? {}, first))).map((r) => r.text),
       scoreCandidates: (convs, lists) => {
         const score = o.imrScore ?? defaultImrScore(m);
         if (score === 'slot') return imrCandidateScores(m, convs, lists);
@@ -139,7 +150,7 @@ export async function loadEvalSubject(dirOrSpec: string, o: SubjectOptions = {})
       dir,
       variant,
       device: m.device,
-      replies: async (convs) => (await m.generate(convs, o.ra ?? {})).map((r) => r.text),
+      replies: async (convs, first) => (await m.generate(convs, withBatchSeed(o.ra ?? {}, first))).map((r) => r.text),
       scoreCandidates: (convs, lists) => m.rankBatch(convs, lists),
       candidateScoreLabel: m.reranker
         ? `RA with re-ranker: the cross-encoder's score of each (context, candidate) input (replies: its re-ranking of the bi-encoder's top ${m.reranker.meta.topK})`
@@ -158,7 +169,7 @@ async function loadEdSubject(dir: string, name: string, device: string, o: Subje
     dir,
     variant: 'ed',
     device: m.device,
-    replies: async (convs) => (await m.generate(convs, o.ed ?? {})).map((r) => r.text),
+    replies: async (convs, first) => (await m.generate(convs, withBatchSeed(o.ed ?? {}, first))).map((r) => r.text),
     scoreCandidates: async (convs, lists) => {
       const score = o.edScore ?? defaultEdScore(m);
       if (score === 'bi_encoder') return m.biEncoderScores(convs, lists);
@@ -182,13 +193,12 @@ async function loadEdSubject(dir: string, name: string, device: string, o: Subje
  */
 export function baselineSubjects(training: TrainingSide, seed = 0): EvalSubject[] {
   const make = (name: string, reply: (c: Conversation, i: number) => string): EvalSubject => {
-    let i = 0;
     return {
       name,
       dir: '-',
       variant: 'baseline',
       device: '-',
-      replies: async (convs) => convs.map((c) => reply(c, i++)),
+      replies: async (convs, first) => convs.map((c, j) => reply(c, first + j)),
       dispose: () => undefined,
     };
   };

@@ -54,7 +54,7 @@ export async function evaluateSubject(subject: EvalSubject, data: EvalData, o: S
   const replies: string[] = [];
   let t0 = now();
   for (let i = 0; i < ex.length; i += bs) {
-    replies.push(...(await subject.replies(ex.slice(i, i + bs).map(conv))));
+    replies.push(...(await subject.replies(ex.slice(i, i + bs).map(conv), i)));
     o.onProgress?.('replies', replies.length, ex.length);
   }
   const replySeconds = now() - t0;
