@@ -2,17 +2,15 @@
  * The IMR side of the evaluation: the embedded corpus's fixed example sample, and the scores a
  * masked LM gives replies (candidates for hits@1, the pseudo-perplexity).
  */
-import { embeddedCorpus, checkResponse, randomResponseBaseline } from '../corpus';
+import { embeddedCorpus } from '../corpus';
 import { examplesFromDialogues } from '../data/examples';
 import type { Example, Split } from '../data/types';
 import { imrInput } from '../input/format';
 import type { ImrChatModel } from '../imr/generate';
-import type { ImrGenerateOptions } from '../native';
 import type { Conversation } from '../core/conversation';
 import { native } from '../native';
 import { type MaskedRow, maskedLogProbs, pllRows, pllScores, biEncoderScores, slotTargets as slotTargetIds } from '../imr/score';
 import { Rng } from '../core/rng';
-import { distinctN, meanWords } from './metrics';
 
 /** A fixed sample of the embedded corpus's split, with whole dialogues as context (the checker reads them). */
 export function embeddedEvalExamples(split: Split, n: number, seed = 0): Example[] {
