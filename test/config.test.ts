@@ -55,9 +55,6 @@ describe('configs', () => {
     expect(() => loadConfig(write(dir, 'b.yaml', 'name: b\nimr:\n  mask_ratio_min: 0.9\n  mask_ratio_max: 0.5\n'))).toThrow(/imr\.mask_ratio_min: mask_ratio_min must be <= mask_ratio_max/);
     expect(() => loadConfig(write(dir, 'c.yaml', 'name: c\ndata:\n  sources: [wikipedia]\n'))).toThrow(/data\.sources\.0: must be embedded, dailydialog, personachat or jsonl:<path>/);
     expect(() => loadConfig(write(dir, 'd.yaml', 'name: d\nimr:\n  end_mode: guess\n'))).toThrow(/imr\.end_mode/);
-    // layers_from_top counts the model's layers: past the bottom is refused, not clamped
-    expect(() => loadConfig('imr_tiny_ranked', ['imr.bi_encoder.layers_from_top=4'])).toThrow(/imr\.bi_encoder\.layers_from_top: layers_from_top \(4\) must be <= model\.n_layers \(3\)/);
-    expect(loadConfig('imr_tiny_ranked', ['imr.bi_encoder.layers_from_top=4', 'model.n_layers=4']).config.imr.bi_encoder?.layers_from_top).toBe(4);
   });
 
   test('extends chains, cycles and missing files', () => {

@@ -289,10 +289,6 @@ export const configSchema = z
     /** Run directory (checkpoints, metrics.jsonl, loss curve). */
     output_dir: z.string().optional(),
   })
-  .strict()
-  .refine((c) => !c.imr.bi_encoder || c.imr.bi_encoder.layers_from_top <= c.model.n_layers, (c) => ({
-    message: `layers_from_top (${c.imr.bi_encoder?.layers_from_top}) must be <= model.n_layers (${c.model.n_layers}): it counts the model's layers from the top`,
-    path: ['imr', 'bi_encoder', 'layers_from_top'],
-  }));
+  .strict();
 
 export type ChatBertConfig = z.infer<typeof configSchema>;

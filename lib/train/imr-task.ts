@@ -39,7 +39,7 @@ export function chatbertMeta(cfg: ChatBertConfig): Record<string, unknown> {
           bi_encoder: {
             pooling: 'mean',
             max_candidate_tokens: cfg.imr.bi_encoder.max_candidate_tokens,
-            pool_layers: cfg.model.n_layers + 1 - cfg.imr.bi_encoder.layers_from_top,
+            pool_layers: Math.max(1, cfg.model.n_layers + 1 - cfg.imr.bi_encoder.layers_from_top),
             tower_layers: cfg.imr.bi_encoder.tower_layers,
             stop_gradient: cfg.imr.bi_encoder.stop_gradient,
           },
