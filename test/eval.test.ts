@@ -155,6 +155,8 @@ describe('sampled replies in evaluation', () => {
     for (let b = 0; b < 4; b++) expect(a[b + 4]).not.toBe(a[b]);
     expect(await replies()).toEqual(a);
     expect(await replies(11)).not.toEqual(a);
+    // the largest seed: later batches wrap to 0 rather than pass the decoders' limit
+    expect(await replies(Number.MAX_SAFE_INTEGER)).toHaveLength(8);
   });
 });
 

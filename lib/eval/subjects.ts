@@ -46,9 +46,14 @@ export interface EvalSubject {
   dispose(): void;
 }
 
-/** A batch's decoding options: its seed offset by the index of its first example (see EvalSubject.replies). */
+/**
+ * A batch's decoding options: its seed offset by the index of its first example (see
+ * EvalSubject.replies), wrapping past the largest seed the decoders take (2^53 - 1) to 0.
+ */
 export function withBatchSeed<T extends { seed?: number }>(options: T, first: number): T {
-  return { ...options, seed: (options.seed ?? 0) + first };
+  const seed = options.seed ?? 0;
+  const room = Number.MAX_SAFE_INTEGER - seed;
+  return { ...options, seed: first <= room ? seed + first : first - room - 1 };
 }
 
 export interface SubjectOptions {
