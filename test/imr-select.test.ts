@@ -9,12 +9,13 @@ import { native } from '../lib/native';
 import { Rng } from '../lib/core/rng';
 import { imrSchema } from '../lib/config/schema';
 
-/** An IMR batch with the bi-encoder pairs of its examples, as the IMR task makes it. */
-const withPairs = (b: ImrBatch, ...a: Parameters<typeof pairBatch>): ImrBatch => ({ ...b, pairs: pairBatch(...a) });
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tinyConfig, tinyTokenizer } from './helpers';
+
+/** An IMR batch with the bi-encoder pairs of its examples, as the IMR task makes it. */
+const withPairs = (b: ImrBatch, ...a: Parameters<typeof pairBatch>): ImrBatch => ({ ...b, pairs: pairBatch(...a) });
 
 const tok = tinyTokenizer();
 const ids = specialIds(tok);
