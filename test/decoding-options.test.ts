@@ -12,7 +12,7 @@ import { edSettings } from '../lib/ed/options';
 // The defaults the README documents (its generation-options table) and ED's Hugging Face ones.
 const DEFAULT_GENERATE_OPTIONS = {
   iterations: 10, schedule: 'cosine', threshold: 0.9, initialTemperature: 1.0, finalTemperature: 0.1, anneal: 'linear', sampling: 'argmax', topK: 50,
-  topP: 0.9, confidence: 'max_prob', remask: 0, lengthMode: 'predict', lengthEstimate: 'median', minLength: 1, impl: 'fused', seed: 0, wholeWords: false, blockLength: 0, guidance: 0, bestOf: 1, bestOfScore: 'auto', cudaGraph: true,
+  topP: 0.9, confidence: 'max_prob', remask: 0, lengthMode: 'predict', lengthEstimate: 'median', minLength: 1, impl: 'fused', seed: 0, wholeWords: false, blockLength: 0, guidance: 0, bestOf: 1, bestOfScore: 'auto', repetitionPenalty: 1, cudaGraph: true,
 };
 const ED_OPTION_KEYS = ['temperature', 'topK', 'topP', 'numBeams', 'lengthPenalty', 'earlyStopping', 'repetitionPenalty', 'noRepeatNgramSize', 'minLength', 'maxLength', 'seed', 'sampling', 'useCache'];
 const edDefaults = (maxLength: number): Record<string, unknown> => ({
@@ -35,7 +35,7 @@ const addon = native as unknown as { imrOptionSpec(): OptionSpec[]; edOptionSpec
 
 const IMR_NAMES = [
   'iterations', 'schedule', 'threshold', 'initialTemperature', 'finalTemperature', 'anneal', 'sampling', 'topK', 'topP',
-  'confidence', 'remask', 'lengthMode', 'lengthEstimate', 'maxLength', 'minLength', 'impl', 'seed', 'wholeWords', 'blockLength', 'guidance', 'bestOf', 'bestOfScore', 'cudaGraph',
+  'confidence', 'remask', 'lengthMode', 'lengthEstimate', 'maxLength', 'minLength', 'impl', 'seed', 'wholeWords', 'blockLength', 'guidance', 'bestOf', 'bestOfScore', 'repetitionPenalty', 'cudaGraph',
 ];
 
 function wellFormed(spec: OptionSpec[]) {

@@ -255,6 +255,40 @@ test('stream(): leaving the loop early stops the generation and frees the model'
   m.dispose();
 });
 
+describe('repetitionPenalty', () => {
+  /** Tokens of the reply that an earlier position already holds. */
+  const repeats = (tokens: string[]) => tokens.filter((t, i) => tokens.indexOf(t) < i).length;
+
+  test('> 1 keeps a committed token from being committed again where other tokens are likely; 1 changes nothing', async () => {
+    const base: ImrGenerateOptions = { lengthMode: 'fixed', maxLength: 12, iterations: 12 };
+    const plain = await model.reply(conv, base);
+    expect(repeats(plain.tokens)).toBeGreaterThan(0); // the check can fail: an untrained model repeats itself
+    expect((await model.reply(conv, { ...base, repetitionPenalty: 1 })).tokens).toEqual(plain.tokens);
+    const penalised = await model.reply(conv, { ...base, repetitionPenalty: 100 });
+    expect(repeats(penalised.tokens)).toBe(0);
+    expect(penalised.tokens).toHaveLength(12);
+  });
+
+  test('is range-checked by name', async () => {
+    await expect(model.reply(conv, { repetitionPenalty: 0 })).rejects.toThrow(/repetitionPenalty/);
+  });
+
+  test("a recipe's decoding defaults (chatbert.generation) apply under a call's options; a bad one is refused by name", async () => {
+    const recipe = ImrChatModel.fromModel(model.mlm, { ...model.meta, generation: { repetitionPenalty: 100 } });
+    const base: ImrGenerateOptions = { lengthMode: 'fixed', maxLength: 12, iterations: 12 };
+    expect((await recipe.reply(conv, base)).tokens).toEqual((await model.reply(conv, { ...base, repetitionPenalty: 100 })).tokens);
+    expect((await recipe.reply(conv, { ...base, repetitionPenalty: 1 })).tokens).toEqual((await model.reply(conv, base)).tokens);
+    expect((await recipe.reply(conv, { ...base, repetitionPenalty: undefined })).tokens).toEqual((await recipe.reply(conv, base)).tokens);
+    expect(recipe.settings.effective({}).repetitionPenalty).toBe(100);
+    expect(recipe.settings.describe({})).toMatch(/repetition_penalty\s+100  \(default\)/);
+    expect(model.settings.effective({}).repetitionPenalty).toBe(1);
+    expect(() => ImrChatModel.fromModel(model.mlm, { ...model.meta, generation: { repetitionPenalty: 0 } }, '/models/m')).toThrow(
+      /^\/models\/m: config.json: chatbert.generation: repetitionPenalty .*got 0$/,
+    );
+    expect(() => ImrChatModel.fromModel(model.mlm, { ...model.meta, generation: { bestOff: 4 } }, '/models/m')).toThrow(/chatbert.generation: unknown setting 'bestOff'/);
+  });
+});
+
 describe('whole-word decoding (wholeWords)', () => {
   const continues = (t: string | null) => t !== null && (t.startsWith('##') || /^[\p{L}\p{N}]/u.test(t));
   /** Over 30 seeds of hot sampling: ## pieces committed, and those committed where the left neighbour was not a committed piece that continues a word. */

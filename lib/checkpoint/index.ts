@@ -71,6 +71,10 @@ export const distilBertConfigSchema = z
         grounding: z.object({ retriever: z.string().min(1), max_tokens: boundedInt(B.tokens) }).optional(),
         /** ChatBERT-RA's cross-encoder: the score head's presence. */
         score_head: z.boolean().optional(),
+        /** ChatBERT-IMR's copy head: the first input position it may copy from (0 = no copy head). */
+        copy_from: z.number().int().nonnegative().default(0),
+        /** ChatBERT-IMR: the recipe's decoding defaults (imr.generation), checked against the option table when the model loads. */
+        generation: z.record(z.union([z.number(), z.string(), z.boolean()])).optional(),
       })
       .passthrough()
       .optional(),
@@ -96,6 +100,8 @@ export const distilBertConfigSchema = z
       fits('max_response_length', m.max_response_length);
       fits('max_context_tokens', m.max_context_tokens);
       fits('grounding.max_tokens', m.grounding?.max_tokens);
+      if (m.copy_from >= c.max_position_embeddings)
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['chatbert', 'copy_from'], message: `${m.copy_from} must be below max_position_embeddings (${c.max_position_embeddings})` });
       if (m.length_classes > c.max_position_embeddings + 1)
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['chatbert', 'length_classes'], message: `${m.length_classes} exceeds max_position_embeddings + 1 (${c.max_position_embeddings + 1})` });
     }
@@ -166,6 +172,7 @@ export function nativeConfig(c: DistilBertConfig): DistilBertNativeConfig {
     pool_layers: Number(biEncoderMeta(c).pool_layers ?? 0),
     pool_tower_layers: Number(biEncoderMeta(c).tower_layers ?? 0),
     pool_stop_gradient: biEncoderMeta(c).stop_gradient === true,
+    copy_from: c.chatbert?.copy_from ?? 0,
   };
 }
 

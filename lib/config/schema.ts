@@ -85,6 +85,19 @@ export const imrSchema = z
      */
     context_dropout: z.number().min(0).lt(1).default(0),
     /**
+     * A copy head (pointer-generator): each reply position may copy a token of the context by
+     * attending to it, mixed with the vocabulary by a learned gate. A value the persona or the other
+     * speaker names ("pizza", "kenya") is then pointed at instead of regenerated, where the frequent
+     * value wins (bench/RESULTS.md, tenth stop).
+     */
+    copy_head: z.boolean().default(false),
+    /**
+     * The trained model's decoding defaults (option names as chat takes them, e.g. {repetitionPenalty:
+     * 10, bestOf: 4}), saved in its config.json: chat, eval and the server use them unless told
+     * otherwise (Hugging Face's generation_config.json).
+     */
+    generation: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
+    /**
      * ChatBERT-RA grounds IMR: the best reply of an RA model's pool goes into the context as a hint
      * (training never retrieves an example's own reply). null = off.
      */

@@ -75,6 +75,8 @@ export interface SettingsOptions<O> {
   check?: (o: O) => void;
   /** Defaults decided by the model (spec default null), e.g. maxLength. */
   modelDefaults?: Partial<Record<string, unknown>>;
+  /** Defaults the model's training recipe chose (config.json chatbert.generation): above the table's. */
+  recipeDefaults?: Partial<Record<string, unknown>>;
 }
 
 /** Settings over an option table; the table is read on first use (the addon loads then). */
@@ -85,7 +87,7 @@ export function settingsFromSpec<O extends object>(table: () => readonly OptionS
   const known = () => spec().map((o) => snakeCase(o.name)).join(', ');
   const unknown = (raw: string) => new Error(`unknown setting '${raw}'${so.what ? ` ${so.what}` : ''} (known: ${known()})`);
   const defaults = (): Partial<O> =>
-    Object.fromEntries(spec().map((o) => [o.name, o.default ?? so.modelDefaults?.[o.name] ?? null]).filter(([, v]) => v !== null)) as Partial<O>;
+    Object.fromEntries(spec().map((o) => [o.name, so.recipeDefaults?.[o.name] ?? o.default ?? so.modelDefaults?.[o.name] ?? null]).filter(([, v]) => v !== null)) as Partial<O>;
   return {
     get keys() {
       return spec().map((o) => o.name);

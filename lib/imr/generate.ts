@@ -10,7 +10,7 @@ import { DistilBertMLM, type ModelOptions } from '../distilbert';
 import { native, type ImrGenerateOptions } from '../native';
 import type { DistilBertConfig } from '../checkpoint';
 import type { ChatModel } from '../core/chat-model';
-import { imrSettings } from './options';
+import { imrSettings, imrSettingsWith } from './options';
 import { cliCommand } from '../core/paths';
 import { biEncoderOf, biEncoderScores, pllScores } from './score';
 
@@ -62,6 +62,8 @@ export interface ImrMeta {
   persona: boolean;
   /** Grounded by ChatBERT-RA: the retriever's directory and the hint's token budget. */
   grounding?: { retriever: string; maxTokens: number };
+  /** The recipe's decoding defaults (imr.generation), under any options a call gives. */
+  generation?: Readonly<Record<string, unknown>>;
 }
 
 export function imrMeta(c: DistilBertConfig, where: string): ImrMeta {
@@ -75,12 +77,13 @@ export function imrMeta(c: DistilBertConfig, where: string): ImrMeta {
     maxContextTokens: m.max_context_tokens,
     persona: m.persona ?? false,
     ...(m.grounding ? { grounding: { retriever: m.grounding.retriever, maxTokens: m.grounding.max_tokens } } : {}),
+    ...(m.generation ? { generation: m.generation } : {}),
   };
 }
 
 export class ImrChatModel implements ChatModel<ImrGenerateOptions> {
   readonly variant = 'imr' as const;
-  readonly settings = imrSettings;
+  readonly settings: typeof imrSettings;
   readonly settingsFamily = 'imr';
 
   private constructor(
@@ -91,6 +94,7 @@ export class ImrChatModel implements ChatModel<ImrGenerateOptions> {
     readonly retriever?: RaChatModel,
   ) {
     if (meta.grounding && !retriever) throw new Error(`${dir}: this model is grounded by ChatBERT-RA (${meta.grounding.retriever}) and needs that retriever`);
+    this.settings = imrSettingsWith(meta.generation ?? {}, `${dir}: config.json: chatbert.generation`);
   }
 
   /** Wraps an already loaded model (benchmarks, tests) with the IMR layout it was trained with. */
@@ -179,6 +183,7 @@ export class ImrChatModel implements ChatModel<ImrGenerateOptions> {
     options: ImrGenerateOptions = {},
     hooks: { onIteration?: IterationHook; signal?: AbortSignal } = {},
   ): Promise<ImrReply[]> {
+    options = { ...this.meta.generation, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     const { bestOf = 1, bestOfScore = 'auto', ...decodeOptions } = options;
     this.settings.check(options);
     const first = await this.decode(conversations, decodeOptions, hooks);

@@ -60,6 +60,8 @@ export interface ImrGenerateOptions {
    * auto (default): both where the model learned a bi-encoder, else pll.
    */
   bestOfScore?: 'auto' | 'pll' | 'bi_encoder' | 'both';
+  /** > 1 discourages tokens already committed in the reply (CTRL's repetition penalty; 1 = off). */
+  repetitionPenalty?: number;
 }
 
 export interface ImrNativeRequest {

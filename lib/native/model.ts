@@ -24,6 +24,8 @@ export interface DistilBertNativeConfig {
   pool_layers?: number;
   /** Transformer layers of the bi-encoder's own between those states and the pooling (0 = none). */
   pool_tower_layers?: number;
+  /** A copy head over the input positions from this one on (0 = none); the MLM output is then log-probabilities. */
+  copy_from?: number;
   /** Keep the bi-encoder's gradient out of the shared layers (the tower alone learns to rank). */
   pool_stop_gradient?: boolean;
 }

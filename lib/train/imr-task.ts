@@ -5,8 +5,9 @@
 import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import type { Example } from '../data/types';
-import { encodeContext } from '../input/format';
+import { encodeContext, IMR_SLOT_START } from '../input/format';
 import { loadRetriever, resolveRetriever, retrieveHints } from '../imr/grounding';
+import { imrSettingsWith } from '../imr/options';
 import { type EncodedExample, type ImrBatch, type ImrObjective, imrLength, makeImrBatch, specialIds } from '../imr/batch';
 import { pairBatch, replyKeys } from '../input/bi-encoder';
 import { DistilBertMLM } from '../distilbert';
@@ -35,6 +36,9 @@ export function chatbertMeta(cfg: ChatBertConfig): Record<string, unknown> {
     ...(g ? { grounding: { retriever: resolveRetriever(g.retriever), max_tokens: g.max_tokens } } : {}),
     variant: 'imr',
     length_classes: cfg.imr.end_mode === 'length_head' ? cfg.imr.max_response_length + 1 : 0,
+    // The copy head reads the context, which starts after [CLS] slot [SEP] (input/format.ts).
+    copy_from: cfg.imr.copy_head ? IMR_SLOT_START + cfg.imr.max_response_length + 1 : 0,
+    ...(Object.keys(cfg.imr.generation).length > 0 ? { generation: cfg.imr.generation } : {}),
     ...(cfg.imr.bi_encoder ? {
           bi_encoder: {
             pooling: 'mean',
@@ -161,6 +165,7 @@ export async function loadOrCreateMlm(cfg: ChatBertConfig, tokenizer: BertTokeni
 export async function createImrTask({ config: cfg, resumeFrom, runDir, log }: TaskContext): Promise<TrainTask<ImrBatch>> {
   const tc = cfg.training;
   if (cfg.imr.distill && !runDir) throw new Error(`config ${cfg.name}: imr.distill needs a run directory to cache the teacher's replies in`);
+  imrSettingsWith(cfg.imr.generation, `config ${cfg.name}: imr.generation`); // a bad default fails now, not after training
   // The teacher's replies join the data before the vocabulary is pruned to it.
   const mixed = cfg.imr.distill && runDir ? await withTeacherReplies(cfg, loadTrainingData(cfg), { runDir, log }) : undefined;
   const { data, tokenizer } = loadDataAndVocab(cfg, resumeFrom, mixed);

@@ -26,6 +26,7 @@ DistilBertConfig ParseDistilBertConfig(const Napi::Object& o) {
   c.pool_layers = IntegerOption(o, "pool_layers", c.pool_layers, 0, 1 << 16);
   c.pool_tower_layers = IntegerOption(o, "pool_tower_layers", c.pool_tower_layers, 0, 1 << 16);
   c.pool_stop_gradient = BoolOption(o, "pool_stop_gradient", c.pool_stop_gradient);
+  c.copy_from = IntegerOption(o, "copy_from", c.copy_from, 0, 1 << 20);
   try {
     c.validate();
   } catch (const std::exception& e) {
@@ -54,6 +55,7 @@ static Napi::Object ConfigToObject(Napi::Env env, const DistilBertConfig& c) {
   o.Set("pool_layers", c.pool_layers);
   o.Set("pool_tower_layers", c.pool_tower_layers);
   o.Set("pool_stop_gradient", c.pool_stop_gradient);
+  o.Set("copy_from", c.copy_from);
   return o;
 }
 
@@ -203,11 +205,16 @@ Napi::Value DistilBertModelWrap::Forward(const Napi::CallbackInfo& info) {
         torch::Tensor attn;
         if (!mask.empty()) attn = torch::from_blob(const_cast<uint8_t*>(mask.data()), {B, T}, torch::kUInt8).to(dev);
         auto hidden = st->model->hidden_states(input_ids, attn);
+        auto src = output == "hidden" ? CopySource() : st->model->copy_source(hidden, input_ids, attn);
+        // The batch row of each output row, for the copy head.
+        auto rows = torch::arange(B, input_ids.options()).repeat_interleave(T);
+        hidden = hidden.reshape({B * T, -1});
         if (has_positions) {
           auto idx = torch::from_blob(const_cast<int32_t*>(positions.data()), {static_cast<int64_t>(positions.size())}, torch::kInt32).to(dev, torch::kInt64);
-          hidden = hidden.reshape({B * T, -1}).index_select(0, idx);
+          hidden = hidden.index_select(0, idx);
+          rows = torch::div(idx, T, "floor");
         }
-        auto out = output == "hidden" ? hidden : st->model->mlm_logits(hidden);
+        auto out = output == "hidden" ? hidden : st->model->mlm_logits(hidden, &src, rows);
         *result = out.to(torch::kCPU, torch::kFloat32).contiguous();
       },
       [result](Napi::Env env) { return TensorToTypedArray(env, *result); });

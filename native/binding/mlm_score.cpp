@@ -56,9 +56,12 @@ Napi::Value MlmTokenLogProbs(const Napi::CallbackInfo& info) {
           auto pos = torch::from_blob(unique.data(), {U}, torch::kInt32).to(dev, torch::kInt64);
           auto rows = torch::from_blob(row.data(), {P}, torch::kInt64).to(dev);
           auto tgt = torch::from_blob(const_cast<int32_t*>(targets.data()), {P}, torch::kInt32).to(dev, torch::kInt64);
-          auto hidden = st->model->hidden_states(ids, mask).reshape({h->B * h->T, -1}).index_select(0, pos);
+          auto states = st->model->hidden_states(ids, mask);
+          auto src = st->model->copy_source(states, ids, mask);
+          auto hidden = states.reshape({h->B * h->T, -1}).index_select(0, pos);
+          auto batch_rows = src.keys.defined() ? torch::div(pos, h->T, "floor") : torch::Tensor();
           // log-softmax in float32 even for bf16 weights: these are summed over many tokens.
-          auto logp = torch::log_softmax(st->model->mlm_logits(hidden).to(torch::kFloat32), -1);  // [U, V]
+          auto logp = torch::log_softmax(st->model->mlm_logits(hidden, &src, batch_rows).to(torch::kFloat32), -1);  // [U, V]
           *out = logp.index({rows, tgt}).to(torch::kCPU).contiguous();
         },
         [out](Napi::Env env) { return TensorToTypedArray(env, *out); });

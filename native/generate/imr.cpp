@@ -52,6 +52,7 @@ struct Decode {
   torch::Tensor flat_slot;  // [B*L] positions of the slot tokens in the flattened [B*T] input
   torch::Tensor tokens, masked, token_conf, positions;
   torch::Tensor flat_hidden;  // [B*T, D] the last forward's hidden states
+  CopySource copy;            // the copy head's source over them (a model with one)
   // Guidance: the hidden states of each row's slot without its context ([CLS] slot [SEP]),
   // [B*(L+2), D], and the slot's positions in them [B*L].
   torch::Tensor flat_uncond, flat_uncond_slot;
@@ -107,6 +108,7 @@ struct Decode {
       }
     }
     if (cls_state) *cls_state = hidden.select(1, 0);
+    copy = model->copy_source(hidden, ids_t, req.attention_mask);
     flat_hidden = hidden.reshape({B * T, -1});
     if (opt.guidance > 0) {
       // The same slot with no context: L + 2 tokens a row, cheap beside the conditioned pass.
@@ -132,15 +134,20 @@ struct Decode {
   // positions would read back a count). On the CPU, unless all_positions, only still-masked
   // positions are (finding them is free there); the buffer's other rows keep older logits, finite
   // (zeros where never computed: the op checks every position for NaN), which nothing uses.
+  // The MLM head at flat positions of the input (with the copy head's source, for a model with one).
+  torch::Tensor head(const torch::Tensor& flat_positions) {
+    auto batch_rows = copy.keys.defined() ? torch::div(flat_positions, T, "floor") : torch::Tensor();
+    return model->mlm_logits(flat_hidden.index_select(0, flat_positions), &copy, batch_rows);
+  }
+
   torch::Tensor group_logits(int64_t r0, int64_t r1, bool all_positions) {
     const int64_t n = r1 - r0;
     auto slot = flat_slot.slice(0, r0 * L, r1 * L);
-    if (dev.is_cuda()) return guide(model->mlm_logits(flat_hidden.index_select(0, slot)), r0, r1, torch::Tensor()).view({n, L, V});
+    if (dev.is_cuda()) return guide(head(slot), r0, r1, torch::Tensor()).view({n, L, V});
     torch::Tensor rows;
     if (!all_positions) rows = masked.slice(0, r0, r1).reshape({-1}).nonzero().squeeze(1);
     const bool none = !all_positions && rows.numel() == 0;
-    auto fresh = none ? torch::Tensor()
-                      : guide(model->mlm_logits(flat_hidden.index_select(0, all_positions ? slot : slot.index_select(0, rows))), r0, r1, rows);
+    auto fresh = none ? torch::Tensor() : guide(head(all_positions ? slot : slot.index_select(0, rows)), r0, r1, rows);
     if (!buffer.defined()) buffer = torch::zeros({group, L, V}, none ? flat_hidden.options() : fresh.options());
     auto out = buffer.slice(0, 0, n);
     if (all_positions)
@@ -248,6 +255,21 @@ void apply_whole_words(const Decode& d, torch::Tensor& logits, int64_t r0, int64
   if (rows.numel() == 0 || continuation_ids.numel() == 0) return;
   auto flat = logits.view({n * d.L, d.V});
   flat.index_copy_(0, rows, flat.index_select(0, rows).index_fill_(1, continuation_ids, kNegInf));
+}
+
+// CTRL's repetition penalty as Hugging Face applies it, over the reply so far: the logit of a token
+// committed anywhere in the row's slot is divided by the penalty where positive and multiplied where
+// negative, at every position (only the still-masked ones are read). End tokens are exempt. On the
+// CPU the positions still masked hold fresh logits each iteration, so nothing is penalised twice.
+void apply_repetition_penalty(const Decode& d, torch::Tensor& logits, int64_t r0, int64_t r1) {
+  const int64_t n = r1 - r0;
+  auto tokens = d.tokens.slice(0, r0, r1), masked = d.masked.slice(0, r0, r1);
+  // Not committed (or an end token): point at [MASK], banned already (-inf stays -inf).
+  auto seen = torch::where(masked | tokens.eq(d.ids.sep), torch::full_like(tokens, d.ids.mask), tokens);
+  auto index = seen.unsqueeze(1).expand({n, d.L, d.L});
+  auto v = logits.gather(2, index);
+  const double p = d.opt.repetition_penalty;
+  logits.scatter_(2, index, torch::where(v > 0, v / p, v * p));
 }
 
 // Top-k / top-p keep part of each distribution; sampling from what is kept is then Gumbel-max
@@ -385,6 +407,7 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
       auto logits = d.group_logits(r0, r1, opt.remask > 0);
       apply_bans(d, logits, banned);
       if (opt.whole_words) apply_whole_words(d, logits, r0, r1, kinds, continuation, continuation_ids);
+      if (opt.repetition_penalty != 1.0) apply_repetition_penalty(d, logits, r0, r1);
       auto out = commit_rows(d, filter_logits(logits, opt, temp), args, r0, r1);
       if (out.status.defined()) status_log.push_back(out.status);
       conf.push_back(out.confidence);

@@ -49,7 +49,7 @@ std::string graph_key(DistilBertForMaskedLM& model, const ImrRequest& req, const
     << req.attention_mask.scalar_type() << " lh" << req.has_length_head << " et" << req.end_token_model << " fx" << req.fixed_tokens.defined()
     << " ln" << req.lengths.defined() << " | " << o.iterations << ' ' << e(o.schedule) << ' ' << o.initial_temperature << ' ' << o.final_temperature
     << ' ' << e(o.anneal) << ' ' << e(o.sampling) << ' ' << o.top_k << ' ' << o.top_p << ' ' << e(o.confidence) << ' ' << o.remask << ' '
-    << e(o.length_mode) << ' ' << o.max_length << ' ' << o.min_length << ' ' << (o.sampling == ImrSampling::kArgmax ? int64_t(-1) : o.seed) << " ww" << o.whole_words << " g" << o.guidance << " bl" << o.block_length << " le" << e(o.length_estimate)
+    << e(o.length_mode) << ' ' << o.max_length << ' ' << o.min_length << ' ' << (o.sampling == ImrSampling::kArgmax ? int64_t(-1) : o.seed) << " ww" << o.whole_words << " g" << o.guidance << " bl" << o.block_length << " le" << e(o.length_estimate) << " rp" << o.repetition_penalty
     << " | " << ids.pad << ',' << ids.unk << ',' << ids.cls << ',' << ids.sep << ',' << ids.mask << " | w";
   size_t h = 1469598103934665603ull;
   for (const auto& p : model->parameters()) {

@@ -45,6 +45,8 @@ const OptionTable<ImrOptions>& imr_option_table() {
         enum_option<&O::best_of_score>("bestOfScore", kImrBestOfScoreValues,
                                        "What bestOf picks by: pseudo-log-likelihood per token (pll), the bi-encoder (bi_encoder), "
                                        "the sum of both ranks (both), or auto: both where the model learned a bi-encoder, else pll."),
+        number_option<&O::repetition_penalty>("repetitionPenalty", 1e-3, 100,
+                                              "> 1 discourages tokens already committed in the reply, at every position still masked (CTRL; 1 = off)."),
         bool_option<&O::cuda_graph>("cudaGraph",
                                     "CUDA: replay batches of up to 8 from a CUDA graph captured on the first request of each shape. "
                                     "No effect on the CPU, with onIteration, with the threshold schedule, or with impl naive."),

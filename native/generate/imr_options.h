@@ -80,6 +80,9 @@ struct ImrOptions {
   int64_t block_length = 0;  // semi-autoregressive windows (0 = off: commit anywhere in the slot)
   double guidance = 0.0;  // classifier-free guidance weight (0 = off): logits + w * (logits - logits without context)
   ImrBestOfScore best_of_score = ImrBestOfScore::kAuto;
+  // CTRL's repetition penalty over the reply so far (1 = off): a model that copies from the
+  // context would otherwise point at the same context word from several positions.
+  double repetition_penalty = 1.0;
 };
 
 // Every option; the limit of maxLength and minLength is the slot length.

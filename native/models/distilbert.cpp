@@ -29,6 +29,8 @@ void DistilBertConfig::validate() const {
   if (!(attention_dropout >= 0 && attention_dropout < 1)) throw std::invalid_argument("config.attention_dropout must be in [0, 1)");
   if (!(initializer_range > 0)) throw std::invalid_argument("config.initializer_range must be > 0");
   if (pad_token_id < 0 || pad_token_id >= vocab_size) throw std::invalid_argument("config.pad_token_id must be in [0, vocab_size)");
+  if (copy_from < 0 || copy_from >= max_position_embeddings)
+    throw std::invalid_argument("config.copy_from must be in [0, max_position_embeddings = " + std::to_string(max_position_embeddings) + "), got " + std::to_string(copy_from));
   if (length_classes < 0) throw std::invalid_argument("config.length_classes must be >= 0");
   if (activation != "gelu" && activation != "relu")
     throw std::invalid_argument("config.activation '" + activation + "' is not supported (gelu or relu)");
@@ -162,6 +164,11 @@ DistilBertForMaskedLMImpl::DistilBertForMaskedLMImpl(const DistilBertConfig& c) 
     tc.n_layers = c.pool_tower_layers;
     pool_tower = register_module("pool_tower", Transformer(tc));
   }
+  if (c.copy_from > 0) {
+    copy_query = register_module("copy_query", torch::nn::Linear(c.dim, c.dim));
+    copy_key = register_module("copy_key", torch::nn::Linear(c.dim, c.dim));
+    copy_gate = register_module("copy_gate", torch::nn::Linear(c.dim, 1));
+  }
   reset_parameters();
 }
 
@@ -181,11 +188,50 @@ torch::Tensor DistilBertForMaskedLMImpl::scores(const torch::Tensor& hidden) {
   return classifier->forward(x).squeeze(-1);
 }
 
-torch::Tensor DistilBertForMaskedLMImpl::mlm_logits(const torch::Tensor& hidden) {
+torch::Tensor DistilBertForMaskedLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+  auto hidden = hidden_states(input_ids, attention_mask);
+  if (!has_copy_head()) return mlm_logits(hidden);
+  const int64_t B = hidden.size(0), T = hidden.size(1);
+  auto src = copy_source(hidden, input_ids, attention_mask);
+  auto rows = torch::arange(B, input_ids.options().dtype(torch::kLong)).repeat_interleave(T);
+  return mlm_logits(hidden.reshape({B * T, -1}), &src, rows).view({B, T, -1});
+}
+
+CopySource DistilBertForMaskedLMImpl::copy_source(const torch::Tensor& hidden, const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+  CopySource s;
+  if (!has_copy_head()) return s;
+  const int64_t T = hidden.size(1);
+  s.keys = copy_key->forward(hidden);
+  s.ids = input_ids.to(torch::kLong);
+  s.keep = (torch::arange(T, s.ids.options()) >= config.copy_from).unsqueeze(0).expand_as(s.ids);
+  if (attention_mask.defined()) s.keep = s.keep & attention_mask.ne(0);
+  return s;
+}
+
+// The copy head, in float32 and in log space so that nothing is ever log(0):
+//   p(w) = (1 - g) softmax(vocab)(w) + g * sum of attention a_j over the copyable positions j whose
+//   token is w, with g = sigmoid(gate(h)) and a = softmax_j(q(h) . k_j / sqrt(dim)).
+// A row with nothing copyable gets the vocabulary alone. The [N, T, dim] keys gathered per row are
+// small beside the [N, V] vocabulary output.
+torch::Tensor DistilBertForMaskedLMImpl::mlm_logits(const torch::Tensor& hidden, const CopySource* src, const torch::Tensor& rows) {
   auto h = vocab_transform->forward(hidden);
   h = config.activation == "relu" ? torch::relu(h) : torch::gelu(h);
   h = vocab_layer_norm->forward(h);
-  return vocab_projector->forward(h, distilbert->embeddings->word_embeddings->weight);
+  auto logits = vocab_projector->forward(h, distilbert->embeddings->word_embeddings->weight);
+  if (!has_copy_head()) return logits;
+  auto vocab_logp = torch::log_softmax(logits.to(torch::kFloat32), -1);
+  if (!src || !src->keys.defined()) return vocab_logp;
+  TORCH_CHECK(hidden.dim() == 2 && rows.defined() && rows.size(0) == hidden.size(0), "mlm_logits: copying needs hidden [N, dim] and the batch row of each");
+  auto keys = src->keys.index_select(0, rows).to(torch::kFloat32);  // [N, T, dim]
+  auto keep = src->keep.index_select(0, rows);                        // [N, T]
+  auto q = copy_query->forward(hidden).to(torch::kFloat32);          // [N, dim]
+  auto score = torch::bmm(keys, q.unsqueeze(2)).squeeze(2) / std::sqrt(static_cast<double>(config.dim));
+  // -1e9, not -inf: a row with nothing to copy stays finite (and is replaced below).
+  auto attn = torch::softmax(score.masked_fill(keep.logical_not(), -1e9), -1) * keep;
+  auto copy_p = torch::zeros_like(vocab_logp).scatter_add(1, src->ids.index_select(0, rows), attn);
+  auto gate = copy_gate->forward(hidden).to(torch::kFloat32);  // [N, 1]
+  auto mixed = torch::logaddexp(torch::log_sigmoid(-gate) + vocab_logp, torch::log_sigmoid(gate) + torch::log(copy_p.clamp_min(1e-30)));
+  return torch::where(keep.any(1, /*keepdim=*/true), mixed, vocab_logp);
 }
 
 void DistilBertForMaskedLMImpl::reset_parameters() {

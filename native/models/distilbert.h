@@ -37,6 +37,12 @@ struct DistilBertConfig {
   // the tower alone (tiny IMR models cannot hold both objectives in one encoder: bench/RESULTS.md).
   int64_t pool_tower_layers = 0;
   bool pool_stop_gradient = false;
+  // ChatBERT extension: a copy head (pointer-generator, See et al. 2017) when > 0. Each predicted
+  // position mixes the vocabulary distribution with an attention over the input positions from
+  // copy_from on (ChatBERT-IMR: the context after [CLS] slot [SEP]), so that a value the context
+  // names ("pizza", "kenya") can be copied by pointing at it instead of being regenerated from
+  // the vocabulary, where the frequent value wins. The head then returns log-probabilities.
+  int64_t copy_from = 0;
 
   // Throws std::invalid_argument naming the first offending field.
   void validate() const;
@@ -116,6 +122,14 @@ struct TiedProjectionImpl : torch::nn::Module {
 };
 TORCH_MODULE(TiedProjection);
 
+// What the copy head attends over, computed once per forward: each position's key, its token id
+// and whether it may be copied.
+struct CopySource {
+  torch::Tensor keys;  // [B, T, dim]
+  torch::Tensor ids;   // [B, T] int64
+  torch::Tensor keep;  // [B, T] bool: attended and at or past copy_from
+};
+
 struct DistilBertForMaskedLMImpl : torch::nn::Module {
   explicit DistilBertForMaskedLMImpl(const DistilBertConfig& c);
 
@@ -126,10 +140,15 @@ struct DistilBertForMaskedLMImpl : torch::nn::Module {
   // MLM head over hidden states of any leading shape [..., dim] -> [..., vocab_size]. Callers that
   // need logits at a few positions gather those rows first: the vocabulary projection is most of the
   // model's FLOPs at small sizes.
-  torch::Tensor mlm_logits(const torch::Tensor& hidden);
-  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
-    return mlm_logits(hidden_states(input_ids, attention_mask));
-  }
+  // With a copy head (config.copy_from > 0) the output is log-probabilities, not logits: with `src`
+  // and `rows` (hidden [N, dim] and the batch row of each), the vocabulary mixed with copying from
+  // that row; without them (a context-free pass) the vocabulary alone. Consumers that softmax,
+  // log-softmax or scale by a temperature read both alike.
+  torch::Tensor mlm_logits(const torch::Tensor& hidden, const CopySource* src = nullptr, const torch::Tensor& rows = torch::Tensor());
+  // The copy head's source over last hidden states [B, T, dim]; undefined keys without a copy head.
+  CopySource copy_source(const torch::Tensor& hidden, const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
+  bool has_copy_head() const { return config.copy_from > 0; }
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
   // The states pooled into a bi-encoder vector: the first pool_layers layers' output (without
   // gradient under pool_stop_gradient), then the pool tower when there is one.
   torch::Tensor pooled_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
@@ -151,6 +170,9 @@ struct DistilBertForMaskedLMImpl : torch::nn::Module {
   torch::nn::Linear pre_classifier{nullptr}, classifier{nullptr};
   // Optional (config.pool_tower_layers > 0): the bi-encoder's own layers ("pool_tower.layer.N...").
   Transformer pool_tower{nullptr};
+  // Optional (config.copy_from > 0): the copy head's query and key projections and its gate
+  // (the probability of copying), over the last hidden states.
+  torch::nn::Linear copy_query{nullptr}, copy_key{nullptr}, copy_gate{nullptr};
 };
 TORCH_MODULE(DistilBertForMaskedLM);
 
