@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseConfig } from '../lib/config/load';
 import type { Example } from '../lib/data/types';
-import { TEACHER_REPLIES_FILE, type Teacher, mixExamples, teacherReplies } from '../lib/train/distill';
+import { TEACHER_REPLIES_FILE, type Teacher, groundedReplies, mixExamples, teacherReplies } from '../lib/train/distill';
 import { loadTrainingData } from '../lib/train/data';
 import { ImrTrainingRun } from '../lib/train/run';
 import { RA_PAIRS, trainTinyRa } from './chat-helpers';
@@ -31,6 +31,27 @@ function fakeTeacher(failAfter = Infinity): Teacher & { asked: number; batches: 
   };
   return t;
 }
+
+describe('groundedReplies (imr.distill.grounded)', () => {
+  test('a teacher reply that leaves out a rare word the reference takes from the context gives way to the reference', () => {
+    // 300 filler examples make "i", "love", "have" common (in over 1% of the references) and "pizza", "max" rare.
+    const filler: Example[] = Array.from({ length: 300 }, (_, i) => ({ dialogueId: `f${i}`, turn: 1, context: ['hello ?'], response: i % 2 ? 'i love it .' : 'i have one .' }));
+    const ex = (context: string, response: string, persona?: string[]): Example => ({ dialogueId: 'd', turn: 1, context: [context], response, ...(persona ? { persona } : {}) });
+    const train = [
+      ex('what is your favourite dish ?', 'i love pizza .', ['my favourite food is pizza .']), // from the persona, left out: replaced
+      ex('my dog is called max .', 'Max is a good name !'), // from the turn (case aside), left out: replaced
+      ex('what is your favourite dish ?', 'i love pizza !', ['my favourite food is pizza .']), // the teacher says it too: kept
+      ex('how are you ?', 'i love it .'), // takes only common words: kept
+      ex('what do you eat ?', 'i love sushi .'), // "sushi" is not in the context: kept
+      ...filler,
+    ];
+    const replies = ['i could eat pancakes every day .', 'what a cute cat !', 'pizza , every day .', 'good , thanks .', 'i love pasta .', ...filler.map(() => 'ok .')];
+    const g = groundedReplies(train, replies);
+    expect(g.replaced).toBe(2);
+    expect(g.replies.slice(0, 5)).toEqual(['i love pizza .', 'Max is a good name !', 'pizza , every day .', 'good , thanks .', 'i love pasta .']);
+    expect(() => groundedReplies(train, replies.slice(1))).toThrow(/304 teacher replies for 305 training examples/);
+  });
+});
 
 describe('mixExamples', () => {
   const train = examples(40);

@@ -163,6 +163,13 @@ export const imrSchema = z
          * ranks human replies, and a teacher's replies are easy to tell from them), or all.
          */
         pairs: z.enum(['references', 'all']).default('references'),
+        /**
+         * Where the reference takes a word from the context (the persona's food, the place the other
+         * speaker named) and the teacher's reply leaves it out, train on the reference instead: a
+         * teacher's stock reply ("i could eat pancakes every day" to a pizza persona) would teach the
+         * student to ignore the context (bench/RESULTS.md, tenth stop).
+         */
+        grounded: z.boolean().default(false),
         /** The teacher's decoding settings (ED/IMR option names, e.g. {iterations: 16}); none for RA. */
         options: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
       })

@@ -192,6 +192,31 @@ export function mixExamples(train: readonly Example[], replies: readonly string[
   return { examples: [...distilled, ...take(train, (distilled.length * (1 - mix)) / mix, 0xd158)], fromTeacher: distilled.length };
 }
 
+const words = (text: string): string[] => text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
+
+/**
+ * imr.distill.grounded: the teacher's replies, with each one that leaves out a word its reference
+ * takes from the context (persona or turns) replaced by the reference. Only rare words count as
+ * taken: a word in more than 1% of the references ("i", "you", "music") is the reply's frame, not a
+ * value read from the context.
+ */
+export function groundedReplies(train: readonly Example[], replies: readonly string[]): { replies: string[]; replaced: number } {
+  if (replies.length !== train.length) throw new Error(`distill: ${replies.length} teacher replies for ${train.length} training examples`);
+  const df = new Map<string, number>();
+  for (const ex of train) for (const w of new Set(words(ex.response))) df.set(w, (df.get(w) ?? 0) + 1);
+  const common = (w: string) => (df.get(w) ?? 0) > 0.01 * train.length;
+  let replaced = 0;
+  const out = train.map((ex, i) => {
+    const context = new Set([...ex.context, ...(ex.persona ?? [])].flatMap(words));
+    const taken = words(ex.response).filter((w) => context.has(w) && !common(w));
+    const teacher = new Set(words(replies[i]));
+    if (taken.length === 0 || taken.every((w) => teacher.has(w))) return replies[i];
+    replaced++;
+    return ex.response;
+  });
+  return { replies: out, replaced };
+}
+
 /**
  * Applies imr.distill to the training data (validation keeps the references: the eval loss stays
  * a measure against human replies). Unchanged when the config distils nothing.
@@ -204,7 +229,13 @@ export async function withTeacherReplies(cfg: ChatBertConfig, data: TrainingData
     runDir: o.runDir,
     log: o.log,
   });
-  const { examples, fromTeacher } = mixExamples(data.train, replies, d.mix, cfg.training.seed);
+  let mixed = replies;
+  if (d.grounded) {
+    const g = groundedReplies(data.train, replies);
+    o.log?.(`distill: ${g.replaced.toLocaleString()} teacher replies leave out a word the reference takes from the context: trained on the reference instead (imr.distill.grounded)`);
+    mixed = g.replies;
+  }
+  const { examples, fromTeacher } = mixExamples(data.train, mixed, d.mix, cfg.training.seed);
   o.log?.(`distill: training on ${examples.length.toLocaleString()} examples, ${fromTeacher.toLocaleString()} of them with the teacher's reply (imr.distill.mix ${d.mix})`);
   return { ...data, train: examples };
 }

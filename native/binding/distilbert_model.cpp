@@ -206,15 +206,15 @@ Napi::Value DistilBertModelWrap::Forward(const Napi::CallbackInfo& info) {
         if (!mask.empty()) attn = torch::from_blob(const_cast<uint8_t*>(mask.data()), {B, T}, torch::kUInt8).to(dev);
         auto hidden = st->model->hidden_states(input_ids, attn);
         auto src = output == "hidden" ? CopySource() : st->model->copy_source(hidden, input_ids, attn);
-        // The batch row of each output row, for the copy head.
-        auto rows = torch::arange(B, input_ids.options()).repeat_interleave(T);
+        // The flat position of each output row, for the copy head.
+        auto flat = torch::arange(B * T, input_ids.options());
         hidden = hidden.reshape({B * T, -1});
         if (has_positions) {
           auto idx = torch::from_blob(const_cast<int32_t*>(positions.data()), {static_cast<int64_t>(positions.size())}, torch::kInt32).to(dev, torch::kInt64);
           hidden = hidden.index_select(0, idx);
-          rows = torch::div(idx, T, "floor");
+          flat = idx;
         }
-        auto out = output == "hidden" ? hidden : st->model->mlm_logits(hidden, &src, rows);
+        auto out = output == "hidden" ? hidden : st->model->mlm_logits(hidden, &src, flat);
         *result = out.to(torch::kCPU, torch::kFloat32).contiguous();
       },
       [result](Napi::Env env) { return TensorToTypedArray(env, *result); });

@@ -59,9 +59,8 @@ Napi::Value MlmTokenLogProbs(const Napi::CallbackInfo& info) {
           auto states = st->model->hidden_states(ids, mask);
           auto src = st->model->copy_source(states, ids, mask);
           auto hidden = states.reshape({h->B * h->T, -1}).index_select(0, pos);
-          auto batch_rows = src.keys.defined() ? torch::div(pos, h->T, "floor") : torch::Tensor();
           // log-softmax in float32 even for bf16 weights: these are summed over many tokens.
-          auto logp = torch::log_softmax(st->model->mlm_logits(hidden, &src, batch_rows).to(torch::kFloat32), -1);  // [U, V]
+          auto logp = torch::log_softmax(st->model->mlm_logits(hidden, &src, pos).to(torch::kFloat32), -1);  // [U, V]
           *out = logp.index({rows, tgt}).to(torch::kCPU).contiguous();
         },
         [out](Napi::Env env) { return TensorToTypedArray(env, *out); });

@@ -136,8 +136,7 @@ struct Decode {
   // (zeros where never computed: the op checks every position for NaN), which nothing uses.
   // The MLM head at flat positions of the input (with the copy head's source, for a model with one).
   torch::Tensor head(const torch::Tensor& flat_positions) {
-    auto batch_rows = copy.keys.defined() ? torch::div(flat_positions, T, "floor") : torch::Tensor();
-    return model->mlm_logits(flat_hidden.index_select(0, flat_positions), &copy, batch_rows);
+    return model->mlm_logits(flat_hidden.index_select(0, flat_positions), &copy, flat_positions);
   }
 
   torch::Tensor group_logits(int64_t r0, int64_t r1, bool all_positions) {

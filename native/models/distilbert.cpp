@@ -193,41 +193,43 @@ torch::Tensor DistilBertForMaskedLMImpl::forward(const torch::Tensor& input_ids,
   if (!has_copy_head()) return mlm_logits(hidden);
   const int64_t B = hidden.size(0), T = hidden.size(1);
   auto src = copy_source(hidden, input_ids, attention_mask);
-  auto rows = torch::arange(B, input_ids.options().dtype(torch::kLong)).repeat_interleave(T);
-  return mlm_logits(hidden.reshape({B * T, -1}), &src, rows).view({B, T, -1});
+  auto all = torch::arange(B * T, input_ids.options().dtype(torch::kLong));
+  return mlm_logits(hidden.reshape({B * T, -1}), &src, all).view({B, T, -1});
 }
 
+// Every position's attention scores over its row, [B, T, T] (B * T * T values: far smaller than
+// gathering each predicted position's [T, dim] keys). Positions that may not be copied get -1e9,
+// not -inf, so that a row with nothing to copy stays finite (it is replaced in mlm_logits).
 CopySource DistilBertForMaskedLMImpl::copy_source(const torch::Tensor& hidden, const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
   CopySource s;
   if (!has_copy_head()) return s;
-  const int64_t T = hidden.size(1);
-  s.keys = copy_key->forward(hidden);
+  const int64_t B = hidden.size(0), T = hidden.size(1);
   s.ids = input_ids.to(torch::kLong);
-  s.keep = (torch::arange(T, s.ids.options()) >= config.copy_from).unsqueeze(0).expand_as(s.ids);
+  s.keep = (torch::arange(T, s.ids.options()) >= config.copy_from).unsqueeze(0).expand({B, T});
   if (attention_mask.defined()) s.keep = s.keep & attention_mask.ne(0);
+  auto q = copy_query->forward(hidden).to(torch::kFloat32), k = copy_key->forward(hidden).to(torch::kFloat32);
+  auto scores = torch::bmm(q, k.transpose(1, 2)) / std::sqrt(static_cast<double>(config.dim));
+  s.scores = scores.masked_fill(s.keep.logical_not().unsqueeze(1), -1e9).reshape({B * T, T});
   return s;
 }
 
 // The copy head, in float32 and in log space so that nothing is ever log(0):
 //   p(w) = (1 - g) softmax(vocab)(w) + g * sum of attention a_j over the copyable positions j whose
 //   token is w, with g = sigmoid(gate(h)) and a = softmax_j(q(h) . k_j / sqrt(dim)).
-// A row with nothing copyable gets the vocabulary alone. The [N, T, dim] keys gathered per row are
-// small beside the [N, V] vocabulary output.
-torch::Tensor DistilBertForMaskedLMImpl::mlm_logits(const torch::Tensor& hidden, const CopySource* src, const torch::Tensor& rows) {
+// A row with nothing copyable gets the vocabulary alone.
+torch::Tensor DistilBertForMaskedLMImpl::mlm_logits(const torch::Tensor& hidden, const CopySource* src, const torch::Tensor& positions) {
   auto h = vocab_transform->forward(hidden);
   h = config.activation == "relu" ? torch::relu(h) : torch::gelu(h);
   h = vocab_layer_norm->forward(h);
   auto logits = vocab_projector->forward(h, distilbert->embeddings->word_embeddings->weight);
   if (!has_copy_head()) return logits;
   auto vocab_logp = torch::log_softmax(logits.to(torch::kFloat32), -1);
-  if (!src || !src->keys.defined()) return vocab_logp;
-  TORCH_CHECK(hidden.dim() == 2 && rows.defined() && rows.size(0) == hidden.size(0), "mlm_logits: copying needs hidden [N, dim] and the batch row of each");
-  auto keys = src->keys.index_select(0, rows).to(torch::kFloat32);  // [N, T, dim]
-  auto keep = src->keep.index_select(0, rows);                        // [N, T]
-  auto q = copy_query->forward(hidden).to(torch::kFloat32);          // [N, dim]
-  auto score = torch::bmm(keys, q.unsqueeze(2)).squeeze(2) / std::sqrt(static_cast<double>(config.dim));
-  // -1e9, not -inf: a row with nothing to copy stays finite (and is replaced below).
-  auto attn = torch::softmax(score.masked_fill(keep.logical_not(), -1e9), -1) * keep;
+  if (!src || !src->scores.defined()) return vocab_logp;
+  TORCH_CHECK(hidden.dim() == 2 && positions.defined() && positions.size(0) == hidden.size(0), "mlm_logits: copying needs hidden [N, dim] and the flat position of each");
+  const int64_t T = src->ids.size(1);
+  auto rows = torch::div(positions, T, "floor");
+  auto keep = src->keep.index_select(0, rows);  // [N, T]
+  auto attn = torch::softmax(src->scores.index_select(0, positions), -1) * keep;
   auto copy_p = torch::zeros_like(vocab_logp).scatter_add(1, src->ids.index_select(0, rows), attn);
   auto gate = copy_gate->forward(hidden).to(torch::kFloat32);  // [N, 1]
   auto mixed = torch::logaddexp(torch::log_sigmoid(-gate) + vocab_logp, torch::log_sigmoid(gate) + torch::log(copy_p.clamp_min(1e-30)));

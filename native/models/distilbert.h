@@ -125,9 +125,9 @@ TORCH_MODULE(TiedProjection);
 // What the copy head attends over, computed once per forward: each position's key, its token id
 // and whether it may be copied.
 struct CopySource {
-  torch::Tensor keys;  // [B, T, dim]
-  torch::Tensor ids;   // [B, T] int64
-  torch::Tensor keep;  // [B, T] bool: attended and at or past copy_from
+  torch::Tensor scores;  // [B * T, T] float32: each position's attention logits over its row
+  torch::Tensor ids;     // [B, T] int64
+  torch::Tensor keep;    // [B, T] bool: attended and at or past copy_from
 };
 
 struct DistilBertForMaskedLMImpl : torch::nn::Module {
@@ -141,11 +141,11 @@ struct DistilBertForMaskedLMImpl : torch::nn::Module {
   // need logits at a few positions gather those rows first: the vocabulary projection is most of the
   // model's FLOPs at small sizes.
   // With a copy head (config.copy_from > 0) the output is log-probabilities, not logits: with `src`
-  // and `rows` (hidden [N, dim] and the batch row of each), the vocabulary mixed with copying from
-  // that row; without them (a context-free pass) the vocabulary alone. Consumers that softmax,
-  // log-softmax or scale by a temperature read both alike.
-  torch::Tensor mlm_logits(const torch::Tensor& hidden, const CopySource* src = nullptr, const torch::Tensor& rows = torch::Tensor());
-  // The copy head's source over last hidden states [B, T, dim]; undefined keys without a copy head.
+  // and `positions` (hidden [N, dim] and the flat position b * T + t of each), the vocabulary mixed
+  // with copying from that row; without them (a context-free pass) the vocabulary alone. Consumers
+  // that softmax, log-softmax or scale by a temperature read both alike.
+  torch::Tensor mlm_logits(const torch::Tensor& hidden, const CopySource* src = nullptr, const torch::Tensor& positions = torch::Tensor());
+  // The copy head's source over last hidden states [B, T, dim]; undefined scores without a copy head.
   CopySource copy_source(const torch::Tensor& hidden, const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
   bool has_copy_head() const { return config.copy_from > 0; }
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);

@@ -7,10 +7,9 @@ MlmLoss mlm_loss(DistilBertForMaskedLM& model, const MlmBatch& b) {
   auto hidden = model->hidden_states(b.input_ids, b.attention_mask);  // [B, T, dim]
   auto selected = hidden.reshape({B * T, -1}).index_select(0, b.positions);
   auto src = model->copy_source(hidden, b.input_ids, b.attention_mask);
-  auto rows = src.keys.defined() ? torch::div(b.positions, T, "floor") : torch::Tensor();
   // Cross-entropy in float32 even under bf16 autocast: the log-sum-exp over 30k logits needs it.
   // (With a copy head these are log-probabilities, which cross-entropy reads alike.)
-  auto logits = model->mlm_logits(selected, &src, rows).to(torch::kFloat32);
+  auto logits = model->mlm_logits(selected, &src, b.positions).to(torch::kFloat32);
   auto ce = torch::nn::functional::cross_entropy(logits, b.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
   MlmLoss out;
   out.ce_sum = ce.sum();
