@@ -232,4 +232,23 @@ describe('npm run eval', () => {
     const pmi = await run('slot_pmi');
     expect(pmi.report.results[0].metrics.candidateScoreLabel).toMatch(/slot PMI/);
   });
+
+  test("a model's recipe defaults (chatbert.generation) decode its replies under --opt, and the report says so", async () => {
+    const root = tmpDir();
+    const plainDir = path.join(root, 'plain', 'model');
+    const recipeDir = path.join(root, 'recipe', 'model');
+    await saveTiny(plainDir, imrMeta, 4);
+    await saveTiny(recipeDir, { ...imrMeta, generation: { repetitionPenalty: 100 } }, 4);
+    const run = (dir: string, opt: string[]) =>
+      evalCommand({ models: [dir], data: 'embedded:validation', n: 8, opt, device: 'cpu', out: path.join(root, `out${opt.length}`), samples: 2, perplexity: false, baselines: false, log: () => {} });
+    const replies = async (dir: string, opt: string[]) => (await run(dir, opt)).report.results[0].samples.map((s) => s.reply);
+    const withDefault = await run(recipeDir, ['iterations=8']);
+    expect(withDefault.report.results[0].metrics.decodingDefaults).toEqual({ repetitionPenalty: 100 });
+    expect(fs.readFileSync(path.join(root, 'out1', 'eval.md'), 'utf8')).toMatch(/recipe decodes with its recipe's defaults \{"repetitionPenalty":100\} under the settings below/);
+    const penalised = await replies(plainDir, ['iterations=8', 'repetitionPenalty=100']);
+    expect(penalised).not.toEqual(await replies(plainDir, ['iterations=8'])); // the check can fail: the penalty changes these replies
+    expect(withDefault.report.results[0].samples.map((s) => s.reply)).toEqual(penalised);
+    expect(await replies(recipeDir, ['iterations=8', 'repetitionPenalty=1'])).toEqual(await replies(plainDir, ['iterations=8']));
+    expect((await run(plainDir, ['iterations=8'])).report.results[0].metrics.decodingDefaults).toBeNull();
+  });
 });

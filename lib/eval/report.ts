@@ -71,6 +71,7 @@ export function markdownReport(report: EvalReport, data: EvalData, table: string
     ...report.results.flatMap((r, i) => [
       ...(r.metrics.perplexityLabel ? [`- ${display[i]} perplexity: ${r.metrics.perplexityLabel}`] : []),
       ...(r.metrics.candidateScoreLabel ? [`- ${display[i]} candidate score: ${r.metrics.candidateScoreLabel}`] : []),
+      ...(r.metrics.decodingDefaults ? [`- ${display[i]} decodes with its recipe's defaults ${JSON.stringify(r.metrics.decodingDefaults)} under the settings below`] : []),
       ...(r.metrics.nonWordExamples?.length ? [`- ${display[i]} non-words, e.g.: ${r.metrics.nonWordExamples.join(', ')}`] : []),
     ]),
   ];

@@ -42,6 +42,8 @@ export interface EvalSubject {
   /** Scores per candidate (higher = better reply), for hits@1; absent when the variant cannot score candidates. */
   scoreCandidates?(conversations: readonly Conversation[], candidateLists: readonly (readonly string[])[]): Promise<number[][]>;
   candidateScoreLabel?: string;
+  /** The decoding defaults the model's recipe saved with it (imr.generation), under the options given. */
+  decodingDefaults?: Readonly<Record<string, unknown>>;
   perplexity?(examples: readonly Example[]): Promise<PerplexityResult>;
   dispose(): void;
 }
@@ -137,6 +139,7 @@ export async function loadEvalSubject(dirOrSpec: string, o: SubjectOptions = {})
         return imrCandidatePll(m, convs, lists, { mean: score === 'pll_mean' });
       },
       candidateScoreLabel: IMR_CANDIDATE_SCORE_LABELS[o.imrScore ?? defaultImrScore(m)],
+      ...(m.meta.generation ? { decodingDefaults: m.meta.generation } : {}),
       perplexity: async (examples) => {
         const r = await imrPseudoPerplexity(m, examples, { batchSize: o.batchSize });
         return { value: r.pseudoPerplexity, label: IMR_PPPL_LABEL, tokens: r.tokens };

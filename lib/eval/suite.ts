@@ -24,6 +24,8 @@ export interface ModelEvalResult {
     hits1: number | null;
     hitsCandidates: number;
     candidateScoreLabel: string | null;
+    /** The model's own decoding defaults (its recipe's imr.generation), under the options given; null when none. */
+    decodingDefaults: Readonly<Record<string, unknown>> | null;
     /** Share of replies the embedded corpus's checker accepts (embedded data only). */
     checkerAccuracy: number | null;
     /** Share of reply words that never occur in the training data (see nonWordRate); null when it cannot be loaded. */
@@ -99,6 +101,7 @@ export async function evaluateSubject(subject: EvalSubject, data: EvalData, o: S
       hits1,
       hitsCandidates: data.candidatesPerExample,
       candidateScoreLabel: hits1 === null ? null : (subject.candidateScoreLabel ?? null),
+      decodingDefaults: subject.decodingDefaults ?? null,
       checkerAccuracy: checked ? checked.filter(Boolean).length / checked.length : null,
       nonWordRate: nonWords ? nonWords.rate : null,
       nonWordExamples: nonWords ? nonWords.examples : [],
