@@ -129,16 +129,16 @@ struct Decode {
     return cond + (cond - uncond) * opt.guidance;
   }
 
-  // Logits of the slots of rows [r0, r1), [r1 - r0, L, V], from the last encode (the vocabulary
-  // projection is the costly part). On CUDA the whole slot is projected (finding the masked
-  // positions would read back a count). On the CPU, unless all_positions, only still-masked
-  // positions are (finding them is free there); the buffer's other rows keep older logits, finite
-  // (zeros where never computed: the op checks every position for NaN), which nothing uses.
   // The MLM head at flat positions of the input (with the copy head's source, for a model with one).
   torch::Tensor head(const torch::Tensor& flat_positions) {
     return model->mlm_logits(flat_hidden.index_select(0, flat_positions), &copy, flat_positions);
   }
 
+  // Logits of the slots of rows [r0, r1), [r1 - r0, L, V], from the last encode (the vocabulary
+  // projection is the costly part). On CUDA the whole slot is projected (finding the masked
+  // positions would read back a count). On the CPU, unless all_positions, only still-masked
+  // positions are (finding them is free there); the buffer's other rows keep older logits, finite
+  // (zeros where never computed: the op checks every position for NaN), which nothing uses.
   torch::Tensor group_logits(int64_t r0, int64_t r1, bool all_positions) {
     const int64_t n = r1 - r0;
     auto slot = flat_slot.slice(0, r0 * L, r1 * L);

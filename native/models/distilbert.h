@@ -122,8 +122,8 @@ struct TiedProjectionImpl : torch::nn::Module {
 };
 TORCH_MODULE(TiedProjection);
 
-// What the copy head attends over, computed once per forward: each position's key, its token id
-// and whether it may be copied.
+// What the copy head attends over, computed once per forward: each position's attention scores
+// over its row, the row's token ids and which of them may be copied.
 struct CopySource {
   torch::Tensor scores;  // [B * T, T] float32: each position's attention logits over its row
   torch::Tensor ids;     // [B, T] int64
