@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "generate/ed_options.h"
+#include "generate/logits_processors.h"  // the logits processors, exposed for tests
 #include "models/ed_decoder.h"
 
 namespace chatbert {
@@ -38,13 +39,5 @@ using EdProgress = std::function<void(int64_t step, const std::vector<int64_t>& 
 // input_ids [B, T] int64, attention_mask [B, T] (1 = attend), on the model's device.
 EdResult ed_generate(EncoderDecoder& model, const torch::Tensor& input_ids, const torch::Tensor& attention_mask, const EdGenerateOptions& opt,
                      const EdSpecialIds& ids, const EdProgress& progress, const std::atomic<int32_t>* abort_flag);
-
-// The logits processors, exposed for tests. logits [N, V] float are changed in place.
-// CTRL's repetition penalty as Hugging Face applies it: a previously generated token's logit is
-// divided by the penalty when positive and multiplied by it when negative (both lower it when
-// penalty > 1). previous: [N, t] token ids (t may be 0).
-void apply_repetition_penalty(torch::Tensor& logits, const torch::Tensor& previous, double penalty);
-// Bans, per row, every token that would repeat an n-gram already in that row's history.
-void apply_no_repeat_ngram(torch::Tensor& logits, const std::vector<std::vector<int64_t>>& histories, int64_t n);
 
 }  // namespace chatbert

@@ -18,6 +18,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "generate/logits_processors.h"
 #include "ops/unmask.h"
 #include "torch_compat.h"
 
@@ -256,19 +257,17 @@ void apply_whole_words(const Decode& d, torch::Tensor& logits, int64_t r0, int64
   flat.index_copy_(0, rows, flat.index_select(0, rows).index_fill_(1, continuation_ids, kNegInf));
 }
 
-// CTRL's repetition penalty as Hugging Face applies it, over the reply so far: the logit of a token
-// committed anywhere in the row's slot is divided by the penalty where positive and multiplied where
-// negative, at every position (only the still-masked ones are read). End tokens are exempt. On the
-// CPU the positions still masked hold fresh logits each iteration, so nothing is penalised twice.
-void apply_repetition_penalty(const Decode& d, torch::Tensor& logits, int64_t r0, int64_t r1) {
+// The repetition penalty (logits_processors.h), over the reply so far: at every position of a row
+// (only the still-masked ones are read), the tokens committed anywhere in its slot. End tokens are
+// exempt. On the CPU the positions still masked hold fresh logits each iteration, so nothing is
+// penalised twice.
+void apply_reply_repetition_penalty(const Decode& d, torch::Tensor& logits, int64_t r0, int64_t r1) {
   const int64_t n = r1 - r0;
   auto tokens = d.tokens.slice(0, r0, r1), masked = d.masked.slice(0, r0, r1);
   // Not committed (or an end token): point at [MASK], banned already (-inf stays -inf).
   auto seen = torch::where(masked | tokens.eq(d.ids.sep), torch::full_like(tokens, d.ids.mask), tokens);
-  auto index = seen.unsqueeze(1).expand({n, d.L, d.L});
-  auto v = logits.gather(2, index);
-  const double p = d.opt.repetition_penalty;
-  logits.scatter_(2, index, torch::where(v > 0, v / p, v * p));
+  auto flat = logits.view({n * d.L, d.V});
+  apply_repetition_penalty(flat, seen.unsqueeze(1).expand({n, d.L, d.L}).reshape({n * d.L, d.L}), d.opt.repetition_penalty);
 }
 
 // Top-k / top-p keep part of each distribution; sampling from what is kept is then Gumbel-max
@@ -406,7 +405,7 @@ ImrDecodeOutput imr_decode(DistilBertForMaskedLM& model, const ImrRequest& req, 
       auto logits = d.group_logits(r0, r1, opt.remask > 0);
       apply_bans(d, logits, banned);
       if (opt.whole_words) apply_whole_words(d, logits, r0, r1, kinds, continuation, continuation_ids);
-      if (opt.repetition_penalty != 1.0) apply_repetition_penalty(d, logits, r0, r1);
+      if (opt.repetition_penalty != 1.0) apply_reply_repetition_penalty(d, logits, r0, r1);
       auto out = commit_rows(d, filter_logits(logits, opt, temp), args, r0, r1);
       if (out.status.defined()) status_log.push_back(out.status);
       conf.push_back(out.confidence);
