@@ -443,6 +443,8 @@ describe('the page in chromium', () => {
     await page.selectOption('#model', 'fib');
     await page.waitForFunction(() => document.getElementById('variant')!.textContent === 'ChatBERT-FIB');
     expect(await page.locator('#template-row').isVisible()).toBe(true);
+    // the variant line changes at once; the form when the model's table has arrived
+    await page.waitForSelector('#settings[data-model="fib"][aria-busy="false"]');
     expect(await page.locator('#settings label').allTextContents()).toContain('max_length_choices');
     // a word the model does not know: the server's error under the template box
     await page.fill('#template', 'i like [MASK] .');
@@ -487,6 +489,34 @@ describe('the page in chromium', () => {
     await page.waitForSelector('.turn.assistant .candidates li');
     expect(posts[posts.length - 1].messages.filter((m) => m.role !== 'system')).toEqual([{ role: 'user', content: RA_PAIRS[1][0] }]);
     expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
+  });
+
+  test('a model chosen while another table is on its way keeps its own form; a message meanwhile carries no settings', async () => {
+    const { page, errors, posts } = await open();
+    await page.fill('#set-iterations', '8');
+    // FIB's table arrives late: after RA's, which was chosen later
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await page.route('**/v1/models/fib/settings', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.selectOption('#model', 'fib');
+    expect(await page.locator('#settings label').count()).toBe(0);
+    expect(await page.locator('#settings').getAttribute('aria-busy')).toBe('true');
+    await say(page, RA_PAIRS[0][0]);
+    await page.waitForFunction(() => /replied|error/.test(document.getElementById('status')!.textContent ?? ''));
+    expect(posts[posts.length - 1].chatbert ?? {}).not.toHaveProperty('iterations');
+    await page.selectOption('#model', 'ra');
+    await page.waitForSelector('#settings[data-model="ra"][aria-busy="false"]');
+    const raLabels = await page.locator('#settings label').allTextContents();
+    expect(raLabels).not.toContain('max_length_choices');
+    release();
+    await page.waitForResponse('**/v1/models/fib/settings');
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+    expect(await page.locator('#settings').getAttribute('data-model')).toBe('ra');
+    expect(await page.locator('#settings label').allTextContents()).toEqual(raLabels);
+    expect(errors).toEqual([]);
   });
 
   test("a bad setting shows the server's error next to its field, and the message waits in the box", async () => {

@@ -411,13 +411,24 @@ async function selectModel(): Promise<void> {
   finishSteering();
   ui.variant.textContent = m.chatbert.description;
   ui.templateRow.hidden = m.chatbert.variant !== 'fib';
+  // The previous model's form goes at once: a message sent before this model's table arrives carries no
+  // settings rather than another model's.
+  state.settings = [];
+  renderSettings();
+  ui.settings.setAttribute('aria-busy', 'true');
+  delete ui.settings.dataset.model;
+  let settings: Setting[] = [];
   try {
-    state.settings = await modelSettings(m.id);
+    settings = await modelSettings(m.id);
   } catch (e) {
-    state.settings = [];
     say(`error: ${(e as Error).message}`);
   }
+  // Another model was chosen while this table was on its way: its own call renders it.
+  if (current() !== m) return;
+  state.settings = settings;
   renderSettings();
+  ui.settings.setAttribute('aria-busy', 'false');
+  ui.settings.dataset.model = m.id;
 }
 
 async function main(): Promise<void> {
