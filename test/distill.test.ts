@@ -5,6 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import { trainCommand } from '../lib/cli/commands/train';
 import { parseConfig } from '../lib/config/load';
 import type { Example } from '../lib/data/types';
 import { TEACHER_REPLIES_FILE, type Teacher, groundedReplies, mixExamples, teacherReplies } from '../lib/train/distill';
@@ -215,6 +217,53 @@ describe('an IMR student of a tiny RA teacher', () => {
       else process.env.CHATBERT_HOME = saved;
     }
   });
+
+  test('`chatbert train` of a recipe whose teacher run:NAME has no model trains the recipe NAME first, once', async () => {
+    const saved = process.env.CHATBERT_HOME;
+    process.env.CHATBERT_HOME = path.join(dir, 'home-make');
+    try {
+      // Two recipes side by side, as a user keeps them: the teacher is found beside the student.
+      const recipes = path.join(dir, 'recipes');
+      fs.mkdirSync(recipes, { recursive: true });
+      fs.writeFileSync(
+        path.join(recipes, 'ra_teacher_t.yaml'),
+        JSON.stringify({
+          name: 'ra_teacher_t',
+          model: { type: 'ra', vocab: 'pruned', dim: 16, n_layers: 1, n_heads: 2, hidden_dim: 32, max_position_embeddings: 64 },
+          data: { sources: [`jsonl:${file}`], max_turns: 2, max_context_tokens: 24, persona: false, max_eval_examples: 8 },
+          ra: { max_candidate_tokens: 16 },
+          training: { max_steps: 3, batch_size: 8, eval_every: 0, checkpoint_every: 0, device: 'cpu', seed: 5 },
+        }),
+      );
+      const student = path.join(recipes, 'student_t.yaml');
+      const base = config('run:ra_teacher_t');
+      fs.writeFileSync(student, JSON.stringify({ ...base, name: 'student_t', training: { ...base.training, max_steps: 2 } }));
+      const run = async () => {
+        let text = '';
+        const out = new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) });
+        const r = await trainCommand({ config: student, plain: true, out });
+        return { r, text };
+      };
+      const first = await run();
+      expect(first.text).toMatch(/imr\.distill\.teacher is run:ra_teacher_t, which has no model yet: training ra_teacher_t first/);
+      expect(first.text).toMatch(/chatbert train ra_teacher_t [\s\S]*chatbert train student_t /);
+      expect(first.r.steps).toBe(2);
+      const teacherModel = path.join(process.env.CHATBERT_HOME, 'runs', 'ra_teacher_t', 'model');
+      const header = JSON.parse(fs.readFileSync(path.join(first.r.runDir, TEACHER_REPLIES_FILE), 'utf8').split('\n')[0]);
+      expect(header.teacher).toBe(teacherModel);
+      // The teacher now has a model: a second run uses it as it is.
+      const stamp = fs.statSync(path.join(teacherModel, 'model.safetensors')).mtimeMs;
+      const second = await run();
+      expect(second.text).not.toMatch(/training ra_teacher_t first/);
+      expect(fs.statSync(path.join(teacherModel, 'model.safetensors')).mtimeMs).toBe(stamp);
+      // A run that is no recipe is not guessed at: the run names the missing model.
+      fs.writeFileSync(student, JSON.stringify({ ...base, name: 'student_t', imr: { ...base.imr, distill: { ...base.imr.distill!, teacher: 'run:no_such_recipe' } } }));
+      await expect(run()).rejects.toThrow(/no_such_recipe.* is not a model directory/);
+    } finally {
+      if (saved === undefined) delete process.env.CHATBERT_HOME;
+      else process.env.CHATBERT_HOME = saved;
+    }
+  }, 120_000);
 
   test('a misspelt distill key or a mix out of range is a config error naming it', () => {
     expect(() => parseConfig({ name: 'x', imr: { distill: { teachr: 'run:ed_tiny' } } })).toThrow(/imr\.distill/);

@@ -1,5 +1,8 @@
 /** `chatbert train`: runs a config with a progress bar, Ctrl+C saving a checkpoint. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
+import { defaultRunDir, runModelDir } from '../../core/paths';
 import { loadConfig } from '../../config/load';
 import { trainingRunFor, type TrainResult } from '../../train/run';
 import { distEnvFromProcess } from '../../train/dist';
@@ -21,11 +24,37 @@ export interface TrainCommandOptions {
 
 const fmtTime = (s: number) => (!Number.isFinite(s) ? '--' : s < 60 ? `${Math.round(s)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
 
+/**
+ * The recipe to train first for a teacher `run:NAME` that has no model yet: NAME as a config (in
+ * configs/, or NAME.yaml beside the student's config), as `make` builds what a target needs. Null
+ * when the run has a model or NAME is no recipe (the run's own check then names the missing model).
+ */
+function untrainedTeacher(teacher: string | undefined, studentFile: string): string | null {
+  const name = /^run:([\w.-]+)$/.exec(teacher ?? '')?.[1];
+  if (!name || fs.existsSync(path.join(runModelDir(name), 'config.json'))) return null;
+  for (const candidate of [name, path.join(path.dirname(studentFile), `${name}.yaml`)]) {
+    try {
+      return loadConfig(candidate).config.name === name ? candidate : null;
+    } catch {
+      // not this one
+    }
+  }
+  return null;
+}
+
 export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult> {
   const out = o.out ?? process.stderr;
   const { config, files } = loadConfig(o.config, o.set ?? []);
   // One rank of a data-parallel job when torchrun's variables say so (`--nproc` sets them).
   const dist = distEnvFromProcess();
+  const teacher = dist ? null : untrainedTeacher(config.imr.distill?.teacher, files[files.length - 1]);
+  if (teacher) {
+    const name = config.imr.distill!.teacher.slice('run:'.length);
+    out.write(`chatbert: imr.distill.teacher is run:${name}, which has no model yet: training ${name} first\n`);
+    // An earlier attempt that stopped before its first save left checkpoints: it goes on from them.
+    const t = await trainCommand({ config: teacher, plain: o.plain, out: o.out, resume: fs.existsSync(path.join(defaultRunDir(name), 'checkpoints')) });
+    if (t.stoppedBy === 'interrupted') return t;
+  }
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
