@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { trainCommand } from '../lib/cli/commands/train';
+import { runFinished } from '../lib/train/checkpoints';
 import { parseConfig } from '../lib/config/load';
 import type { Example } from '../lib/data/types';
 import { TEACHER_REPLIES_FILE, type Teacher, groundedReplies, mixExamples, teacherReplies } from '../lib/train/distill';
@@ -256,6 +257,13 @@ describe('an IMR student of a tiny RA teacher', () => {
       const second = await run();
       expect(second.text).not.toMatch(/training ra_teacher_t first/);
       expect(fs.statSync(path.join(teacherModel, 'model.safetensors')).mtimeMs).toBe(stamp);
+      // A teacher whose run did not finish (Ctrl+C writes its model all the same) is trained on.
+      const metrics = path.join(path.dirname(teacherModel), 'metrics.jsonl');
+      expect(runFinished(path.dirname(teacherModel))).toBe(true);
+      fs.writeFileSync(metrics, fs.readFileSync(metrics, 'utf8').trimEnd().split('\n').slice(0, -1).join('\n') + '\n');
+      const third = await run();
+      expect(third.text).toMatch(/run:ra_teacher_t, which has not finished training: training ra_teacher_t first/);
+      expect(runFinished(path.dirname(teacherModel))).toBe(true);
       // A run that is no recipe is not guessed at: the run names the missing model.
       fs.writeFileSync(student, JSON.stringify({ ...base, name: 'student_t', imr: { ...base.imr, distill: { ...base.imr.distill!, teacher: 'run:no_such_recipe' } } }));
       await expect(run()).rejects.toThrow(/no_such_recipe.* is not a model directory/);

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseConfig } from '../lib/config/load';
-import { listCheckpoints } from '../lib/train/checkpoints';
+import { listCheckpoints, runFinished } from '../lib/train/checkpoints';
 import { ImrTrainingRun } from '../lib/train/run';
 import { LOCK_FILE } from '../lib/train/rundir';
 import { tmpDir } from './helpers';
@@ -93,6 +93,26 @@ describe('--resume', () => {
     const more = await train(config(dir, { max_steps: 6, eval_every: 3 }), runDir, { resume: true });
     expect(more.result.steps).toBe(6);
     expect(more.messages).toEqual(expect.arrayContaining(['--resume: changed training.max_steps 4 -> 6', '--resume: changed training.eval_every 0 -> 3']));
+  }, 60_000);
+
+  test('runFinished: not after --stop-after or Ctrl+C (which write the model dir all the same), once the schedule ends', async () => {
+    const dir = tmpDir();
+    const runDir = path.join(dir, 'run');
+    expect(runFinished(runDir)).toBeNull();
+    const cfg = config(dir, { max_steps: 4, checkpoint_every: 1 });
+    await train(cfg, runDir, { stopAfterSteps: 2 });
+    expect(fs.existsSync(path.join(runDir, 'model', 'model.safetensors'))).toBe(true);
+    expect(runFinished(runDir)).toBe(false);
+    const controller = new AbortController();
+    controller.abort();
+    expect((await train(cfg, runDir, { resume: true, signal: controller.signal })).result.stoppedBy).toBe('interrupted');
+    expect(runFinished(runDir)).toBe(false);
+    const done = await train(cfg, runDir, { resume: true });
+    expect(done.result.steps).toBe(4);
+    expect(runFinished(runDir)).toBe(true);
+    // a resume of a finished run finishes it again; a line cut by a kill is not an end
+    fs.appendFileSync(path.join(runDir, 'metrics.jsonl'), '{"type":"tr');
+    expect(runFinished(runDir)).toBe(false);
   }, 60_000);
 
   test('damaged newest checkpoints are skipped; leftovers removed; metrics.jsonl has each step once', async () => {

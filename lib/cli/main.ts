@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The README's main job (`npm start`): train imr_tiny on the embedded corpus when no trained model
- * exists yet, print its replies to a few sample prompts, then open the chat REPL (or, when stdin is
+ * The README's main job (`npm start`): train the default recipe (imr_tiny_quick, its teacher first)
+ * on the embedded corpus when no trained model exists yet, print its replies to a few sample prompts, then open the chat REPL (or, when stdin is
  * not a terminal, print a short scripted conversation).
  */
 import * as fs from 'node:fs';
@@ -10,6 +10,8 @@ import { trainCommand } from './commands/train';
 import { ImrChatModel } from '../imr/generate';
 import { runtimeInfo } from '../native';
 import { defaultModelDir, runRepl } from './repl';
+import { DEFAULT_RECIPE } from '../core/paths';
+import { runFinished } from '../train/checkpoints';
 
 export const SAMPLE_PROMPTS: { turns: string[]; persona?: string[] }[] = [
   { turns: ['hi ! how are you today ?'] },
@@ -23,9 +25,18 @@ async function main(): Promise<void> {
   const info = runtimeInfo();
   process.stderr.write(`ChatBERT · LibTorch ${info.torch} · ${info.cuda ? `CUDA (${info.cudaDeviceCount} GPU)` : 'CPU'} · ${info.threads} threads\n`);
   const modelDir = defaultModelDir();
-  if (!fs.existsSync(path.join(modelDir, 'model.safetensors'))) {
-    process.stderr.write(`No trained model at ${modelDir}: training imr_tiny on the embedded corpus first.\n`);
-    await trainCommand({ config: 'imr_tiny' });
+  const runDir = path.dirname(modelDir);
+  const interrupted = fs.existsSync(modelDir) && runFinished(runDir) === false;
+  if (!fs.existsSync(path.join(modelDir, 'model.safetensors')) || interrupted) {
+    process.stderr.write(
+      interrupted
+        ? `The training of ${DEFAULT_RECIPE} in ${runDir} was interrupted: going on from its last checkpoint.\n`
+        : `No trained model at ${modelDir}: training ${DEFAULT_RECIPE} on the embedded corpus first (about 9 minutes on 2 cores: ` +
+            `a teacher, its answers to every training context, then the IMR student).\n`,
+    );
+    const r = await trainCommand({ config: DEFAULT_RECIPE, resume: fs.existsSync(path.join(runDir, 'checkpoints')) });
+    // Ctrl+C: the checkpoints stay, and the next `npm start` goes on from them.
+    if (r.stoppedBy === 'interrupted') process.exit(130);
   } else process.stderr.write(`Using the trained model in ${modelDir} (delete it to train again).\n`);
   const model = await ImrChatModel.load(modelDir);
   process.stdout.write('\nSample replies:\n');

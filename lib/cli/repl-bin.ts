@@ -3,11 +3,11 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runRepl } from './repl';
-import { cliCommand } from '../core/paths';
+import { DEFAULT_RECIPE, cliCommand } from '../core/paths';
 
 void yargs(hideBin(process.argv))
   .scriptName('chatbert-repl')
-  .usage(`$0 [--model DIR] [--json]\n\nChat with a ChatBERT model. Without --model: the model \`${cliCommand('train imr_tiny')}\` makes.`)
+  .usage(`$0 [--model DIR] [--json]\n\nChat with a ChatBERT model. Without --model: the model \`${cliCommand(`train ${DEFAULT_RECIPE}`)}\` (and \`npm start\`) makes.`)
   .option('model', { type: 'string', describe: 'checkpoint directory' })
   .option('device', { type: 'string', describe: 'cpu, cuda, cuda:N or auto (default auto)' })
   .option('json', { type: 'boolean', default: false, describe: 'with piped input: one JSON line per reply, with timings and settings' })

@@ -17,14 +17,14 @@ import type { TokenEvent } from '../core/conversation';
 import { FibChatModel } from '../fib/fib';
 import { parseTemplate } from '../fib/template';
 import { ImrChatModel } from '../imr/generate';
-import { chatbertHome, runModelDir, cliCommand } from '../core/paths';
+import { DEFAULT_RECIPE, chatbertHome, runModelDir, cliCommand } from '../core/paths';
 import { snakeCase } from '../core/settings';
 import { withSpinner } from './spinner';
 
 /** The run whose model `/mode` loads for each variant (FIB fills templates with the IMR model). */
-const MODE_RUNS: Record<ChatVariant, string> = { imr: 'imr_tiny', ed: 'ed_tiny', ra: 'ra_tiny', fib: 'imr_tiny' };
+const MODE_RUNS: Record<ChatVariant, string> = { imr: DEFAULT_RECIPE, ed: 'ed_tiny', ra: 'ra_tiny', fib: DEFAULT_RECIPE };
 
-/** Where the quickstart (`npm start`, `npm run train -- imr_tiny`) puts its model. */
+/** Where the quickstart (`npm start`, `npm run train -- imr_tiny_quick`) puts its model. */
 export function defaultModelDir(): string {
   return runModelDir(MODE_RUNS.imr);
 }
@@ -80,7 +80,7 @@ function help(model: ChatModel): string {
                         iteration shows for at least MS milliseconds (default 80; 0: full speed)
   /model DIR            load another model (or hf:ORG/NAME[@rev] from the Hub)
   /mode imr|ed|ra|fib   the variant: IMR (iterative unmasking), ED (encoder-decoder, streamed), RA (retrieval)
-                        or FIB (IMR filling templates); loads the imr_tiny / ed_tiny / ra_tiny model as needed
+                        or FIB (IMR filling templates); loads the ${MODE_RUNS.imr} / ${MODE_RUNS.ed} / ${MODE_RUNS.ra} model as needed
   /template TEXT|off    FIB: fill this template, e.g. i have a [MASK] named [MASK:1-2] . (off: the library)
   /persona [TEXT|off]   show the bot's persona, give it one (sentences) or remove it
   /save FILE            write the transcript to a new file (FILE.json: as JSON; an existing file is kept;
@@ -102,8 +102,8 @@ async function loadModel(spec: string, device?: string): Promise<ChatModel> {
   if (!fs.existsSync(dir)) {
     const run = Object.entries(MODE_RUNS).find(([, name]) => runModelDir(name) === dir)?.[1];
     throw new Error(
-      run === 'imr_tiny'
-        ? `no trained model at ${dir}. Make one with \`${cliCommand(`train imr_tiny`)}\` (or \`npm start\`), or pass --model DIR.`
+      run === DEFAULT_RECIPE
+        ? `no trained model at ${dir}. Make one with \`${cliCommand(`train ${DEFAULT_RECIPE}`)}\` (or \`npm start\`), or pass --model DIR.`
         : run
           ? `no trained ChatBERT-${run.slice(0, 2).toUpperCase()} model at ${dir}. Make one with \`${cliCommand(`train ${run}`)}\`, or load one with /model DIR.`
           : `model directory ${dir} not found`,

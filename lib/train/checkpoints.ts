@@ -168,3 +168,19 @@ export async function writeDirAtomic(target: string, fill: (dir: string) => Prom
   fs.renameSync(tmp, target);
   fs.rmSync(old, { recursive: true, force: true });
 }
+
+/**
+ * Whether the run in `runDir` trained to its end: its metrics.jsonl ends with the 'end' record the
+ * loop writes when the schedule (or max_minutes, or early stopping) stops it, not Ctrl+C or
+ * --stop-after. A model dir is written either way. null: no metrics.jsonl (a model made elsewhere).
+ */
+export function runFinished(runDir: string): boolean | null {
+  const file = path.join(runDir, 'metrics.jsonl');
+  if (!fs.existsSync(file)) return null;
+  const last = fs.readFileSync(file, 'utf8').trimEnd().split('\n').pop() ?? '';
+  try {
+    return (JSON.parse(last) as { type?: unknown }).type === 'end';
+  } catch {
+    return false; // a line cut by a kill
+  }
+}

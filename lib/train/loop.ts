@@ -503,6 +503,8 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
         if (finished && task.info.validationExamples > 0 && !lastWasEval) await evaluate();
         await checkpoint();
         if (!fs.existsSync(path.join(runDir, 'model'))) await writeDirAtomic(path.join(runDir, 'model'), saveModelDir);
+        // What runFinished reads: a model left by an interrupted run is not the run's result.
+        if (finished) logMetrics({ type: 'end', step: state.step, stoppedBy });
         await writeLossCurve(path.join(runDir, 'loss.svg'), curve, `${cfg.name}: loss`, task.info.lossName).catch((e) => this.emit('message', `loss curve not written: ${(e as Error).message}`));
       }
       if (group) {

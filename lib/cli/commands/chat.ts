@@ -1,6 +1,7 @@
 /** `chatbert chat`: the chat REPL (same as `chatbert-repl`). */
 import type { Argv } from 'yargs';
 import { fail } from '../fail';
+import { DEFAULT_RECIPE } from '../../core/paths';
 
 /** Adds the command to the CLI. */
 export function register<T>(y: Argv<T>): Argv<T> {
@@ -10,7 +11,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
       'the chat REPL (same as chatbert-repl)',
       (y) =>
         y
-          .option('model', { type: 'string', describe: 'checkpoint directory (default: the imr_tiny quickstart model)' })
+          .option('model', { type: 'string', describe: `checkpoint directory (default: the model npm start trains, ${DEFAULT_RECIPE})` })
           .option('device', { type: 'string' })
           .option('json', { type: 'boolean', default: false, describe: 'piped input: one JSON line per reply' }),
       async (a) => {

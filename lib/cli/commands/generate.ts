@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fail, UsageError } from '../fail';
-import { cliCommand } from '../../core/paths';
+import { DEFAULT_RECIPE, cliCommand } from '../../core/paths';
 
 /** Adds the command to the CLI. */
 export function register<T>(y: Argv<T>): Argv<T> {
@@ -14,7 +14,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
       (y) =>
         y
           .positional('context', { type: 'string', array: true })
-          .option('model', { type: 'string', describe: 'checkpoint directory (default: the imr_tiny quickstart model)' })
+          .option('model', { type: 'string', describe: `checkpoint directory (default: the model npm start trains, ${DEFAULT_RECIPE})` })
           .option('device', { type: 'string' })
           .option('persona', { type: 'string', array: true, nargs: 1, describe: 'persona sentences' })
           .option('opt', { type: 'string', array: true, nargs: 1, describe: 'generation settings, e.g. --opt iterations=16 --opt sampling=top_p' })
@@ -39,7 +39,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
           const { downloadProgress } = await import('../../data/progress');
           const progress = downloadProgress('hub');
           const dir = await resolveModelSpec(a.model ?? defaultModelDir(), { onProgress: progress.onProgress }).finally(progress.stop);
-          if (!fs.existsSync(dir)) throw new Error(`no model at ${dir}: train one with \`${cliCommand(`train imr_tiny`)}\` or pass --model DIR`);
+          if (!fs.existsSync(dir)) throw new Error(`no model at ${dir}: train one with \`${cliCommand(`train ${DEFAULT_RECIPE}`)}\` or pass --model DIR`);
           const { withSpinner } = await import('../spinner');
           let model = await withSpinner(`loading ${dir}`, () => loadChatModel(dir, { device: a.device ?? 'auto' }));
           if (a.template?.length) {

@@ -5,6 +5,7 @@ import { SingleBar } from 'cli-progress';
 import { defaultRunDir, runModelDir } from '../../core/paths';
 import { loadConfig } from '../../config/load';
 import { trainingRunFor, type TrainResult } from '../../train/run';
+import { runFinished } from '../../train/checkpoints';
 import { distEnvFromProcess } from '../../train/dist';
 import { launchLocal } from '../../train/launch';
 import type { Argv } from 'yargs';
@@ -25,13 +26,14 @@ export interface TrainCommandOptions {
 const fmtTime = (s: number) => (!Number.isFinite(s) ? '--' : s < 60 ? `${Math.round(s)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
 
 /**
- * The recipe to train first for a teacher `run:NAME` that has no model yet: NAME as a config (in
- * configs/, or NAME.yaml beside the student's config), as `make` builds what a target needs. Null
- * when the run has a model or NAME is no recipe (the run's own check then names the missing model).
+ * The recipe to train first for a teacher `run:NAME` that has no model yet, or only the model of an
+ * interrupted run: NAME as a config (in configs/, or NAME.yaml beside the student's config), as
+ * `make` builds what a target needs. Null when the run is done or NAME is no recipe (the run's own
+ * check then names the missing model).
  */
 function untrainedTeacher(teacher: string | undefined, studentFile: string): string | null {
   const name = /^run:([\w.-]+)$/.exec(teacher ?? '')?.[1];
-  if (!name || fs.existsSync(path.join(runModelDir(name), 'config.json'))) return null;
+  if (!name || (fs.existsSync(path.join(runModelDir(name), 'config.json')) && runFinished(defaultRunDir(name)) !== false)) return null;
   for (const candidate of [name, path.join(path.dirname(studentFile), `${name}.yaml`)]) {
     try {
       return loadConfig(candidate).config.name === name ? candidate : null;
@@ -50,8 +52,8 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
   const teacher = dist ? null : untrainedTeacher(config.imr.distill?.teacher, files[files.length - 1]);
   if (teacher) {
     const name = config.imr.distill!.teacher.slice('run:'.length);
-    out.write(`chatbert: imr.distill.teacher is run:${name}, which has no model yet: training ${name} first\n`);
-    // An earlier attempt that stopped before its first save left checkpoints: it goes on from them.
+    out.write(`chatbert: imr.distill.teacher is run:${name}, which has ${fs.existsSync(runModelDir(name)) ? 'not finished training' : 'no model yet'}: training ${name} first\n`);
+    // An interrupted attempt left checkpoints: it goes on from them.
     const t = await trainCommand({ config: teacher, plain: o.plain, out: o.out, resume: fs.existsSync(path.join(defaultRunDir(name), 'checkpoints')) });
     if (t.stoppedBy === 'interrupted') return t;
   }
