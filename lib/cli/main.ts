@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The README's main job (`npm start`): train the default recipe (imr_tiny_quick, its teacher first)
- * on the embedded corpus when no trained model exists yet, print its replies to a few sample prompts, then open the chat REPL (or, when stdin is
+ * The README's main job (`npm start`): train the default recipe (imr_tiny) on the embedded
+ * corpus when no trained model exists yet, print its replies to a few sample prompts, then open the chat REPL (or, when stdin is
  * not a terminal, print a short scripted conversation).
  */
 import * as fs from 'node:fs';
@@ -31,8 +31,7 @@ async function main(): Promise<void> {
     process.stderr.write(
       interrupted
         ? `The training of ${DEFAULT_RECIPE} in ${runDir} was interrupted: going on from its last checkpoint.\n`
-        : `No trained model at ${modelDir}: training ${DEFAULT_RECIPE} on the embedded corpus first (about 9 minutes on 2 cores: ` +
-            `a teacher, its answers to every training context, then the IMR student).\n`,
+        : `No trained model at ${modelDir}: training ${DEFAULT_RECIPE} on the embedded corpus first (about 9 minutes on 2 cores).\n`,
     );
     const r = await trainCommand({ config: DEFAULT_RECIPE, resume: fs.existsSync(path.join(runDir, 'checkpoints')) });
     // Ctrl+C: the checkpoints stay, and the next `npm start` goes on from them.
