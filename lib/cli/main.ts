@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * The README's main job (`npm start`): train the default recipe (imr_tiny) on the embedded
- * corpus when no trained model exists yet, print its replies to a few sample prompts, then open the chat REPL (or, when stdin is
- * not a terminal, print a short scripted conversation).
+ * The README's main job (`npm start`): train the default recipe (imr_tiny) on the embedded corpus
+ * when no trained model exists yet (or go on with one that was interrupted), print its replies to a
+ * few sample prompts, then open the chat REPL (or, when stdin is not a terminal, print a short
+ * scripted conversation).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
