@@ -156,8 +156,11 @@ export const imrSchema = z
         teacher: z.string().min(1),
         /** Share of teacher replies among the training examples: 0 references only, 0.5 both replies of every context, 1 teacher only. */
         mix: z.number().min(0).max(1).default(0.5),
-        /** Contexts the teacher answers at a time. */
-        batch_size: posInt.default(256),
+        /**
+         * Contexts the teacher answers at a time. 128: ed_tiny answered in 3.0-3.8 ms per reply
+         * against 4.1-5.7 at 256 on a 2-core CPU (bench/RESULTS.md, eleventh stop).
+         */
+        batch_size: posInt.default(128),
         /**
          * Which examples train imr.bi_encoder's pairs: the references only (the default: the bi-encoder
          * ranks human replies, and a teacher's replies are easy to tell from them), or all.
