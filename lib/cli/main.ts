@@ -5,14 +5,13 @@
  * few sample prompts, then open the chat REPL (or, when stdin is not a terminal, print a short
  * scripted conversation).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { trainCommand } from './commands/train';
 import { ImrChatModel } from '../imr/generate';
 import { runtimeInfo } from '../native';
 import { defaultModelDir, runRepl } from './repl';
 import { DEFAULT_RECIPE } from '../core/paths';
-import { runFinished } from '../train/checkpoints';
+import { listCheckpoints, runStatus } from '../train/checkpoints';
 
 export const SAMPLE_PROMPTS: { turns: string[]; persona?: string[] }[] = [
   { turns: ['hi ! how are you today ?'] },
@@ -27,14 +26,14 @@ async function main(): Promise<void> {
   process.stderr.write(`ChatBERT · LibTorch ${info.torch} · ${info.cuda ? `CUDA (${info.cudaDeviceCount} GPU)` : 'CPU'} · ${info.threads} threads\n`);
   const modelDir = defaultModelDir();
   const runDir = path.dirname(modelDir);
-  const interrupted = fs.existsSync(modelDir) && runFinished(runDir) === false;
-  if (!fs.existsSync(path.join(modelDir, 'model.safetensors')) || interrupted) {
+  const status = runStatus(runDir);
+  if (status !== 'done') {
     process.stderr.write(
-      interrupted
+      status === 'interrupted'
         ? `The training of ${DEFAULT_RECIPE} in ${runDir} was interrupted: going on from its last checkpoint.\n`
         : `No trained model at ${modelDir}: training ${DEFAULT_RECIPE} on the embedded corpus first (about 9 minutes on 2 cores).\n`,
     );
-    const r = await trainCommand({ config: DEFAULT_RECIPE, resume: fs.existsSync(path.join(runDir, 'checkpoints')) });
+    const r = await trainCommand({ config: DEFAULT_RECIPE, resume: listCheckpoints(runDir).length > 0 });
     // Ctrl+C: the checkpoints stay, and the next `npm start` goes on from them.
     if (r.stoppedBy === 'interrupted') process.exit(130);
   } else process.stderr.write(`Using the trained model in ${modelDir} (delete it to train again).\n`);

@@ -1,9 +1,7 @@
 /** Reply-quality metrics, each defined once. */
+import { lexicalWords, words } from '../core/text';
 
-/** Lower-cased word tokens (punctuation split off). */
-export function words(text: string): string[] {
-  return text.toLowerCase().match(/[\p{L}\p{N}']+|[^\s\p{L}\p{N}]/gu) ?? [];
-}
+export { lexicalWords, words };
 
 /** distinct-n: unique n-grams over all n-grams of all replies (Li et al., 2016). */
 export function distinctN(replies: readonly string[], n: number): number {
@@ -26,7 +24,7 @@ export function meanWords(texts: readonly string[]): number {
 /** The words of texts (letters and digits; punctuation left out), for non-word rates. */
 export function vocabularyOf(texts: Iterable<string>): Set<string> {
   const out = new Set<string>();
-  for (const t of texts) for (const w of words(t)) if (/[\p{L}\p{N}]/u.test(w)) out.add(w);
+  for (const t of texts) for (const w of lexicalWords(t)) out.add(w);
   return out;
 }
 
@@ -39,8 +37,7 @@ export function nonWordRate(replies: readonly string[], vocabulary: ReadonlySet<
   let total = 0;
   const bad: string[] = [];
   for (const r of replies)
-    for (const w of words(r)) {
-      if (!/[\p{L}\p{N}]/u.test(w)) continue;
+    for (const w of lexicalWords(r)) {
       total++;
       if (!vocabulary.has(w)) bad.push(w);
     }

@@ -184,3 +184,13 @@ export function runFinished(runDir: string): boolean | null {
     return false; // a line cut by a kill
   }
 }
+
+/**
+ * Where the run in `runDir` stands: 'none' (no model), 'interrupted' (the model of a run that did
+ * not finish: train on, from its checkpoints when it has any) or 'done' (its schedule ended, or a
+ * model made elsewhere).
+ */
+export function runStatus(runDir: string): 'none' | 'interrupted' | 'done' {
+  if (!fs.existsSync(path.join(runDir, 'model', WEIGHTS_FILE))) return 'none';
+  return runFinished(runDir) === false ? 'interrupted' : 'done';
+}

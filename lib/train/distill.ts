@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import type { Conversation } from '../core/conversation';
 import { cliCommand } from '../core/paths';
+import { lexicalWords } from '../core/text';
 import { Rng } from '../core/rng';
 import type { Example } from '../data/types';
 import { checkpointVariant } from '../chat/load';
@@ -192,8 +193,6 @@ export function mixExamples(train: readonly Example[], replies: readonly string[
   return { examples: [...distilled, ...take(train, (distilled.length * (1 - mix)) / mix, 0xd158)], fromTeacher: distilled.length };
 }
 
-const words = (text: string): string[] => text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
-
 /**
  * imr.distill.grounded: the teacher's replies, with each one that leaves out a word its reference
  * takes from the context (persona or turns) replaced by the reference. Only rare words count as
@@ -203,13 +202,13 @@ const words = (text: string): string[] => text.toLowerCase().match(/[\p{L}\p{N}'
 export function groundedReplies(train: readonly Example[], replies: readonly string[]): { replies: string[]; replaced: number } {
   if (replies.length !== train.length) throw new Error(`distill: ${replies.length} teacher replies for ${train.length} training examples`);
   const df = new Map<string, number>();
-  for (const ex of train) for (const w of new Set(words(ex.response))) df.set(w, (df.get(w) ?? 0) + 1);
+  for (const ex of train) for (const w of new Set(lexicalWords(ex.response))) df.set(w, (df.get(w) ?? 0) + 1);
   const common = (w: string) => (df.get(w) ?? 0) > 0.01 * train.length;
   let replaced = 0;
   const out = train.map((ex, i) => {
-    const context = new Set([...ex.context, ...(ex.persona ?? [])].flatMap(words));
-    const taken = words(ex.response).filter((w) => context.has(w) && !common(w));
-    const teacher = new Set(words(replies[i]));
+    const context = new Set([...ex.context, ...(ex.persona ?? [])].flatMap(lexicalWords));
+    const taken = lexicalWords(ex.response).filter((w) => context.has(w) && !common(w));
+    const teacher = new Set(lexicalWords(replies[i]));
     if (taken.length === 0 || taken.every((w) => teacher.has(w))) return replies[i];
     replaced++;
     return ex.response;

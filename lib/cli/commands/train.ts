@@ -1,11 +1,10 @@
 /** `chatbert train`: runs a config with a progress bar, Ctrl+C saving a checkpoint. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { defaultRunDir, runModelDir } from '../../core/paths';
+import { defaultRunDir } from '../../core/paths';
 import { loadConfig } from '../../config/load';
 import { trainingRunFor, type TrainResult } from '../../train/run';
-import { runFinished } from '../../train/checkpoints';
+import { listCheckpoints, runStatus } from '../../train/checkpoints';
 import { distEnvFromProcess } from '../../train/dist';
 import { launchLocal } from '../../train/launch';
 import type { Argv } from 'yargs';
@@ -31,12 +30,14 @@ const fmtTime = (s: number) => (!Number.isFinite(s) ? '--' : s < 60 ? `${Math.ro
  * `make` builds what a target needs. Null when the run is done or NAME is no recipe (the run's own
  * check then names the missing model).
  */
-function untrainedTeacher(teacher: string | undefined, studentFile: string): string | null {
+function untrainedTeacher(teacher: string | undefined, studentFile: string): { name: string; recipe: string; status: 'none' | 'interrupted' } | null {
   const name = /^run:([\w.-]+)$/.exec(teacher ?? '')?.[1];
-  if (!name || (fs.existsSync(path.join(runModelDir(name), 'config.json')) && runFinished(defaultRunDir(name)) !== false)) return null;
-  for (const candidate of [name, path.join(path.dirname(studentFile), `${name}.yaml`)]) {
+  if (!name) return null;
+  const status = runStatus(defaultRunDir(name));
+  if (status === 'done') return null;
+  for (const recipe of [name, path.join(path.dirname(studentFile), `${name}.yaml`)]) {
     try {
-      return loadConfig(candidate).config.name === name ? candidate : null;
+      return loadConfig(recipe).config.name === name ? { name, recipe, status } : null;
     } catch {
       // not this one
     }
@@ -51,10 +52,10 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
   const dist = distEnvFromProcess();
   const teacher = dist ? null : untrainedTeacher(config.imr.distill?.teacher, files[files.length - 1]);
   if (teacher) {
-    const name = config.imr.distill!.teacher.slice('run:'.length);
-    out.write(`chatbert: imr.distill.teacher is run:${name}, which has ${fs.existsSync(runModelDir(name)) ? 'not finished training' : 'no model yet'}: training ${name} first\n`);
+    const { name, recipe, status } = teacher;
+    out.write(`chatbert: imr.distill.teacher is run:${name}, which has ${status === 'none' ? 'no model yet' : 'not finished training'}: training ${name} first\n`);
     // An interrupted attempt left checkpoints: it goes on from them.
-    const t = await trainCommand({ config: teacher, plain: o.plain, out: o.out, resume: fs.existsSync(path.join(defaultRunDir(name), 'checkpoints')) });
+    const t = await trainCommand({ config: recipe, plain: o.plain, out: o.out, resume: listCheckpoints(defaultRunDir(name)).length > 0 });
     if (t.stoppedBy === 'interrupted') return t;
   }
   const controller = new AbortController();
