@@ -267,6 +267,10 @@ describe('an IMR student of a tiny RA teacher', () => {
       // A run that is no recipe is not guessed at: the run names the missing model.
       fs.writeFileSync(student, JSON.stringify({ ...base, name: 'student_t', imr: { ...base.imr, distill: { ...base.imr.distill!, teacher: 'run:no_such_recipe' } } }));
       await expect(run()).rejects.toThrow(/no_such_recipe.* is not a model directory/);
+      // A teacher recipe that is there but wrong says what is wrong, rather than "no model".
+      fs.writeFileSync(path.join(recipes, 'bad_teacher_t.yaml'), JSON.stringify({ name: 'bad_teacher_t', training: { lr_max: 3 } }));
+      fs.writeFileSync(student, JSON.stringify({ ...base, name: 'student_t', imr: { ...base.imr, distill: { ...base.imr.distill!, teacher: 'run:bad_teacher_t' } } }));
+      await expect(run()).rejects.toThrow(/bad_teacher_t\.yaml.*training\.lr_max/s);
     } finally {
       if (saved === undefined) delete process.env.CHATBERT_HOME;
       else process.env.CHATBERT_HOME = saved;

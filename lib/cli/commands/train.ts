@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { defaultRunDir } from '../../core/paths';
-import { loadConfig } from '../../config/load';
+import { loadConfig, resolveConfigPath } from '../../config/load';
 import { trainingRunFor, type TrainResult } from '../../train/run';
 import { listCheckpoints, runStatus } from '../../train/checkpoints';
 import { distEnvFromProcess } from '../../train/dist';
@@ -35,12 +35,15 @@ function untrainedTeacher(teacher: string | undefined, studentFile: string): { n
   if (!name) return null;
   const status = runStatus(defaultRunDir(name));
   if (status === 'done') return null;
-  for (const recipe of [name, path.join(path.dirname(studentFile), `${name}.yaml`)]) {
+  for (const candidate of [name, path.join(path.dirname(studentFile), `${name}.yaml`)]) {
+    let recipe: string;
     try {
-      return loadConfig(recipe).config.name === name ? { name, recipe, status } : null;
+      recipe = resolveConfigPath(candidate);
     } catch {
-      // not this one
+      continue; // no such file: the next place
     }
+    // A recipe that is there but wrong says so (loadConfig throws naming the file and the key).
+    return loadConfig(recipe).config.name === name ? { name, recipe, status } : null;
   }
   return null;
 }
