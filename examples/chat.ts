@@ -21,7 +21,7 @@ export async function chat(modelDir: string, lines: string[]): Promise<string[]>
 }
 
 if (require.main === module) {
-  const dir = process.argv[2] ?? path.join(os.homedir(), '.chatbert', 'runs', 'imr_tiny', 'model');
+  const dir = process.argv[2] ?? path.join(os.homedir(), '.chatbert', 'runs', 'imr_tiny_quick', 'model');
   chat(dir, ['hello !', 'do you have any pets ?', 'what is its name ?']).catch((e) => {
     console.error(e instanceof Error ? e.message : e);
     process.exit(1);

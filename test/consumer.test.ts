@@ -151,6 +151,6 @@ describe('an installed chatbert', () => {
     } catch (e) {
       err = String((e as { stderr?: string }).stderr);
     }
-    expect(err).toMatch(/npx chatbert train imr_tiny` or pass --model DIR/);
+    expect(err).toMatch(/npx chatbert train imr_tiny_quick` or pass --model DIR/);
   });
 });

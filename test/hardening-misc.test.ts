@@ -78,7 +78,8 @@ describe('checkpoints', () => {
 });
 
 describe('chatbert train', () => {
-  test('Ctrl+C saves a checkpoint and exits 130', async () => {
+  /** A tiny config in a new directory whose schedule would run for 100,000 steps. */
+  const endlessConfig = (training = '') => {
     const dir = tmpDir();
     const words = 'hello hi how are you good fine what do like music food'.split(' ');
     const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ context: [`${words[i % 12]} ?`], response: `${words[(i * 5) % 12]} ${words[(i * 7) % 12]} .` }));
@@ -88,9 +89,31 @@ describe('chatbert train', () => {
       'model: { vocab: pruned, dim: 16, n_layers: 1, n_heads: 2, hidden_dim: 32, max_position_embeddings: 64 }',
       `data: { sources: ["jsonl:${path.join(dir, 'chat.jsonl')}"], max_turns: 2, max_context_tokens: 24, max_eval_examples: 8 }`,
       'imr: { max_response_length: 8 }',
-      'training: { max_steps: 100000, epochs: 100000, batch_size: 8, eval_every: 0, checkpoint_every: 0, log_every: 1, device: cpu }',
+      `training: { max_steps: 100000, epochs: 100000, batch_size: 8, eval_every: 0, checkpoint_every: 0, log_every: 1, device: cpu${training} }`,
     ].join('\n');
     fs.writeFileSync(path.join(dir, 'c.yaml'), yaml + '\n');
+    return dir;
+  };
+
+  test('--time-budget stops training that many minutes after the command starts; a bad one is refused', () => {
+    const dir = endlessConfig(', max_minutes: 30, fit_schedule_to_max_minutes: true');
+    const train = (budget: string) => spawnSync(process.execPath, [cli, 'train', path.join(dir, 'c.yaml'), '--run-dir', path.join(dir, 'run'), '--plain', '--time-budget', budget], { encoding: 'utf8', timeout: 90_000 });
+    const t0 = Date.now();
+    const r = train('0.05');
+    expect(r.stderr).toMatch(/chatbert: done after \d+ steps \(max_minutes\)/);
+    expect(r.status).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(60_000);
+    const lrs = fs.readFileSync(path.join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.type === 'train').map((m) => m.lr);
+    expect(lrs.at(-1)).toBeLessThan(0.1 * Math.max(...lrs)); // annealed by the budget, not by 30 minutes
+    for (const bad of ['0', '-1', 'ten']) {
+      const b = train(bad);
+      expect(b.status).not.toBe(0);
+      expect(b.stderr).toContain(`--time-budget must be a positive number of minutes, got '${bad}'`);
+    }
+  }, 120_000);
+
+  test('Ctrl+C saves a checkpoint and exits 130', async () => {
+    const dir = endlessConfig();
     const runDir = path.join(dir, 'run');
     const child = spawn(process.execPath, [cli, 'train', path.join(dir, 'c.yaml'), '--run-dir', runDir, '--plain'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';

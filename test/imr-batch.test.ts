@@ -127,3 +127,14 @@ test('learning-rate schedules: warmup then linear or cosine decay', () => {
   expect(learningRate(100, 100, 1, 10, 'linear')).toBe(0);
   expect(learningRate(50, 100, 1, 10, 'constant')).toBe(1);
 });
+
+test('a schedule fitted to a time budget follows the clock when it is ahead of the steps', () => {
+  // 20 of 100 steps done but half the time spent: where step 50 would be
+  expect(learningRate(20, 100, 1, 10, 'linear', 0.5)).toBeCloseTo(learningRate(50, 100, 1, 10, 'linear'));
+  // the clock behind the steps changes nothing
+  expect(learningRate(60, 100, 1, 10, 'linear', 0.3)).toBe(learningRate(60, 100, 1, 10, 'linear'));
+  // warmup follows the clock too, and the time spent anneals to 0 whatever the steps
+  expect(learningRate(0, 1000, 1, 100, 'linear', 0.05)).toBeCloseTo(0.51);
+  expect(learningRate(3, 1000, 1, 100, 'cosine', 1)).toBe(0);
+  expect(learningRate(3, 1000, 1, 100, 'constant', 1)).toBe(1);
+});

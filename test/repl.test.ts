@@ -105,7 +105,7 @@ describe('through a pipe', () => {
   test('a missing model says which command makes one', () => {
     const r = spawnSync(process.execPath, [replBin], { input: '', encoding: 'utf8', env: { ...process.env, CHATBERT_HOME: path.join(home, 'empty') }, timeout: 60_000 });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/no trained model at .*runs\/imr_tiny\/model.*npm run train -- imr_tiny`/);
+    expect(r.stderr).toMatch(/no trained model at .*runs\/imr_tiny_quick\/model.*npm run train -- imr_tiny_quick`/);
   });
 
   test('a broken checkpoint is one clear line', () => {

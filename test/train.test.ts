@@ -97,6 +97,45 @@ describe('IMR training run', () => {
     expect(listCheckpoints(runDir).map((d) => path.basename(d))).toEqual(['step-00000003']);
   });
 
+  test('fit_schedule_to_max_minutes: a run cut by its clock still warms up and ends annealed', async () => {
+    const dir = tmpDir();
+    const peak = 1e-3;
+    const trace = async (fit: boolean) => {
+      const lrs: number[] = [];
+      const r = new ImrTrainingRun(config(dir, { epochs: 100000, max_steps: 100000, max_minutes: 0.02, fit_schedule_to_max_minutes: fit, checkpoint_every: 0, lr: peak }), { runDir: path.join(dir, String(fit)) });
+      r.on('step', (s) => lrs.push(s.lr));
+      const res = await r.run();
+      expect(res.stoppedBy).toBe('max_minutes');
+      expect(res.steps).toBeLessThan(10000); // still in the 10,000 warmup steps the step count alone gives
+      return lrs;
+    };
+    const fitted = await trace(true);
+    expect(Math.max(...fitted)).toBeGreaterThan(0.8 * peak);
+    expect(fitted.at(-1)!).toBeLessThan(0.1 * peak);
+    const cut = await trace(false);
+    expect(cut.at(-1)!).toBeLessThan(0.5 * peak); // the plain schedule never left its warmup
+    expect(cut.at(-1)!).toBe(Math.max(...cut));
+  });
+
+  test('a deadline stops the run as max_minutes does, and a fitted schedule ends annealed by it', async () => {
+    const dir = tmpDir();
+    const lrs: number[] = [];
+    const started = Date.now();
+    const cfg = config(dir, { epochs: 100000, max_steps: 100000, max_minutes: 60, fit_schedule_to_max_minutes: true, checkpoint_every: 0 });
+    const r = new ImrTrainingRun(cfg, { runDir: path.join(dir, 'run'), deadline: started + 1500 });
+    r.on('step', (s) => lrs.push(s.lr));
+    const res = await r.run();
+    expect(res.stoppedBy).toBe('max_minutes');
+    expect(res.state.elapsedSeconds).toBeGreaterThanOrEqual(1);
+    expect(res.state.elapsedSeconds).toBeLessThan(20); // not max_minutes' hour
+    expect(Math.max(...lrs)).toBeGreaterThan(0.8e-3);
+    expect(lrs.at(-1)!).toBeLessThan(0.1e-3);
+  });
+
+  test('fit_schedule_to_max_minutes needs max_minutes', () => {
+    expect(() => config(tmpDir(), { fit_schedule_to_max_minutes: true })).toThrow(/fit_schedule_to_max_minutes needs max_minutes/);
+  });
+
   test('missing datasets say how to get them', () => {
     const dir = tmpDir();
     const cfg = config(dir, {}, {});

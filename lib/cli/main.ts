@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The README's main job (`npm start`): train the default recipe (imr_tiny) on the embedded corpus
+ * The README's main job (`npm start`): train the default recipe (imr_tiny_quick, its teacher first) on the embedded corpus
  * when no trained model exists yet (or go on with one that was interrupted), print its replies to a
  * few sample prompts, then open the chat REPL (or, when stdin is not a terminal, print a short
  * scripted conversation).
@@ -21,6 +21,13 @@ export const SAMPLE_PROMPTS: { turns: string[]; persona?: string[] }[] = [
   { turns: ['what are you doing this weekend ?'] },
 ];
 
+/**
+ * npm start's training (the teacher, its answers, the student) stops this many minutes after it
+ * starts, at the latest: the student takes what the teacher leaves, its schedule fitted to it, so a
+ * slower machine trains fewer steps and npm start still chats within 10 minutes.
+ */
+const TRAINING_MINUTES = 9;
+
 async function main(): Promise<void> {
   const info = runtimeInfo();
   process.stderr.write(`ChatBERT · LibTorch ${info.torch} · ${info.cuda ? `CUDA (${info.cudaDeviceCount} GPU)` : 'CPU'} · ${info.threads} threads\n`);
@@ -31,9 +38,10 @@ async function main(): Promise<void> {
     process.stderr.write(
       status === 'interrupted'
         ? `The training of ${DEFAULT_RECIPE} in ${runDir} was interrupted: going on from its last checkpoint.\n`
-        : `No trained model at ${modelDir}: training ${DEFAULT_RECIPE} on the embedded corpus first (about 9 minutes on 2 cores).\n`,
+        : `No trained model at ${modelDir}: training ${DEFAULT_RECIPE} on the embedded corpus first (at most ${TRAINING_MINUTES} minutes: ` +
+            `a teacher, its answers to every training context, then the IMR student).\n`,
     );
-    const r = await trainCommand({ config: DEFAULT_RECIPE, resume: listCheckpoints(runDir).length > 0 });
+    const r = await trainCommand({ config: DEFAULT_RECIPE, resume: listCheckpoints(runDir).length > 0, deadline: Date.now() + TRAINING_MINUTES * 60_000 });
     // Ctrl+C: the checkpoints stay, and the next `npm start` goes on from them.
     if (r.stoppedBy === 'interrupted') process.exit(130);
   } else process.stderr.write(`Using the trained model in ${modelDir} (delete it to train again).\n`);

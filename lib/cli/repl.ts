@@ -24,7 +24,7 @@ import { withSpinner } from './spinner';
 /** The run whose model `/mode` loads for each variant (FIB fills templates with the IMR model). */
 const MODE_RUNS: Record<ChatVariant, string> = { imr: DEFAULT_RECIPE, ed: 'ed_tiny', ra: 'ra_tiny', fib: DEFAULT_RECIPE };
 
-/** Where the quickstart (`npm start`, `npm run train -- imr_tiny`) puts its model. */
+/** Where the quickstart (`npm start`, `npm run train -- imr_tiny_quick`) puts its model. */
 export function defaultModelDir(): string {
   return runModelDir(MODE_RUNS.imr);
 }

@@ -242,6 +242,12 @@ export const trainingSchema = z
     max_steps: posInt.nullable().default(null),
     /** Stop after this many minutes of training (null = no limit); a checkpoint is written. */
     max_minutes: z.number().positive().nullable().default(null),
+    /**
+     * Fit the learning-rate schedule to max_minutes: the decay follows the share of the time spent
+     * when it is ahead of the share of steps done, and max_minutes then counts the whole run, across
+     * resumes. A run cut by its clock (a slower machine) still ends annealed, with fewer steps.
+     */
+    fit_schedule_to_max_minutes: z.boolean().default(false),
     batch_size: posInt.default(32),
     grad_accum: posInt.default(1),
     lr: z.number().positive().max(1).default(5e-5),
@@ -276,7 +282,8 @@ export const trainingSchema = z
     /** Length-bucketed batching: examples are sorted by length within windows of this many batches. */
     bucket_batches: posInt.default(50),
   })
-  .strict();
+  .strict()
+  .refine((t) => !t.fit_schedule_to_max_minutes || t.max_minutes !== null, { message: 'fit_schedule_to_max_minutes needs max_minutes', path: ['fit_schedule_to_max_minutes'] });
 
 /**
  * ChatBERT-RA's cross-encoder (model.type: rerank): context and candidate in one input, a score

@@ -2,7 +2,7 @@
  * `chatbert serve`: an OpenAI-compatible chat server (fastify) over any ChatBERT chat model, with
  * the requests of concurrent users decoded in batches (see Batcher).
  *
- *   const server = createServer({ models: ['~/.chatbert/runs/imr_tiny/model'] });
+ *   const server = createServer({ models: ['~/.chatbert/runs/imr_tiny_quick/model'] });
  *   const { url } = await server.listen();   // http://127.0.0.1:8080
  *   ...
  *   await server.close();                      // stop accepting, finish what is in flight

@@ -189,6 +189,12 @@ export interface TrainOptions<B = unknown> {
   transformBatch?: (batch: B, step: number) => B;
   /** Stop after this many steps of this invocation (tests of resume). */
   stopAfterSteps?: number;
+  /**
+   * When training stops at the latest (ms since the epoch, as Date.now()), as max_minutes stops it:
+   * a caller that spends part of a time budget before the loop (a teacher, its answers) gives the
+   * rest. With fit_schedule_to_max_minutes the schedule is fitted to whichever comes first.
+   */
+  deadline?: number;
   /** Benchmark only: make every step's batches before the loop starts, so no data work overlaps training. */
   premadeBatches?: boolean;
   /**
@@ -337,7 +343,9 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
     });
 
     const saveModelDir = (dir: string) => task.saveModel(dir);
+    let checkpointedAt = -1;
     const checkpoint = async () => {
+      checkpointedAt = state.step;
       const dir = await writeCheckpoint(runDir, state, tc.keep_checkpoints, async (tmp) => {
         await saveModelDir(tmp);
         await task.saveOptimizer(path.join(tmp, OPTIMIZER_FILE));
@@ -405,6 +413,14 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
     let stoppedBy: TrainResult['stoppedBy'] = 'completed';
     const started = Date.now();
     const elapsedBefore = state.elapsedSeconds;
+    // fit_schedule_to_max_minutes: the schedule and the stop follow the whole run's training time
+    // (rank 0's, so that every rank takes the same learning rate); otherwise max_minutes is this
+    // process's own clock and the schedule counts steps only.
+    const deadline = this.options.deadline ?? Infinity;
+    const budgetSeconds = tc.fit_schedule_to_max_minutes && tc.max_minutes !== null ? Math.min(tc.max_minutes * 60, elapsedBefore + (deadline - started) / 1000) : null;
+    let scheduleSeconds = state.elapsedSeconds;
+    const outOfTime = () =>
+      budgetSeconds !== null ? state.elapsedSeconds >= budgetSeconds : Date.now() >= deadline || (tc.max_minutes !== null && (Date.now() - started) / 60000 >= tc.max_minutes);
     let stepsThisRun = 0;
     let windowTokens = 0;
     let windowSteps = 0;
@@ -413,7 +429,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
     {
       while (state.step < totalSteps && next) {
         const step = state.step;
-        const lr = learningRate(step, totalSteps, tc.lr, warmupSteps, tc.schedule);
+        const lr = learningRate(step, totalSteps, tc.lr, warmupSteps, tc.schedule, budgetSeconds !== null ? scheduleSeconds / budgetSeconds : 0);
         const t0 = Date.now();
         const pending = task.step(next, lr, deriveSeed(tc.seed, step, 0xd0));
         // Prepare the next step's batches while this one runs on the native thread.
@@ -431,6 +447,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
         ({ epoch: state.epoch, stepInEpoch: state.stepInEpoch } = position(nextStep));
         state.tokensSeen += r.tokens;
         state.elapsedSeconds = elapsedBefore + (Date.now() - started) / 1000;
+        scheduleSeconds = state.elapsedSeconds;
         stepsThisRun++;
         windowTokens += r.tokens;
         windowSteps++;
@@ -452,7 +469,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
             ...(group ? { allReduceMs: (group.stats().seconds * 1000) / Math.max(1, windowSteps) } : {}),
             stepSeconds: (now - t0) / 1000,
             elapsedSeconds: state.elapsedSeconds,
-            etaSeconds: perStep * (totalSteps - state.step),
+            etaSeconds: Math.min(perStep * (totalSteps - state.step), budgetSeconds !== null ? Math.max(0, budgetSeconds - state.elapsedSeconds) : Infinity),
           };
           windowTokens = 0;
           windowSteps = 0;
@@ -475,7 +492,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
         }
         if (group && (evalNow || checkpointNow)) await (rank0 ? group.signal(`step-${state.step}`) : group.wait(`step-${state.step}`, 0));
         if (!stop && this.options.signal?.aborted) stop = 'interrupted';
-        if (!stop && tc.max_minutes !== null && (Date.now() - started) / 60000 >= tc.max_minutes) stop = 'max_minutes';
+        if (!stop && outOfTime()) stop = 'max_minutes';
         if (!stop && this.options.stopAfterSteps !== undefined && stepsThisRun >= this.options.stopAfterSteps) stop = 'stop_after_steps';
         if (group) {
           // One decision for the group: any rank's Ctrl+C, rank 0's clock and early stopping. Each
@@ -484,10 +501,11 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
           const votes = [
             stop === 'early_stopping',
             this.options.signal?.aborted === true,
-            rank0 && tc.max_minutes !== null && (Date.now() - started) / 60000 >= tc.max_minutes,
+            rank0 && outOfTime(),
             this.options.stopAfterSteps !== undefined && stepsThisRun >= this.options.stopAfterSteps,
           ].map(Number);
-          const agreed = await group.allReduce(votes, 'max');
+          const agreed = await group.allReduce([...votes, rank0 ? state.elapsedSeconds : 0], 'max');
+          scheduleSeconds = agreed.pop()!;
           const i = agreed.findIndex((v) => v > 0);
           stop = i >= 0 ? reasons[i] : undefined;
         }
@@ -500,8 +518,10 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
       const finished = stoppedBy !== 'interrupted' && stoppedBy !== 'stop_after_steps';
       const lastWasEval = tc.eval_every > 0 && state.step % tc.eval_every === 0;
       if (rank0) {
-        if (finished && task.info.validationExamples > 0 && !lastWasEval) await evaluate();
-        await checkpoint();
+        const evaluated = finished && task.info.validationExamples > 0 && !lastWasEval;
+        if (evaluated) await evaluate();
+        // The loop's checkpoint of this very step stands, unless an evaluation has changed the state since.
+        if (checkpointedAt !== state.step || evaluated) await checkpoint();
         if (!fs.existsSync(path.join(runDir, 'model'))) await writeDirAtomic(path.join(runDir, 'model'), saveModelDir);
         // What runFinished reads: a model left by an interrupted run is not the run's result.
         if (finished) logMetrics({ type: 'end', step: state.step, stoppedBy });

@@ -19,6 +19,11 @@ export interface TrainCommandOptions {
   plain?: boolean;
   /** Stop after this many steps of this invocation, with a checkpoint (--resume continues). */
   stopAfter?: number;
+  /**
+   * Training stops by this time (ms since the epoch) at the latest, a teacher trained first and its
+   * answers included: the student gets what they leave (`--time-budget`; npm start's 10 minutes).
+   */
+  deadline?: number;
   out?: NodeJS.WritableStream;
 }
 
@@ -58,7 +63,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
     const { name, recipe, status } = teacher;
     out.write(`chatbert: imr.distill.teacher is run:${name}, which has ${status === 'none' ? 'no model yet' : 'not finished training'}: training ${name} first\n`);
     // An interrupted attempt left checkpoints: it goes on from them.
-    const t = await trainCommand({ config: recipe, plain: o.plain, out: o.out, resume: listCheckpoints(defaultRunDir(name)).length > 0 });
+    const t = await trainCommand({ config: recipe, plain: o.plain, out: o.out, resume: listCheckpoints(defaultRunDir(name)).length > 0, deadline: o.deadline });
     if (t.stoppedBy === 'interrupted') return t;
   }
   const controller = new AbortController();
@@ -71,7 +76,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
     } else process.exit(130);
   };
   process.on('SIGINT', onSigint);
-  const run = trainingRunFor(config, { resume: o.resume, runDir: o.runDir, signal: controller.signal, dist, stopAfterSteps: o.stopAfter });
+  const run = trainingRunFor(config, { resume: o.resume, runDir: o.runDir, signal: controller.signal, dist, stopAfterSteps: o.stopAfter, deadline: o.deadline });
   if (dist && dist.rank > 0) {
     // Rank 0 reports for the group; the others speak only when they fail.
     try {
@@ -139,13 +144,21 @@ export function register<T>(y: Argv<T>): Argv<T> {
           .option('run-dir', { type: 'string', describe: 'run directory (default: $CHATBERT_HOME/runs/<name>)' })
           .option('plain', { type: 'boolean', default: false, describe: 'log lines instead of a progress bar' })
           .option('nproc', { type: 'string', default: '1', describe: 'data-parallel processes on this machine (as torchrun --nproc-per-node); a process started with torchrun\'s RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT joins that job instead' })
-          .option('stop-after', { type: 'string', describe: 'stop after this many steps, with a checkpoint (--resume continues the same schedule)' }),
+          .option('stop-after', { type: 'string', describe: 'stop after this many steps, with a checkpoint (--resume continues the same schedule)' })
+          .option('time-budget', {
+            type: 'string',
+            describe:
+              'minutes from now by which training stops, a teacher trained first and its answers included (the student gets the rest; with training.fit_schedule_to_max_minutes its schedule is fitted to it)',
+          }),
       async (a) => {
         // Read as text, so that the error quotes what was typed (a number option would say NaN).
         const nproc = Number(a.nproc);
         if (!/^\d+$/.test(a.nproc) || nproc < 1 || nproc > 1024) fail(new UsageError(`--nproc must be an integer from 1 to 1024, got '${a.nproc}'`));
         const stopAfter = a['stop-after'] === undefined ? undefined : Number(a['stop-after']);
         if (stopAfter !== undefined && (!/^\d+$/.test(a['stop-after'] ?? '') || stopAfter < 1)) fail(new UsageError(`--stop-after must be a positive integer, got '${a['stop-after']}'`));
+        const budget = a['time-budget'] === undefined ? undefined : Number(a['time-budget']);
+        if (budget !== undefined && (!/^\d+(\.\d+)?$/.test(a['time-budget'] ?? '') || !(budget > 0))) fail(new UsageError(`--time-budget must be a positive number of minutes, got '${a['time-budget']}'`));
+        const deadline = budget === undefined ? undefined : Date.now() + budget * 60_000;
         if (nproc > 1 && !process.env.WORLD_SIZE) {
           // The launcher: the same command line, once per rank, without --nproc.
           const args = process.argv.slice(2).filter((x, i, all) => !(x === '--nproc' || x.startsWith('--nproc=') || (all[i - 1] === '--nproc' && i > 0)));
@@ -154,7 +167,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
           process.exitCode = r.code;
           return;
         }
-        const r = await trainCommand({ config: a.config, set: a.set, resume: a.resume, runDir: a['run-dir'], plain: a.plain, stopAfter }).catch(fail);
+        const r = await trainCommand({ config: a.config, set: a.set, resume: a.resume, runDir: a['run-dir'], plain: a.plain, stopAfter, deadline }).catch(fail);
         // Interrupted by Ctrl+C: the checkpoint is saved, and the exit status says the run did not finish (128 + SIGINT).
         if (r?.stoppedBy === 'interrupted') process.exitCode = 130;
       },
