@@ -4,6 +4,8 @@ import { loadDailyDialog, normalizeUtterance, parseDailyDialogLine } from '../li
 import { loadJsonl, parseJsonl } from '../lib/data/jsonl';
 import { loadPersonaChat, parsePersonaChat, personaChatFileName } from '../lib/data/personachat';
 import { tmpDir } from './helpers';
+import { dropPersonaSentences } from '../lib/data/examples';
+import type { Example } from '../lib/data/types';
 
 // All fixtures are written here, in the format of the real corpora; none is copied from any corpus.
 
@@ -201,5 +203,37 @@ describe('JSONL', () => {
 
   it('names a missing file', () => {
     expect(() => loadJsonl(path.join(dir, 'nope.jsonl'))).toThrow(/nope\.jsonl.*no such file/);
+  });
+});
+
+describe('data.persona_dropout', () => {
+  const persona = ['i have a turtle called bailey .', 'my hobby is chess .', 'i work as a chef .', 'i love eating pancakes .'];
+  // 200 examples: the frame words ("i", "have", "a") are in most replies, "turtle" and "bailey" in few.
+  const examples: Example[] = Array.from({ length: 200 }, (_, i) => ({
+    dialogueId: `d${i}`,
+    turn: 1,
+    context: ['do you have any pets ?'],
+    response: i % 100 === 0 ? 'yes , i have a turtle called bailey .' : `i have a ${['cat', 'dog', 'fish', 'bird'][i % 4]} number ${i} .`,
+    persona,
+  }));
+
+  test('sentences the reply takes a rare word from stay; the others go with probability p', () => {
+    const all = dropPersonaSentences(examples, 1, 7);
+    expect(all[0].persona).toEqual(['i have a turtle called bailey .']); // "turtle", "bailey" are used
+    expect(all[1].persona).toEqual([]); // "i have a" is every reply's frame, so nothing is used
+    expect(dropPersonaSentences(examples, 0, 7)).toEqual(examples);
+    const half = dropPersonaSentences(examples, 0.5, 7);
+    const kept = half.reduce((n, ex) => n + ex.persona!.length, 0) / (examples.length * persona.length);
+    expect(kept).toBeGreaterThan(0.4);
+    expect(kept).toBeLessThan(0.6);
+    expect(dropPersonaSentences(examples, 0.5, 7)).toEqual(half); // seeded
+    expect(dropPersonaSentences(examples, 0.5, 8)).not.toEqual(half);
+    expect(examples[1].persona).toHaveLength(4); // the input is left alone
+  });
+
+  test('an example without a persona is kept as it is; a bad p is refused', () => {
+    const bare: Example = { dialogueId: 'x', turn: 2, context: ['hi'], response: 'hello .' };
+    expect(dropPersonaSentences([bare], 1, 1)).toEqual([bare]);
+    expect(() => dropPersonaSentences([bare], 1.5, 1)).toThrow(/persona dropout must be in \[0, 1\], got 1.5/);
   });
 });

@@ -39,6 +39,12 @@ export const dataSchema = z
     max_context_tokens: z.number().int().min(8).default(256),
     /** Prepend the responder's persona sentences to the context. */
     persona: z.boolean().default(true),
+    /**
+     * Training only: each persona sentence the reply takes no word from is left out with this
+     * probability (seeded, once per example), so that a model trained on personas of three to five
+     * sentences also reads the one or two a user gives it.
+     */
+    persona_dropout: z.number().min(0).max(1).default(0),
     /** Use at most this many training examples (null = all). */
     max_train_examples: posInt.nullable().default(null),
     max_eval_examples: posInt.default(2000),

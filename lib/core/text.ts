@@ -9,3 +9,13 @@ export function words(text: string): string[] {
 export function lexicalWords(text: string): string[] {
   return words(text).filter((w) => /[\p{L}\p{N}]/u.test(w));
 }
+
+/**
+ * The words of more than `share` of the texts ("i", "you", "music" in a chat corpus's replies): a
+ * reply's frame, not a value it took from its context.
+ */
+export function commonWords(texts: readonly string[], share: number): Set<string> {
+  const df = new Map<string, number>();
+  for (const t of texts) for (const w of new Set(lexicalWords(t))) df.set(w, (df.get(w) ?? 0) + 1);
+  return new Set([...df].filter(([, n]) => n > share * texts.length).map(([w]) => w));
+}

@@ -1,4 +1,6 @@
 import type { Dialogue, Example } from './types';
+import { commonWords, lexicalWords } from '../core/text';
+import { Rng } from '../core/rng';
 
 /**
  * Training pairs of a dialogue: for each turn i >= 1, the context is the last `maxTurns`
@@ -21,4 +23,23 @@ export function examplesFromDialogue(d: Dialogue, maxTurns: number): Example[] {
 
 export function examplesFromDialogues(ds: readonly Dialogue[], maxTurns: number): Example[] {
   return ds.flatMap((d) => examplesFromDialogue(d, maxTurns));
+}
+
+/**
+ * data.persona_dropout: each persona sentence that shares no rare word with the response (a word
+ * in at most 1% of the responses: "turtle" and "bailey", not "i" or "have") is left out with
+ * probability p. The sentences the reply draws on stay, so nothing is learnt that the persona
+ * does not say; what goes is what a user's shorter persona would not have said.
+ */
+export function dropPersonaSentences(examples: readonly Example[], p: number, seed: number): Example[] {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`persona dropout must be in [0, 1], got ${p}`);
+  if (p === 0) return [...examples];
+  const frame = commonWords(examples.map((ex) => ex.response), 0.01);
+  const rng = new Rng(seed, 0x9e75);
+  return examples.map((ex) => {
+    if (!ex.persona || ex.persona.length === 0) return ex;
+    const used = new Set(lexicalWords(ex.response).filter((w) => !frame.has(w)));
+    const persona = ex.persona.filter((s) => lexicalWords(s).some((w) => used.has(w)) || !rng.chance(p));
+    return persona.length === ex.persona.length ? ex : { ...ex, persona };
+  });
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import { loadDailyDialog } from '../data/dailydialog';
 import { embeddedCorpus } from '../corpus';
-import { examplesFromDialogues } from '../data/examples';
+import { dropPersonaSentences, examplesFromDialogues } from '../data/examples';
 import { loadJsonl } from '../data/jsonl';
 import { loadPersonaChat } from '../data/personachat';
 import type { Example, Split } from '../data/types';
@@ -58,5 +58,9 @@ export function loadTrainingData(cfg: ChatBertConfig): TrainingData {
   const train = cfg.data.sources.flatMap((s) => loadSource(s, 'train', cfg));
   const validation = cfg.data.sources.flatMap((s) => loadSource(s, 'validation', cfg));
   if (train.length === 0) throw new DataMissingError(`config ${cfg.name}: the data sources ${cfg.data.sources.join(', ')} gave no training examples`);
-  return { train: take(train, cfg.data.max_train_examples, 1), validation: take(validation, cfg.data.max_eval_examples, 2) };
+  const kept = take(train, cfg.data.max_train_examples, 1);
+  return {
+    train: cfg.data.persona && cfg.data.persona_dropout > 0 ? dropPersonaSentences(kept, cfg.data.persona_dropout, cfg.training.seed) : kept,
+    validation: take(validation, cfg.data.max_eval_examples, 2),
+  };
 }

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import type { Conversation } from '../core/conversation';
 import { cliCommand } from '../core/paths';
-import { lexicalWords } from '../core/text';
+import { commonWords, lexicalWords } from '../core/text';
 import { Rng } from '../core/rng';
 import type { Example } from '../data/types';
 import { checkpointVariant } from '../chat/load';
@@ -201,9 +201,8 @@ export function mixExamples(train: readonly Example[], replies: readonly string[
  */
 export function groundedReplies(train: readonly Example[], replies: readonly string[]): { replies: string[]; replaced: number } {
   if (replies.length !== train.length) throw new Error(`distill: ${replies.length} teacher replies for ${train.length} training examples`);
-  const df = new Map<string, number>();
-  for (const ex of train) for (const w of new Set(lexicalWords(ex.response))) df.set(w, (df.get(w) ?? 0) + 1);
-  const common = (w: string) => (df.get(w) ?? 0) > 0.01 * train.length;
+  const frame = commonWords(train.map((ex) => ex.response), 0.01);
+  const common = (w: string) => frame.has(w);
   let replaced = 0;
   const out = train.map((ex, i) => {
     const context = new Set([...ex.context, ...(ex.persona ?? [])].flatMap(lexicalWords));
