@@ -40,9 +40,9 @@ export const dataSchema = z
     /** Prepend the responder's persona sentences to the context. */
     persona: z.boolean().default(true),
     /**
-     * Training only: each persona sentence the reply takes no word from is left out with this
-     * probability (seeded, once per example), so that a model trained on personas of three to five
-     * sentences also reads the one or two a user gives it.
+     * Training only: each persona sentence the reply takes no rare word from (one in at most 1% of
+     * the replies) is left out with this probability (seeded, once per example), so that a model
+     * trained on personas of three to five sentences also reads the one or two a user gives it.
      */
     persona_dropout: z.number().min(0).max(1).default(0),
     /** Use at most this many training examples (null = all). */

@@ -414,11 +414,12 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
     const started = Date.now();
     const elapsedBefore = state.elapsedSeconds;
     // fit_schedule_to_max_minutes: the schedule and the stop follow the whole run's training time
-    // (rank 0's, so that every rank takes the same learning rate); otherwise max_minutes is this
-    // process's own clock and the schedule counts steps only.
+    // (rank 0's share of its budget, so that every rank takes the same learning rate); otherwise
+    // max_minutes is this process's own clock and the schedule counts steps only.
     const deadline = this.options.deadline ?? Infinity;
     const budgetSeconds = tc.fit_schedule_to_max_minutes && tc.max_minutes !== null ? Math.min(tc.max_minutes * 60, elapsedBefore + (deadline - started) / 1000) : null;
-    let scheduleSeconds = state.elapsedSeconds;
+    const timeSpent = () => (budgetSeconds !== null ? state.elapsedSeconds / budgetSeconds : 0);
+    let timeProgress = timeSpent();
     const outOfTime = () =>
       budgetSeconds !== null ? state.elapsedSeconds >= budgetSeconds : Date.now() >= deadline || (tc.max_minutes !== null && (Date.now() - started) / 60000 >= tc.max_minutes);
     let stepsThisRun = 0;
@@ -429,7 +430,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
     {
       while (state.step < totalSteps && next) {
         const step = state.step;
-        const lr = learningRate(step, totalSteps, tc.lr, warmupSteps, tc.schedule, budgetSeconds !== null ? scheduleSeconds / budgetSeconds : 0);
+        const lr = learningRate(step, totalSteps, tc.lr, warmupSteps, tc.schedule, timeProgress);
         const t0 = Date.now();
         const pending = task.step(next, lr, deriveSeed(tc.seed, step, 0xd0));
         // Prepare the next step's batches while this one runs on the native thread.
@@ -447,7 +448,7 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
         ({ epoch: state.epoch, stepInEpoch: state.stepInEpoch } = position(nextStep));
         state.tokensSeen += r.tokens;
         state.elapsedSeconds = elapsedBefore + (Date.now() - started) / 1000;
-        scheduleSeconds = state.elapsedSeconds;
+        timeProgress = timeSpent();
         stepsThisRun++;
         windowTokens += r.tokens;
         windowSteps++;
@@ -504,8 +505,8 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
             rank0 && outOfTime(),
             this.options.stopAfterSteps !== undefined && stepsThisRun >= this.options.stopAfterSteps,
           ].map(Number);
-          const agreed = await group.allReduce([...votes, rank0 ? state.elapsedSeconds : 0], 'max');
-          scheduleSeconds = agreed.pop()!;
+          const agreed = await group.allReduce([...votes, rank0 ? timeProgress : 0], 'max');
+          timeProgress = agreed.pop()!;
           const i = agreed.findIndex((v) => v > 0);
           stop = i >= 0 ? reasons[i] : undefined;
         }
