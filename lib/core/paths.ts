@@ -15,7 +15,7 @@ export function defaultDataDir(): string {
 /**
  * The recipe `npm start` trains, whose model the CLI and the REPL use without --model: the best
  * tiny recipe that trains, teacher and all, within 10 minutes on a 2-core CPU (imr_tiny_quick:
- * checker 78.6% against imr_tiny's 65.0%; bench/RESULTS.md, twelfth stop).
+ * checker 73.6-78.6% against imr_tiny's 65.0%; bench/RESULTS.md, twelfth stop).
  */
 export const DEFAULT_RECIPE = 'imr_tiny_quick';
 
