@@ -11,11 +11,11 @@ export function lexicalWords(text: string): string[] {
 }
 
 /**
- * The words of more than `share` of the texts ("i", "you", "music" in a chat corpus's replies): a
- * reply's frame, not a value it took from its context.
+ * The words of more than 1% of a corpus's replies ("i", "you", "music"): a reply's frame, not a
+ * value it took from its context. The other words of a reply are the ones grounding counts.
  */
-export function commonWords(texts: readonly string[], share: number): Set<string> {
+export function replyFrame(replies: readonly string[]): Set<string> {
   const df = new Map<string, number>();
-  for (const t of texts) for (const w of new Set(lexicalWords(t))) df.set(w, (df.get(w) ?? 0) + 1);
-  return new Set([...df].filter(([, n]) => n > share * texts.length).map(([w]) => w));
+  for (const t of replies) for (const w of new Set(lexicalWords(t))) df.set(w, (df.get(w) ?? 0) + 1);
+  return new Set([...df].filter(([, n]) => n > 0.01 * replies.length).map(([w]) => w));
 }

@@ -1,5 +1,5 @@
 import type { Dialogue, Example } from './types';
-import { commonWords, lexicalWords } from '../core/text';
+import { lexicalWords, replyFrame } from '../core/text';
 import { Rng } from '../core/rng';
 
 /**
@@ -34,7 +34,7 @@ export function examplesFromDialogues(ds: readonly Dialogue[], maxTurns: number)
 export function dropPersonaSentences(examples: readonly Example[], p: number, seed: number): Example[] {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`persona dropout must be in [0, 1], got ${p}`);
   if (p === 0) return [...examples];
-  const frame = commonWords(examples.map((ex) => ex.response), 0.01);
+  const frame = replyFrame(examples.map((ex) => ex.response));
   const rng = new Rng(seed, 0x9e75);
   return examples.map((ex) => {
     if (!ex.persona || ex.persona.length === 0) return ex;

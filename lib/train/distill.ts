@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type { ChatBertConfig } from '../config/schema';
 import type { Conversation } from '../core/conversation';
 import { cliCommand } from '../core/paths';
-import { commonWords, lexicalWords } from '../core/text';
+import { lexicalWords, replyFrame } from '../core/text';
 import { Rng } from '../core/rng';
 import type { Example } from '../data/types';
 import { checkpointVariant } from '../chat/load';
@@ -201,12 +201,11 @@ export function mixExamples(train: readonly Example[], replies: readonly string[
  */
 export function groundedReplies(train: readonly Example[], replies: readonly string[]): { replies: string[]; replaced: number } {
   if (replies.length !== train.length) throw new Error(`distill: ${replies.length} teacher replies for ${train.length} training examples`);
-  const frame = commonWords(train.map((ex) => ex.response), 0.01);
-  const common = (w: string) => frame.has(w);
+  const frame = replyFrame(train.map((ex) => ex.response));
   let replaced = 0;
   const out = train.map((ex, i) => {
     const context = new Set([...ex.context, ...(ex.persona ?? [])].flatMap(lexicalWords));
-    const taken = lexicalWords(ex.response).filter((w) => context.has(w) && !common(w));
+    const taken = lexicalWords(ex.response).filter((w) => context.has(w) && !frame.has(w));
     const teacher = new Set(lexicalWords(replies[i]));
     if (taken.length === 0 || taken.every((w) => teacher.has(w))) return replies[i];
     replaced++;
