@@ -132,6 +132,12 @@ describe('IMR training run', () => {
     expect(lrs.at(-1)!).toBeLessThan(0.1e-3);
   });
 
+  test('a deadline that is not a time is refused before training', () => {
+    const cfg = config(tmpDir());
+    expect(() => new ImrTrainingRun(cfg, { deadline: NaN })).toThrow(/deadline must be a time in ms since the epoch \(as Date\.now\(\)\), got NaN/);
+    expect(() => new ImrTrainingRun(cfg, { deadline: Infinity })).toThrow(/got Infinity/);
+  });
+
   test('fit_schedule_to_max_minutes needs max_minutes', () => {
     expect(() => config(tmpDir(), { fit_schedule_to_max_minutes: true })).toThrow(/fit_schedule_to_max_minutes needs max_minutes/);
   });

@@ -229,6 +229,8 @@ export class TrainingRun<B = unknown> extends EventEmitter<TrainerEvents> {
     readonly options: TrainOptions<B> = {},
   ) {
     super();
+    // A NaN deadline would reach the schedule as a NaN learning rate.
+    if (options.deadline !== undefined && !Number.isFinite(options.deadline)) throw new RangeError(`deadline must be a time in ms since the epoch (as Date.now()), got ${options.deadline}`);
   }
 
   get runDir(): string {

@@ -157,7 +157,7 @@ export function register<T>(y: Argv<T>): Argv<T> {
         const stopAfter = a['stop-after'] === undefined ? undefined : Number(a['stop-after']);
         if (stopAfter !== undefined && (!/^\d+$/.test(a['stop-after'] ?? '') || stopAfter < 1)) fail(new UsageError(`--stop-after must be a positive integer, got '${a['stop-after']}'`));
         const budget = a['time-budget'] === undefined ? undefined : Number(a['time-budget']);
-        if (budget !== undefined && (!/^\d+(\.\d+)?$/.test(a['time-budget'] ?? '') || !(budget > 0))) fail(new UsageError(`--time-budget must be a positive number of minutes, got '${a['time-budget']}'`));
+        if (budget !== undefined && (a['time-budget']!.trim() === '' || !Number.isFinite(budget) || budget <= 0)) fail(new UsageError(`--time-budget must be a positive number of minutes, got '${a['time-budget']}'`));
         const deadline = budget === undefined ? undefined : Date.now() + budget * 60_000;
         if (nproc > 1 && !process.env.WORLD_SIZE) {
           // The launcher: the same command line, once per rank, without --nproc.
